@@ -4,3 +4,4 @@
  * This module only documents and re-exports; see README.md.
  * @module
  */
+export * from "./src/engine/mod.ts";

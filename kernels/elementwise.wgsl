@@ -1,0 +1,86 @@
+// Elementwise kernels and row reductions: fill, copy, add, accumulate, scale, multiply, bias add and the
+// bias-gradient column sum.
+//
+// Contract: every entry point OVERWRITES its output except `accumulate`, which ADDS into `out`
+// (out += a). Tensors are contiguous row-major f32. The 1-D grid is split over x/y (see splitGrid): the
+// linear element index is (wid.y * nwg.x + wid.x) * 256 + lid.x and every entry point bounds-checks it.
+
+struct Params {
+  n: u32,      // elements of the output
+  cols: u32,   // row length for bias_add / sum_rows
+  rows: u32,   // rows for sum_rows
+  alpha: f32,  // fill value or scale factor
+}
+
+@group(0) @binding(0) var<storage, read> a: array<f32>;         // (n) or (rows, cols)
+@group(0) @binding(1) var<storage, read> b: array<f32>;         // (n) or (cols)
+@group(0) @binding(2) var<storage, read_write> out2: array<f32>; // (n) output after two inputs
+@group(0) @binding(3) var<uniform> p2: Params;
+
+@group(0) @binding(1) var<storage, read_write> out1: array<f32>; // (n) output after one input
+@group(0) @binding(2) var<uniform> p1: Params;
+
+@group(0) @binding(0) var<storage, read_write> out0: array<f32>; // (n) output with no input
+@group(0) @binding(1) var<uniform> p0: Params;
+
+fn linear(wid: vec3u, nwg: vec3u, lid: vec3u) -> u32 {
+  return (wid.y * nwg.x + wid.x) * 256u + lid.x;
+}
+
+@compute @workgroup_size(256)
+fn fill(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+        @builtin(local_invocation_id) lid: vec3u) {
+  let i = linear(wid, nwg, lid);
+  if (i < p0.n) { out0[i] = p0.alpha; }
+}
+
+// out = a * alpha (alpha = 1 gives a copy)
+@compute @workgroup_size(256)
+fn scale(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+         @builtin(local_invocation_id) lid: vec3u) {
+  let i = linear(wid, nwg, lid);
+  if (i < p1.n) { out1[i] = a[i] * p1.alpha; }
+}
+
+// out += a * alpha   (ACCUMULATES)
+@compute @workgroup_size(256)
+fn accumulate(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+              @builtin(local_invocation_id) lid: vec3u) {
+  let i = linear(wid, nwg, lid);
+  if (i < p1.n) { out1[i] = out1[i] + a[i] * p1.alpha; }
+}
+
+// out = a + alpha * b
+@compute @workgroup_size(256)
+fn add(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+       @builtin(local_invocation_id) lid: vec3u) {
+  let i = linear(wid, nwg, lid);
+  if (i < p2.n) { out2[i] = a[i] + p2.alpha * b[i]; }
+}
+
+// out = a * b
+@compute @workgroup_size(256)
+fn mul(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+       @builtin(local_invocation_id) lid: vec3u) {
+  let i = linear(wid, nwg, lid);
+  if (i < p2.n) { out2[i] = a[i] * b[i]; }
+}
+
+// out[r, c] = a[r, c] + b[c]
+@compute @workgroup_size(256)
+fn bias_add(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+            @builtin(local_invocation_id) lid: vec3u) {
+  let i = linear(wid, nwg, lid);
+  if (i < p2.n) { out2[i] = a[i] + b[i % p2.cols]; }
+}
+
+// out[c] = sum_r a[r, c]: one invocation per column, rows summed in order (the bias gradient).
+@compute @workgroup_size(256)
+fn sum_rows(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+            @builtin(local_invocation_id) lid: vec3u) {
+  let c = linear(wid, nwg, lid);
+  if (c >= p1.cols) { return; }
+  var s = 0.0;
+  for (var r = 0u; r < p1.rows; r++) { s += a[r * p1.cols + c]; }
+  out1[c] = s;
+}

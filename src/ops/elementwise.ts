@@ -1,0 +1,110 @@
+/**
+ * Elementwise ops (fill, copy, add, scale, multiply, bias add) and the bias-gradient row reduction, with
+ * their backward rules. Kernels: `kernels/elementwise.wgsl`.
+ * @module
+ */
+import src from "../../kernels/elementwise.wgsl" with { type: "text" };
+import { f32, gpu, splitGrid } from "../engine/gpu.ts";
+import { record } from "../engine/tape.ts";
+import { Tensor } from "../engine/tensor.ts";
+
+function _run(
+  entry: string,
+  inputs: Tensor[],
+  out: Tensor,
+  n: number,
+  extra: { cols?: number; rows?: number; alpha?: number } = {},
+) {
+  gpu().dispatch({
+    label: `elementwise.${entry}`,
+    code: src,
+    entryPoint: entry,
+    inputs: inputs.map((t) => t.res),
+    outputs: [out.res],
+    params: [n, extra.cols ?? 0, extra.rows ?? 0, f32(extra.alpha ?? 1)],
+    workgroups: splitGrid(Math.ceil(n / 256)),
+  });
+}
+
+function _sameSize(a: Tensor, b: Tensor, op: string): void {
+  if (a.size !== b.size) throw new RangeError(`${op}: ${a} and ${b} differ in size`);
+}
+
+/** A new f32 tensor of `shape` filled with `value`. */
+export function fill(shape: readonly number[], value: number, name = "fill"): Tensor {
+  const out = Tensor.empty(shape, "f32", name);
+  _run("fill", [], out, out.size, { alpha: value });
+  return out;
+}
+
+/** A new f32 tensor of zeros. */
+export function zeros(shape: readonly number[], name = "zeros"): Tensor {
+  return fill(shape, 0, name);
+}
+
+/** Sets every element of an existing f32 tensor to `value` (not recorded). */
+export function fillInPlace(t: Tensor, value: number): void {
+  _run("fill", [], t, t.size, { alpha: value });
+}
+
+/** `a * alpha` (differentiable). */
+export function scale(a: Tensor, alpha: number): Tensor {
+  const out = Tensor.empty(a.shape, "f32", "scale");
+  _run("scale", [a], out, a.size, { alpha });
+  return record(out, "scale", [a], (g) => [scale(g, alpha)]);
+}
+
+/** A copy of `a` (not recorded). Works for any 4-byte dtype. */
+export function copy(a: Tensor): Tensor {
+  const out = Tensor.empty(a.shape, a.dtype, `${a.name}.copy`);
+  gpu().encoderForCopy().copyBufferToBuffer(a.buffer, 0, out.buffer, 0, a.byteLength);
+  return out;
+}
+
+/** `dst += alpha * src` in place (not recorded; used for gradient accumulation). */
+export function addInPlace(dst: Tensor, src: Tensor, alpha = 1): void {
+  _sameSize(dst, src, "addInPlace");
+  _run("accumulate", [src], dst, dst.size, { alpha });
+}
+
+/** `a + b`, same shapes (differentiable; the residual connection). */
+export function add(a: Tensor, b: Tensor): Tensor {
+  _sameSize(a, b, "add");
+  const out = Tensor.empty(a.shape, "f32", "add");
+  _run("add", [a, b], out, a.size);
+  return record(out, "add", [a, b], (g) => [g, g]);
+}
+
+/** `a - b`, same shapes (not recorded). */
+export function sub(a: Tensor, b: Tensor): Tensor {
+  _sameSize(a, b, "sub");
+  const out = Tensor.empty(a.shape, "f32", "sub");
+  _run("add", [a, b], out, a.size, { alpha: -1 });
+  return out;
+}
+
+/** Elementwise `a * b` (differentiable). */
+export function mul(a: Tensor, b: Tensor): Tensor {
+  _sameSize(a, b, "mul");
+  const out = Tensor.empty(a.shape, "f32", "mul");
+  _run("mul", [a, b], out, a.size);
+  return record(out, "mul", [a, b], (g) => [mul(g, b), mul(g, a)]);
+}
+
+/** `x + bias` broadcast over rows: x (..., C), bias (C) (differentiable). */
+export function biasAdd(x: Tensor, bias: Tensor): Tensor {
+  const cols = bias.size;
+  if (x.shape[x.shape.length - 1] !== cols) throw new RangeError(`biasAdd: ${x} does not end in ${cols}`);
+  const out = Tensor.empty(x.shape, "f32", "bias_add");
+  _run("bias_add", [x, bias], out, x.size, { cols });
+  return record(out, "bias_add", [x, bias], (g) => [g, sumRows(g)]);
+}
+
+/** Column sums of x viewed as (rows, C) with C its last dimension: the bias gradient (not recorded). */
+export function sumRows(x: Tensor): Tensor {
+  const cols = x.shape[x.shape.length - 1];
+  const rows = x.size / cols;
+  const out = Tensor.empty([cols], "f32", "sum_rows");
+  _run("sum_rows", [x], out, cols, { cols, rows });
+  return out;
+}
