@@ -6,7 +6,7 @@
  * @module
  */
 import { addInPlace, copy, fill } from "../ops/elementwise.ts";
-import { type TapeNode, Tensor } from "./tensor.ts";
+import type { TapeNode, Tensor } from "./tensor.ts";
 
 let _gradEnabled = true;
 
