@@ -59,15 +59,31 @@ export class Tensor {
   /** Persistent tensors (parameters, optimizer state) are never disposed by a scope. */
   persistent = false;
   #buffer: GPUBuffer | null;
+  #base: Tensor | null;
 
-  /** Allocates storage from the pool (contents undefined); prefer {@link Tensor.empty}. */
-  constructor(shape: readonly number[], dtype: DType = "f32", name = "tensor") {
+  /**
+   * Allocates storage from the pool (contents undefined); prefer {@link Tensor.empty}. With `base`, the
+   * tensor is a view sharing base's storage (see {@link Tensor.view}).
+   */
+  constructor(shape: readonly number[], dtype: DType = "f32", name = "tensor", base: Tensor | null = null) {
     this.shape = [...shape];
     this.dtype = dtype;
     this.size = numel(shape);
     this.name = name;
-    this.#buffer = gpu().pool.acquire(Math.max(this.size * 4, 4), name);
+    this.#base = base;
+    if (base && base.size !== this.size) {
+      throw new RangeError(`cannot view ${base} as shape [${shape}]: sizes differ`);
+    }
+    this.#buffer = base ? base.buffer : gpu().pool.acquire(Math.max(this.size * 4, 4), name);
     _currentScope()?.track(this);
+  }
+
+  /**
+   * A tensor of another shape sharing `base`'s storage (no copy, not recorded on the tape). The view must
+   * not outlive its base; disposing a view never frees the storage.
+   */
+  static view(base: Tensor, shape: readonly number[]): Tensor {
+    return new Tensor(shape, base.dtype, `${base.name}.view`, base);
   }
 
   /** An uninitialised tensor. */
@@ -100,6 +116,7 @@ export class Tensor {
 
   /** The GPU buffer (throws after {@link dispose}). */
   get buffer(): GPUBuffer {
+    if (this.#base?.disposed) this.#buffer = null;
     if (!this.#buffer) throw new Error(`tensor '${this.name}' (#${this.id}) was used after dispose()`);
     return this.#buffer;
   }
@@ -134,7 +151,7 @@ export class Tensor {
   /** Returns the storage to the pool; further use throws. Idempotent. */
   dispose(): void {
     if (!this.#buffer) return;
-    gpu().pool.release(this.#buffer);
+    if (!this.#base) gpu().pool.release(this.#buffer);
     this.#buffer = null;
     this.node = null;
     if (this.grad && !this.grad.persistent) this.grad.dispose();

@@ -54,9 +54,10 @@ export function scale(a: Tensor, alpha: number): Tensor {
   return record(out, "scale", [a], (g) => [scale(g, alpha)]);
 }
 
-/** A copy of `a` (not recorded). Works for any 4-byte dtype. */
-export function copy(a: Tensor): Tensor {
-  const out = Tensor.empty(a.shape, a.dtype, `${a.name}.copy`);
+/** A copy of `a`, optionally with another shape of the same size (not recorded). Any 4-byte dtype. */
+export function copy(a: Tensor, shape: readonly number[] = a.shape): Tensor {
+  const out = Tensor.empty(shape, a.dtype, `${a.name}.copy`);
+  if (out.size !== a.size) throw new RangeError(`copy: ${a} cannot take shape [${shape}]`);
   gpu().encoderForCopy().copyBufferToBuffer(a.buffer, 0, out.buffer, 0, a.byteLength);
   return out;
 }
@@ -107,4 +108,10 @@ export function sumRows(x: Tensor): Tensor {
   const out = Tensor.empty([cols], "f32", "sum_rows");
   _run("sum_rows", [x], out, cols, { cols, rows });
   return out;
+}
+
+/** `x` with another shape of the same size (a view; differentiable: the gradient is reshaped back). */
+export function reshape(x: Tensor, shape: readonly number[]): Tensor {
+  const out = Tensor.view(x, shape);
+  return record(out, "reshape", [x], (g) => [copy(g, x.shape)]);
 }

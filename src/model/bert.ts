@@ -1,0 +1,310 @@
+/**
+ * BertForTokenClassification on the engine's ops, mirroring Hugging Face's module paths: every parameter's
+ * name is its checkpoint key (`bert.embeddings.word_embeddings.weight`, …,
+ * `bert.encoder.layer.{i}.attention.self.query.weight`, …, `classifier.weight`) and the semantics are HF's
+ * eager BERT: embeddings (word + position + token type) → LayerNorm → dropout; per layer self-attention with
+ * the additive mask `(1 − m)·f32 min`, output dense + dropout + residual LayerNorm, intermediate dense +
+ * exact-erf GELU, output dense + dropout + residual LayerNorm; classifier dropout and a linear head; loss
+ * CrossEntropy with ignore_index −100.
+ * @module
+ */
+import { attention } from "../ops/attention.ts";
+import { crossEntropy } from "../ops/cross_entropy.ts";
+import { dropout, DropoutSeeds } from "../ops/dropout.ts";
+import { add, reshape } from "../ops/elementwise.ts";
+import { embedding } from "../ops/embedding.ts";
+import { gelu } from "../ops/gelu.ts";
+import { layerNorm } from "../ops/layernorm.ts";
+import { linear } from "../ops/matmul.ts";
+import { Tensor } from "../engine/tensor.ts";
+import { type BertConfig, numLabels } from "./config.ts";
+
+/** A batch as the collator produces it: (B, T) arrays, row-major. */
+export interface TokenBatch {
+  /** Batch size. */
+  batch: number;
+  /** Padded sequence length. */
+  seqLen: number;
+  /** (B, T) token ids. */
+  inputIds: Int32Array;
+  /** (B, T) 1 for real tokens, 0 for padding (default all 1). */
+  attentionMask?: Int32Array;
+  /** (B, T) segment ids (default all 0). */
+  tokenTypeIds?: Int32Array;
+  /** (B, T) label ids, −100 where ignored (optional: no loss without it). */
+  labels?: Int32Array;
+}
+
+/** The model's outputs. */
+export interface TokenClassifierOutput {
+  /** (B, T, num_labels) scores for every position, padding included. */
+  logits: Tensor;
+  /** Mean cross-entropy over labelled positions (shape [1]), when labels were given. */
+  loss?: Tensor;
+}
+
+/** Parameter name → shape for a config, in HF's module order. */
+export function parameterShapes(config: BertConfig): [string, number[]][] {
+  const h = config.hidden_size, inter = config.intermediate_size;
+  const out: [string, number[]][] = [
+    ["bert.embeddings.word_embeddings.weight", [config.vocab_size, h]],
+    ["bert.embeddings.position_embeddings.weight", [config.max_position_embeddings, h]],
+    ["bert.embeddings.token_type_embeddings.weight", [config.type_vocab_size, h]],
+    ["bert.embeddings.LayerNorm.weight", [h]],
+    ["bert.embeddings.LayerNorm.bias", [h]],
+  ];
+  for (let i = 0; i < config.num_hidden_layers; i++) {
+    const p = `bert.encoder.layer.${i}`;
+    for (const m of ["query", "key", "value"]) {
+      out.push([`${p}.attention.self.${m}.weight`, [h, h]], [`${p}.attention.self.${m}.bias`, [h]]);
+    }
+    out.push(
+      [`${p}.attention.output.dense.weight`, [h, h]],
+      [`${p}.attention.output.dense.bias`, [h]],
+      [`${p}.attention.output.LayerNorm.weight`, [h]],
+      [`${p}.attention.output.LayerNorm.bias`, [h]],
+      [`${p}.intermediate.dense.weight`, [inter, h]],
+      [`${p}.intermediate.dense.bias`, [inter]],
+      [`${p}.output.dense.weight`, [h, inter]],
+      [`${p}.output.dense.bias`, [h]],
+      [`${p}.output.LayerNorm.weight`, [h]],
+      [`${p}.output.LayerNorm.bias`, [h]],
+    );
+  }
+  out.push(["classifier.weight", [numLabels(config), h]], ["classifier.bias", [numLabels(config)]]);
+  return out;
+}
+
+/** HF Trainer's weight-decay grouping: no decay on biases and LayerNorm parameters. */
+export function decays(name: string): boolean {
+  return !name.endsWith(".bias") && !name.includes("LayerNorm");
+}
+
+/**
+ * HF's `_init_weights` on the host: Linear and Embedding weights ~ normal(0, initializer_range), biases 0,
+ * LayerNorm weight 1 and bias 0, the word embedding's padding row 0. Seeded and reproducible.
+ */
+export function initialWeights(
+  config: BertConfig,
+  seed: number,
+  name: string,
+  shape: number[],
+): Float32Array {
+  const n = shape.reduce((a, b) => a * b, 1);
+  if (name.includes("LayerNorm")) return new Float32Array(n).fill(name.endsWith(".weight") ? 1 : 0);
+  if (name.endsWith(".bias")) return new Float32Array(n);
+  const out = _normal(n, config.initializer_range, seed ^ _hashName(name));
+  if (name === "bert.embeddings.word_embeddings.weight") {
+    out.fill(0, config.pad_token_id * config.hidden_size, (config.pad_token_id + 1) * config.hidden_size);
+  }
+  return out;
+}
+
+function _hashName(s: string): number {
+  let h = 2166136261;
+  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 16777619);
+  return h >>> 0;
+}
+
+function _normal(n: number, std: number, seed: number): Float32Array {
+  let s = seed >>> 0;
+  const u = () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return (((t ^ (t >>> 14)) >>> 0) + 0.5) / 4294967296;
+  };
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i += 2) {
+    const r = Math.sqrt(-2 * Math.log(u())) * std, th = 2 * Math.PI * u();
+    out[i] = r * Math.cos(th);
+    if (i + 1 < n) out[i + 1] = r * Math.sin(th);
+  }
+  return out;
+}
+
+/** BertForTokenClassification: parameters on the GPU and a differentiable forward. */
+export class BertForTokenClassification {
+  /** The configuration. */
+  readonly config: BertConfig;
+  /** Parameters by checkpoint key, in HF module order; persistent, requiresGrad. */
+  readonly params: Map<string, Tensor>;
+  /** Dropout on (training) or off (eval). */
+  training = false;
+  /** Seeds for dropout masks (one per dropout call); its state is saved with checkpoints. */
+  readonly seeds: DropoutSeeds;
+
+  /** Wraps parameters already on the GPU; see {@link BertForTokenClassification.fromWeights}. */
+  constructor(config: BertConfig, params: Map<string, Tensor>, seed = 42) {
+    this.config = config;
+    this.params = params;
+    this.seeds = new DropoutSeeds(seed);
+    for (const [name, shape] of parameterShapes(config)) {
+      const t = params.get(name);
+      if (!t) throw new Error(`model parameter '${name}' is missing`);
+      if (t.shape.join() !== shape.join()) {
+        throw new RangeError(`parameter '${name}' has shape [${t.shape}], the config needs [${shape}]`);
+      }
+      t.name = name;
+      t.requiresGrad = true;
+      t.persistent = true;
+    }
+  }
+
+  /** Uploads host weights (one Float32Array per parameter name; all must be present). */
+  static fromWeights(
+    config: BertConfig,
+    weights: Map<string, Float32Array>,
+    seed = 42,
+  ): BertForTokenClassification {
+    const params = new Map<string, Tensor>();
+    for (const [name, shape] of parameterShapes(config)) {
+      const w = weights.get(name);
+      if (!w) throw new Error(`weights for '${name}' are missing`);
+      params.set(name, Tensor.from(w, shape, "f32", name).keep());
+    }
+    return new BertForTokenClassification(config, params, seed);
+  }
+
+  /** A randomly initialised model (HF's initialisation; see {@link initialWeights}). */
+  static random(config: BertConfig, seed = 42): BertForTokenClassification {
+    const weights = new Map<string, Float32Array>();
+    for (const [name, shape] of parameterShapes(config)) {
+      weights.set(name, initialWeights(config, seed, name, shape));
+    }
+    return BertForTokenClassification.fromWeights(config, weights, seed);
+  }
+
+  /** Parameters as [name, tensor] pairs in HF order. */
+  namedParameters(): [string, Tensor][] {
+    return [...this.params.entries()];
+  }
+
+  /** Total number of scalar parameters. */
+  numParameters(): number {
+    let n = 0;
+    for (const t of this.params.values()) n += t.size;
+    return n;
+  }
+
+  /** Switches dropout on; returns this. */
+  train(): this {
+    this.training = true;
+    return this;
+  }
+
+  /** Switches dropout off; returns this. */
+  eval(): this {
+    this.training = false;
+    return this;
+  }
+
+  /** Frees every parameter, gradient and the model's GPU memory. */
+  dispose(): void {
+    for (const t of this.params.values()) {
+      t.persistent = false;
+      t.dispose();
+    }
+  }
+
+  #p(name: string): Tensor {
+    return this.params.get(name)!;
+  }
+
+  #dropout(x: Tensor, p: number): Tensor {
+    return this.training && p > 0 ? dropout(x, p, this.seeds.next()) : x;
+  }
+
+  /** Runs the model; records on the tape unless inside `noGrad`. Call inside a scope (`tidy`). */
+  forward(batch: TokenBatch): TokenClassifierOutput {
+    const c = this.config;
+    const { batch: B, seqLen: T } = batch;
+    if (batch.inputIds.length !== B * T) {
+      throw new RangeError(`inputIds has ${batch.inputIds.length} values, expected ${B}×${T}`);
+    }
+    if (T > c.max_position_embeddings) {
+      throw new RangeError(
+        `sequence length ${T} exceeds max_position_embeddings ${c.max_position_embeddings}`,
+      );
+    }
+    _checkIds(batch.inputIds, c.vocab_size, "input_ids");
+    const ids = Tensor.from(batch.inputIds, [B, T], "i32", "input_ids");
+    const posIds = Tensor.from(
+      Int32Array.from({ length: B * T }, (_, i) => i % T),
+      [B, T],
+      "i32",
+      "position_ids",
+    );
+    const typeHost = batch.tokenTypeIds ?? new Int32Array(B * T);
+    _checkIds(typeHost, c.type_vocab_size, "token_type_ids");
+    const typeIds = Tensor.from(typeHost, [B, T], "i32", "token_type_ids");
+    const maskHost = batch.attentionMask
+      ? Float32Array.from(batch.attentionMask)
+      : new Float32Array(B * T).fill(1);
+    const mask = Tensor.from(maskHost, [B, T], "f32", "attention_mask");
+
+    const e = "bert.embeddings";
+    let x = add(
+      add(
+        embedding(ids, this.#p(`${e}.word_embeddings.weight`), c.pad_token_id),
+        embedding(posIds, this.#p(`${e}.position_embeddings.weight`)),
+      ),
+      embedding(typeIds, this.#p(`${e}.token_type_embeddings.weight`)),
+    );
+    x = this.#dropout(
+      layerNorm(x, this.#p(`${e}.LayerNorm.weight`), this.#p(`${e}.LayerNorm.bias`), c.layer_norm_eps),
+      c.hidden_dropout_prob,
+    );
+
+    for (let i = 0; i < c.num_hidden_layers; i++) x = this.#layer(i, x, mask);
+
+    const pc = c.classifier_dropout ?? c.hidden_dropout_prob;
+    const logits = linear(this.#dropout(x, pc), this.#p("classifier.weight"), this.#p("classifier.bias"));
+    if (!batch.labels) return { logits };
+    if (batch.labels.length !== B * T) {
+      throw new RangeError(`labels has ${batch.labels.length} values, expected ${B}×${T}`);
+    }
+    const labels = Tensor.from(batch.labels, [B * T], "i32", "labels");
+    const L = numLabels(c);
+    const loss = crossEntropy(reshape(logits, [B * T, L]), labels);
+    return { logits, loss };
+  }
+
+  #layer(i: number, x: Tensor, mask: Tensor): Tensor {
+    const c = this.config;
+    const p = (s: string) => this.#p(`bert.encoder.layer.${i}.${s}`);
+    const q = linear(x, p("attention.self.query.weight"), p("attention.self.query.bias"));
+    const k = linear(x, p("attention.self.key.weight"), p("attention.self.key.bias"));
+    const v = linear(x, p("attention.self.value.weight"), p("attention.self.value.bias"));
+    const attnP = this.training ? c.attention_probs_dropout_prob : 0;
+    const ctx = attention(q, k, v, mask, c.num_attention_heads, {
+      dropoutP: attnP,
+      seed: attnP > 0 ? this.seeds.next() : 0,
+    });
+    const ao = this.#dropout(
+      linear(ctx, p("attention.output.dense.weight"), p("attention.output.dense.bias")),
+      c.hidden_dropout_prob,
+    );
+    const h = layerNorm(
+      add(ao, x),
+      p("attention.output.LayerNorm.weight"),
+      p("attention.output.LayerNorm.bias"),
+      c.layer_norm_eps,
+    );
+    const inter = gelu(linear(h, p("intermediate.dense.weight"), p("intermediate.dense.bias")));
+    const o = this.#dropout(
+      linear(inter, p("output.dense.weight"), p("output.dense.bias")),
+      c.hidden_dropout_prob,
+    );
+    return layerNorm(add(o, h), p("output.LayerNorm.weight"), p("output.LayerNorm.bias"), c.layer_norm_eps);
+  }
+}
+
+function _checkIds(ids: Int32Array, limit: number, what: string): void {
+  for (let i = 0; i < ids.length; i++) {
+    if (ids[i] < 0 || ids[i] >= limit) {
+      throw new RangeError(`${what}[${i}] = ${ids[i]} is outside [0, ${limit})`);
+    }
+  }
+}

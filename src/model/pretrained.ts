@@ -1,0 +1,205 @@
+/**
+ * Hugging Face checkpoints in and out: `fromPretrained` (local folder or Hub id through the standard cache;
+ * model.safetensors or a sharded index; F32/F16/BF16; keys with or without `bert.`; old `gamma`/`beta`
+ * names; pooler and MLM-head weights ignored; every shape checked; HF's unused/newly-initialised report)
+ * and `savePretrained` (config.json, model.safetensors with HF key names and `{"format":"pt"}`, tokenizer
+ * files), written atomically.
+ * @module
+ */
+import { writeDirAtomic } from "../io/atomic.ts";
+import { resolveModelFiles } from "../io/hub.ts";
+import { loadShardedIndex, readSafetensors, serializeSafetensors, toFloat32 } from "../io/safetensors.ts";
+import { readAll } from "../engine/tensor.ts";
+import { BertForTokenClassification, initialWeights, parameterShapes } from "./bert.ts";
+import { type BertConfig, configToJson, labelMaps, parseBertConfig } from "./config.ts";
+
+/** Options for {@link fromPretrained}. */
+export interface FromPretrainedOptions {
+  /** Label names for a new head (replaces the checkpoint's label maps, like passing id2label to HF). */
+  labels?: readonly string[];
+  /** Hub revision (branch, tag or commit). */
+  revision?: string;
+  /** Seed for newly initialised weights and dropout. */
+  seed?: number;
+  /** Called with download progress when files come from the Hub. */
+  onProgress?: (p: { file: string; bytes: number; total: number | null }) => void;
+  /** Environment lookup (HF_HOME, HF_HUB_CACHE, HF_ENDPOINT, HF_TOKEN, HF_HUB_OFFLINE). */
+  env?: (k: string) => string | undefined;
+}
+
+/** What loading did with the checkpoint's weights, as HF reports it. */
+export interface LoadReport {
+  /** Checkpoint keys the model does not use (pooler, MLM head, …). */
+  unused: string[];
+  /** Model parameters not in the checkpoint, freshly initialised (normally the classifier). */
+  newlyInitialized: string[];
+  /** The local folder the files came from. */
+  dir: string;
+}
+
+/** Checkpoint key → model key: adds `bert.`, renames LayerNorm gamma/beta; null for keys never used. */
+export function normalizeKey(key: string): string {
+  let k = key.replace(/LayerNorm\.gamma$/, "LayerNorm.weight").replace(/LayerNorm\.beta$/, "LayerNorm.bias");
+  if (/^(embeddings|encoder|pooler)\./.test(k)) k = `bert.${k}`;
+  return k;
+}
+
+/** Reads every tensor of a model folder's weights as f32, keyed by normalised name. */
+async function _readWeights(
+  files: Record<string, string>,
+  dir: string,
+): Promise<Map<string, { data: Float32Array; shape: number[]; key: string }>> {
+  const out = new Map<string, { data: Float32Array; shape: number[]; key: string }>();
+  let shardPaths: string[];
+  if (files["model.safetensors"]) shardPaths = [files["model.safetensors"]];
+  else if (files["model.safetensors.index.json"]) {
+    const index = await loadShardedIndex(files["model.safetensors.index.json"]);
+    shardPaths = index.shards.map((s: string) => `${dir}/${s}`);
+  } else {
+    throw new Error(
+      `${dir}: no model.safetensors or model.safetensors.index.json (pytorch_model.bin is not supported)`,
+    );
+  }
+  for (const path of shardPaths) {
+    const file = await readSafetensors(path);
+    for (const [key, t] of file.tensors) {
+      out.set(normalizeKey(key), { data: toFloat32(t, `${path}: ${key}`), shape: t.shape, key });
+    }
+  }
+  return out;
+}
+
+/**
+ * Loads a BertForTokenClassification from a folder or Hub id. Weights the checkpoint lacks are initialised
+ * as HF does only for the classifier head; any other missing weight is an error, as is any shape mismatch.
+ */
+export async function fromPretrained(
+  dirOrHubId: string,
+  opts: FromPretrainedOptions = {},
+): Promise<{ model: BertForTokenClassification; report: LoadReport }> {
+  const resolved = await resolveModelFiles(dirOrHubId, ["config.json"], {
+    revision: opts.revision,
+    optional: ["model.safetensors", "model.safetensors.index.json"],
+    onProgress: opts.onProgress,
+    env: opts.env,
+  });
+  const configPath = resolved.files["config.json"];
+  let config: BertConfig = parseBertConfig(JSON.parse(await Deno.readTextFile(configPath)), configPath);
+  if (opts.labels) config = { ...config, ...labelMaps(opts.labels) };
+  if (!resolved.files["model.safetensors"] && resolved.files["model.safetensors.index.json"]) {
+    const index = await loadShardedIndex(resolved.files["model.safetensors.index.json"]);
+    const shards = await resolveModelFiles(dirOrHubId, index.shards, {
+      revision: opts.revision,
+      env: opts.env,
+      onProgress: opts.onProgress,
+    });
+    Object.assign(resolved.files, shards.files);
+  }
+  const ckpt = await _readWeights(resolved.files, resolved.dir);
+  const weights = new Map<string, Float32Array>();
+  const newlyInitialized: string[] = [];
+  const missing: string[] = [];
+  const seed = opts.seed ?? 42;
+  for (const [name, shape] of parameterShapes(config)) {
+    const w = ckpt.get(name);
+    if (w) {
+      if (w.shape.join() !== shape.join()) {
+        const hint = name.startsWith("classifier.")
+          ? ` (the checkpoint's head has another label count; pass labels to train a new head)`
+          : "";
+        throw new RangeError(
+          `${resolved.dir}: weight '${w.key}' has shape [${w.shape}], the model needs [${shape}]${hint}`,
+        );
+      }
+      weights.set(name, w.data);
+      ckpt.delete(name);
+    } else if (name.startsWith("classifier.") || opts.labels) {
+      if (!name.startsWith("classifier.")) missing.push(name);
+      weights.set(name, initialWeights(config, seed, name, shape));
+      newlyInitialized.push(name);
+    } else missing.push(name);
+  }
+  if (missing.length) {
+    throw new Error(
+      `${resolved.dir}: the checkpoint lacks ${missing.length} model weights: ${
+        missing.slice(0, 8).join(", ")
+      }${missing.length > 8 ? ", …" : ""}`,
+    );
+  }
+  const unused = [...ckpt.values()].map((w) => w.key);
+  const model = BertForTokenClassification.fromWeights(config, weights, seed);
+  return { model, report: { unused, newlyInitialized, dir: resolved.dir } };
+}
+
+/** HF's warnings for a {@link LoadReport}, as lines of text (empty when everything matched). */
+export function describeLoadReport(report: LoadReport, modelName: string): string[] {
+  const lines: string[] = [];
+  if (report.unused.length) {
+    lines.push(
+      `Some weights of the model checkpoint at ${modelName} were not used when initializing ` +
+        `BertForTokenClassification: [${report.unused.join(", ")}]`,
+    );
+  }
+  if (report.newlyInitialized.length) {
+    lines.push(
+      `Some weights of BertForTokenClassification were not initialized from the model checkpoint at ` +
+        `${modelName} and are newly initialized: [${report.newlyInitialized.join(", ")}]. You should ` +
+        `probably TRAIN this model on a down-stream task to be able to use it for predictions and inference.`,
+    );
+  }
+  return lines;
+}
+
+/** The safetensors bytes of a model's parameters (F32, HF key names, `{"format":"pt"}` metadata). */
+export async function modelSafetensors(model: BertForTokenClassification): Promise<Uint8Array> {
+  const named = model.namedParameters();
+  const data = await readAll(named.map(([, t]) => t));
+  return serializeSafetensors(
+    named.map(([name, t], i) => ({ name, dtype: "F32", shape: [...t.shape], data: data[i] as Float32Array })),
+    { format: "pt" },
+  );
+}
+
+/** Tokenizer files copied by {@link savePretrained} when present in the tokenizer folder. */
+export const TOKENIZER_FILES = [
+  "tokenizer.json",
+  "tokenizer_config.json",
+  "vocab.txt",
+  "special_tokens_map.json",
+];
+
+/** Options for {@link savePretrained}. */
+export interface SavePretrainedOptions {
+  /** Folder holding the tokenizer files to copy alongside the model. */
+  tokenizerDir?: string | URL;
+  /** More files to write into the folder (name → contents), e.g. a model card. */
+  extraFiles?: Record<string, Uint8Array | string>;
+}
+
+/**
+ * Writes an HF folder: config.json, model.safetensors and the tokenizer files, atomically (a temporary
+ * folder renamed into place), so `AutoModelForTokenClassification.from_pretrained(dir)` loads it.
+ */
+export async function savePretrained(
+  model: BertForTokenClassification,
+  dir: string,
+  opts: SavePretrainedOptions = {},
+): Promise<void> {
+  const files: Record<string, Uint8Array | string> = {
+    "config.json": JSON.stringify(configToJson(model.config), null, 2) + "\n",
+    "model.safetensors": await modelSafetensors(model),
+  };
+  if (opts.tokenizerDir) {
+    for (const name of TOKENIZER_FILES) {
+      const base = opts.tokenizerDir.toString().replace(/\/?$/, "/");
+      const url = base.includes("://") ? new URL(name, base) : `${base}${name}`;
+      try {
+        files[name] = await Deno.readFile(url);
+      } catch (e) {
+        if (!(e instanceof Deno.errors.NotFound)) throw e;
+      }
+    }
+  }
+  Object.assign(files, opts.extraFiles ?? {});
+  await writeDirAtomic(dir, files);
+}
