@@ -1,0 +1,146 @@
+import { linear, matmul } from "../../src/ops/matmul.ts";
+import { backward } from "../../src/engine/tape.ts";
+import { readAll, Tensor, tidy } from "../../src/engine/tensor.ts";
+import { assertClose, dot, f64, finiteDiff, randn, setupGpu } from "../_util.ts";
+import { refMatmul, refMatmulAbs, refMatmulGrads, type RefMatmulSpec } from "../ref/matmul.ts";
+
+await setupGpu();
+
+function assertThrows(fn: () => unknown, cls: new (...args: never[]) => Error, includes: string): void {
+  try {
+    fn();
+  } catch (e) {
+    if (e instanceof cls && e.message.includes(includes)) return;
+    throw new Error(`expected ${cls.name} mentioning '${includes}', got ${e}`);
+  }
+  throw new Error(`expected ${cls.name} mentioning '${includes}', nothing was thrown`);
+}
+
+// Tolerances. A float32 sum of n products has |error| ≤ γ_n·Σ|terms| with γ_n ≈ n·eps, eps = 2⁻²⁴ (unit
+// roundoff; any summation order, FMA or not). Each check uses atol = (n + 2)·eps·max Σ|terms| over the
+// tensor, n = number of summed terms (K for C, N for dA, M·batch for a shared dB, rows for dbias), and a
+// small rtol = 1e-6. For unit-normal data with K = 3072 this is ≈ 3074·6e-8·2000 ≈ 0.37 absolute on values
+// of size ~55: loose against round-off (errors grow ~√K) yet far below the O(1) error of any wrong term.
+const EPS32 = 2 ** -24;
+
+function tol(terms: number, abs: Float64Array): { atol: number; rtol: number } {
+  let mx = 0;
+  for (const v of abs) mx = Math.max(mx, v);
+  return { atol: (terms + 2) * EPS32 * mx + 1e-7, rtol: 1e-6 };
+}
+
+interface Case extends RefMatmulSpec {
+  batchDims?: number[];
+  bias?: boolean;
+}
+
+/** Runs matmul forward and backward on the GPU and checks C, dA, dB, dbias against the float64 ref. */
+async function check(c: Case, seed: number, fdSamples = 4): Promise<void> {
+  const { M, N, K } = c;
+  const batchDims = c.batchDims ?? [];
+  const batch = batchDims.reduce((p, d) => p * d, 1);
+  const spec: RefMatmulSpec = { ...c, batch };
+  const a = randn(batch * M * K, seed), b = randn((c.sharedB ? 1 : batch) * K * N, seed + 1);
+  const bias = c.bias ? randn(N, seed + 2) : null;
+  const r = randn(batch * M * N, seed + 3);
+  const what = `${c.transA ? "Aᵀ" : "A"}·${c.transB ? "Bᵀ" : "B"} [${batchDims}] ${M}×${K}·${K}×${N}` +
+    `${c.sharedB ? " shared B" : ""}${c.bias ? " +bias" : ""}`;
+  await tidy(async () => {
+    const ta = Tensor.from(a, [...batchDims, ...(c.transA ? [K, M] : [M, K])], "f32", "A");
+    const tb = Tensor.from(b, [...(c.sharedB ? [] : batchDims), ...(c.transB ? [N, K] : [K, N])], "f32", "B");
+    const tbias = bias ? Tensor.from(bias, [N], "f32", "bias") : undefined;
+    ta.requiresGrad = tb.requiresGrad = true;
+    if (tbias) tbias.requiresGrad = true;
+    const out = matmul(ta, tb, { transA: c.transA, transB: c.transB, bias: tbias });
+    if (out.shape.join() !== [...batchDims, M, N].join()) throw new Error(`${what}: shape ${out.shape}`);
+    backward(out, Tensor.from(r, out.shape));
+    const [y, da, db, dbias] = await readAll([out, ta.grad!, tb.grad!, ...(tbias ? [tbias.grad!] : [])]);
+    assertClose(y, refMatmul(a, b, spec, bias), tol(K, refMatmulAbs(a, b, spec, bias)), `${what}: C`);
+    const g = refMatmulGrads(a, b, r, spec);
+    assertClose(da, g.da, tol(N, g.daAbs), `${what}: dA`);
+    assertClose(db, g.db, tol(c.sharedB ? batch * M : M, g.dbAbs), `${what}: dB`);
+    if (tbias) assertClose(dbias, g.dbias, tol(batch * M, g.dbiasAbs), `${what}: dbias`);
+    // Central finite differences of the float64 forward at a few entries of each input.
+    if (fdSamples > 0) {
+      const loss = ([xa, xb, xbias]: Float64Array[]) => dot(refMatmul(xa, xb, spec, bias ? xbias : null), r);
+      const inputs = [f64(a), f64(b), f64(bias ?? [])];
+      const grads = [da, db, dbias];
+      for (let w = 0; w < (bias ? 3 : 2); w++) {
+        const n = inputs[w].length;
+        const idx = [0, n - 1, ...Array.from({ length: fdSamples - 2 }, (_, i) => (i * 7919 + seed) % n)];
+        const fd = finiteDiff(loss, inputs, w, 1e-3, idx);
+        const got = idx.map((i) => grads[w][i]);
+        assertClose(got, idx.map((i) => fd[i]), { atol: 2e-3, rtol: 1e-4 }, `${what}: FD input ${w}`);
+      }
+    }
+  });
+}
+
+const LAYOUTS = [[false, false], [false, true], [true, false], [true, true]] as const;
+
+Deno.test("matmul: all layouts ± bias at 7×13·13×5 and 257×129·129×65 (forward, backward, FD)", async () => {
+  let seed = 10;
+  for (const [transA, transB] of LAYOUTS) {
+    for (const bias of [false, true]) {
+      await check({ M: 7, N: 5, K: 13, transA, transB, bias }, seed += 10);
+      await check({ M: 257, N: 65, K: 129, transA, transB, bias }, seed += 10, 3);
+    }
+  }
+});
+
+Deno.test("matmul: batched 3×5×17×33 · 33×9 with batched and shared B, all layouts", async () => {
+  let seed = 500;
+  for (const [transA, transB] of LAYOUTS) {
+    for (const sharedB of [false, true]) {
+      await check({ batchDims: [3, 5], M: 17, N: 9, K: 33, transA, transB, sharedB, bias: true }, seed += 10);
+    }
+  }
+});
+
+Deno.test("matmul: K = 3072 stays within the K·eps bound", async () => {
+  await check({ M: 33, N: 17, K: 3072, bias: true }, 900, 0);
+  await check({ M: 33, N: 17, K: 3072, transB: true }, 910, 0);
+});
+
+Deno.test("linear: matches nn.Linear (x·Wᵀ + b) forward and backward, with and without bias", async () => {
+  for (const withBias of [true, false]) {
+    await tidy(async () => {
+      const rows = 2 * 7, inF = 33, outF = 19;
+      const x = randn(rows * inF, 1), w = randn(outF * inF, 2), bias = randn(outF, 3);
+      const r = randn(rows * outF, 4);
+      const tx = Tensor.from(x, [2, 7, inF]), tw = Tensor.from(w, [outF, inF]);
+      const tbias = withBias ? Tensor.from(bias, [outF]) : null;
+      tx.requiresGrad = tw.requiresGrad = true;
+      if (tbias) tbias.requiresGrad = true;
+      const y = linear(tx, tw, tbias);
+      if (y.shape.join() !== "2,7,19") throw new Error(`linear shape ${y.shape}`);
+      backward(y, Tensor.from(r, y.shape));
+      const got = await readAll([y, tx.grad!, tw.grad!, ...(tbias ? [tbias.grad!] : [])]);
+      const spec: RefMatmulSpec = { M: rows, N: outF, K: inF, transB: true };
+      const b = withBias ? bias : null;
+      assertClose(got[0], refMatmul(x, w, spec, b), tol(inF, refMatmulAbs(x, w, spec, b)), "linear y");
+      const g = refMatmulGrads(x, w, r, spec);
+      assertClose(got[1], g.da, tol(outF, g.daAbs), "linear dx");
+      assertClose(got[2], g.db, tol(rows, g.dbAbs), "linear dW");
+      if (tbias) assertClose(got[3], g.dbias, tol(rows, g.dbiasAbs), "linear dbias");
+      const loss = ([xx, ww]: Float64Array[]) => dot(refMatmul(xx, ww, spec, b), r);
+      const fd = finiteDiff(loss, [f64(x), f64(w)], 1, 1e-3, [0, 100, 626]);
+      assertClose(
+        [0, 100, 626].map((i) => got[2][i]),
+        [fd[0], fd[100], fd[626]],
+        { atol: 2e-3, rtol: 1e-4 },
+        "FD",
+      );
+    });
+  }
+});
+
+Deno.test("matmul: shape errors are reported", () => {
+  tidy(() => {
+    const a = Tensor.empty([4, 5]), b = Tensor.empty([6, 3]);
+    assertThrows(() => matmul(a, b), RangeError, "inner dimensions");
+    assertThrows(() => matmul(Tensor.empty([2, 4, 5]), Tensor.empty([3, 5, 3])), RangeError, "batch");
+    assertThrows(() => matmul(a, Tensor.empty([5, 3]), { bias: Tensor.empty([4]) }), RangeError, "bias");
+    assertThrows(() => linear(a, Tensor.empty([3, 4])), RangeError, "must end in");
+  });
+});
