@@ -1,0 +1,214 @@
+/**
+ * The AdamW optimizer (torch.optim.AdamW's update as one fused kernel per parameter tensor), the global
+ * gradient L2 norm and norm clipping (torch.nn.utils.clip_grad_norm_) computed on the GPU without a
+ * readback. Kernels: `kernels/adamw.wgsl`.
+ * @module
+ */
+import src from "../../kernels/adamw.wgsl" with { type: "text" };
+import { f32, gpu, splitGrid } from "../engine/gpu.ts";
+import { Tensor } from "../engine/tensor.ts";
+import { zeros } from "./elementwise.ts";
+
+/** One parameter with its decoupled weight decay (0 for biases and LayerNorm weights). */
+export interface AdamWParam {
+  /** The parameter tensor (f32, updated in place). */
+  param: Tensor;
+  /** Decoupled weight decay coefficient. */
+  weightDecay: number;
+}
+
+/** Hyper-parameters of {@link AdamW}. */
+export interface AdamWOptions {
+  /** Learning rate (a later `step(lr)` overrides it for that step and onwards). */
+  lr: number;
+  /** Exponential decay rates of the moments (default [0.9, 0.999]). */
+  betas?: [number, number];
+  /** Added to the denominator (default 1e-8). */
+  eps?: number;
+}
+
+interface _State {
+  param: Tensor;
+  weightDecay: number;
+  m: Tensor;
+  v: Tensor;
+  steps: number;
+}
+
+/**
+ * AdamW exactly as torch.optim.AdamW: decoupled weight decay `p ← p − lr·wd·p`, then
+ * `m ← β1·m + (1−β1)·g`, `v ← β2·v + (1−β2)·g²`, and `p ← p − lr/bc1 · m / (sqrt(v)/sqrt(bc2) + eps)` with
+ * bias corrections `bc = 1 − β^t` computed on the host in float64. Like PyTorch, each parameter counts its
+ * own steps `t` (a parameter without a gradient is skipped and its count does not advance). The moments
+ * are persistent zero-initialised tensors.
+ */
+export class AdamW {
+  /** Current learning rate. */
+  lr: number;
+  /** β1, β2. */
+  readonly betas: [number, number];
+  /** Denominator epsilon. */
+  readonly eps: number;
+  /** Number of {@link step} calls so far. */
+  stepCount = 0;
+  #states: _State[];
+  #byParam = new Map<Tensor, _State>();
+
+  /** Creates the optimizer and its zeroed moment tensors. */
+  constructor(params: AdamWParam[], opts: AdamWOptions) {
+    this.lr = opts.lr;
+    this.betas = opts.betas ?? [0.9, 0.999];
+    this.eps = opts.eps ?? 1e-8;
+    this.#states = params.map(({ param, weightDecay }) => {
+      if (param.dtype !== "f32") throw new TypeError(`AdamW: parameter ${param} is not f32`);
+      if (this.#byParam.has(param)) throw new Error(`AdamW: parameter ${param} is given twice`);
+      const st: _State = {
+        param,
+        weightDecay,
+        m: zeros(param.shape, `${param.name}.adam_m`).keep(),
+        v: zeros(param.shape, `${param.name}.adam_v`).keep(),
+        steps: 0,
+      };
+      this.#byParam.set(param, st);
+      return st;
+    });
+  }
+
+  /**
+   * Applies one update to every parameter that has a gradient. `lr` (optional) sets the learning rate
+   * from now on (schedules need no recompilation: it is a uniform). `gradScale` is an optional 1-element
+   * GPU tensor every gradient is multiplied by inside the kernel (the scale of {@link clipGradNorm}).
+   */
+  step(lr?: number, gradScale: Tensor | null = null): void {
+    if (lr !== undefined) this.lr = lr;
+    if (gradScale && gradScale.size !== 1) {
+      throw new RangeError(`AdamW.step: gradScale ${gradScale} is not 1 element`);
+    }
+    this.stepCount++;
+    const [b1, b2] = this.betas;
+    for (const st of this.#states) {
+      const g = st.param.grad;
+      if (!g) continue;
+      if (g.size !== st.param.size) throw new RangeError(`AdamW: gradient ${g} does not match ${st.param}`);
+      st.steps++;
+      const bc1 = 1 - b1 ** st.steps;
+      const bc2 = 1 - b2 ** st.steps;
+      const vec4 = st.param.size % 4 === 0;
+      const n = vec4 ? st.param.size / 4 : st.param.size;
+      gpu().dispatch({
+        label: vec4 ? "adamw.adamw_step4" : "adamw.adamw_step",
+        code: src,
+        entryPoint: vec4 ? "adamw_step4" : "adamw_step",
+        inputs: [g.res, (gradScale ?? g).res],
+        outputs: [st.param.res, st.m.res, st.v.res],
+        params: [
+          n,
+          gradScale ? 1 : 0,
+          f32(1 - this.lr * st.weightDecay),
+          f32(1 - b1),
+          f32(b2),
+          f32(1 - b2),
+          f32(this.lr / bc1),
+          f32(Math.sqrt(bc2)),
+          f32(this.eps),
+        ],
+        workgroups: splitGrid(Math.ceil(n / 256)),
+      });
+    }
+  }
+
+  /** The first and second moment tensors of parameter `p`. */
+  moments(p: Tensor): { m: Tensor; v: Tensor } {
+    const st = this.#byParam.get(p);
+    if (!st) throw new Error(`AdamW.moments: ${p} is not a parameter of this optimizer`);
+    return { m: st.m, v: st.v };
+  }
+
+  /** Disposes every parameter's gradient and sets it to null (PyTorch `zero_grad(set_to_none=True)`). */
+  zeroGrad(): void {
+    for (const st of this.#states) {
+      st.param.grad?.dispose();
+      st.param.grad = null;
+    }
+  }
+
+  /** Releases the moment tensors. */
+  dispose(): void {
+    for (const st of this.#states) {
+      st.m.dispose();
+      st.v.dispose();
+    }
+  }
+}
+
+const _PARTIAL_CHUNK = 8192;
+const _MAX_PARTIALS_PER_TENSOR = 1024;
+
+function _sumSquares(tensors: Tensor[]): { partials: Tensor; count: number } {
+  const plan = tensors.map((t) => {
+    if (t.dtype !== "f32") throw new TypeError(`gradNorm: ${t} is not f32`);
+    const vec4 = t.size % 4 === 0;
+    const n = vec4 ? t.size / 4 : t.size;
+    const wg = Math.min(Math.max(1, Math.ceil(t.size / _PARTIAL_CHUNK)), _MAX_PARTIALS_PER_TENSOR);
+    return { t, vec4, n, wg, chunk: Math.ceil(n / wg) };
+  });
+  const count = plan.reduce((s, p) => s + p.wg, 0);
+  const partials = Tensor.empty([Math.max(count, 1)], "f32", "adamw.partials");
+  let offset = 0;
+  for (const { t, vec4, n, wg, chunk } of plan) {
+    gpu().dispatch({
+      label: vec4 ? "adamw.sumsq_partial4" : "adamw.sumsq_partial",
+      code: src,
+      entryPoint: vec4 ? "sumsq_partial4" : "sumsq_partial",
+      inputs: [t.res],
+      outputs: [partials.res],
+      params: [n, chunk, offset],
+      workgroups: [wg],
+    });
+    offset += wg;
+  }
+  return { partials, count };
+}
+
+/**
+ * The global L2 norm of all the given tensors (as if concatenated) as a 1-element GPU tensor, by a
+ * two-stage reduction (per-tensor partial sums of squares, then one final sum); no readback.
+ */
+export function gradNorm(tensors: Tensor[]): Tensor {
+  const { partials, count } = _sumSquares(tensors);
+  const norm = Tensor.empty([1], "f32", "adamw.grad_norm");
+  gpu().dispatch({
+    label: "adamw.norm_finish",
+    code: src,
+    entryPoint: "norm_finish",
+    inputs: [partials.res],
+    outputs: [norm.res],
+    params: [count, f32(0)],
+    workgroups: [1],
+  });
+  partials.dispose();
+  return norm;
+}
+
+/**
+ * torch.nn.utils.clip_grad_norm_ without a readback: `norm` is the global L2 norm of the gradients of
+ * `params` (those with a gradient) and `scale = min(1, maxNorm / (norm + 1e-6))`, both 1-element GPU
+ * tensors. The gradients are not modified: pass `scale` to {@link AdamW.step} as `gradScale`.
+ */
+export function clipGradNorm(params: Tensor[], maxNorm: number): { norm: Tensor; scale: Tensor } {
+  const grads = params.map((p) => p.grad).filter((g): g is Tensor => g !== null);
+  const { partials, count } = _sumSquares(grads);
+  const norm = Tensor.empty([1], "f32", "adamw.grad_norm");
+  const scale = Tensor.empty([1], "f32", "adamw.clip_scale");
+  gpu().dispatch({
+    label: "adamw.clip_finish",
+    code: src,
+    entryPoint: "clip_finish",
+    inputs: [partials.res],
+    outputs: [norm.res, scale.res],
+    params: [count, f32(maxNorm)],
+    workgroups: [1],
+  });
+  partials.dispose();
+  return { norm, scale };
+}
