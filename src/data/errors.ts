@@ -28,6 +28,7 @@ export class DataError extends Error {
   readonly reason: string;
 
   /**
+   * Creates the error; the message is built from the location and the reason.
    * @param location file (and optionally line and field) where the problem is
    * @param reason what is wrong, in words
    */
