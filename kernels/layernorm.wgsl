@@ -1,0 +1,260 @@
+// LayerNorm over the last dimension: x is viewed as (R, C) rows of length C; per row
+//   mean = Σx / C,  var = Σ(x - mean)² / C (biased),  rstd = 1 / sqrt(var + eps),
+//   y = (x - mean) · rstd · weight + bias                                  (PyTorch nn.LayerNorm)
+// Backward with xhat = (x - mean) · rstd and gw = dy · weight:
+//   dx = rstd · (gw - mean_c(gw) - xhat · mean_c(gw · xhat))
+//   dweight[c] = Σ_r dy[r, c] · xhat[r, c],   dbias[c] = Σ_r dy[r, c]
+//
+// Contract: every entry point OVERWRITES its outputs (nothing accumulates). Reductions run in a fixed
+// order, so results are bitwise deterministic.
+//
+// Entry points:
+//   forward          one workgroup per row (linear workgroup index over an x/y grid, see splitGrid):
+//                    writes y, mean, rstd. The row is shifted by its first element before summing, which
+//                    keeps the mean and variance accurate for rows with a large common offset.
+//   backward_dx      one workgroup per block of `block_rows` consecutive rows: writes dx for those rows and
+//                    this block's column partial sums of dy·xhat and dy into `partial` (2, nblocks, C).
+//   backward_params  one invocation per column: sums the nblocks partials in block order into dweight and
+//                    dbias (the second stage of the deterministic row reduction).
+//   forward4, backward_dx4, backward_params4
+//                    the same with vec4 loads, used when C % 4 == 0 (4× fewer memory operations).
+
+// Invocations per workgroup (row kernels stride over the row by WG; must be a power of two). The host picks
+// it per adapter: 8 (one SIMD group, cheap barriers) on CPU adapters such as lavapipe, 64 on GPUs.
+override WG: u32 = 64u;
+
+struct Params {
+  rows: u32,       // R
+  cols: u32,       // C
+  eps: f32,        // added to the variance inside the square root
+  block_rows: u32, // rows per workgroup in backward_dx
+  nblocks: u32,    // ceil(R / block_rows)
+}
+
+// ---- forward bindings ----
+@group(0) @binding(0) var<storage, read> f_x: array<f32>;          // (R, C)
+@group(0) @binding(1) var<storage, read> f_w: array<f32>;          // (C)
+@group(0) @binding(2) var<storage, read> f_b: array<f32>;          // (C)
+@group(0) @binding(3) var<storage, read_write> f_y: array<f32>;    // (R, C)
+@group(0) @binding(4) var<storage, read_write> f_mean: array<f32>; // (R)
+@group(0) @binding(5) var<storage, read_write> f_rstd: array<f32>; // (R)
+@group(0) @binding(6) var<uniform> fp: Params;
+
+// ---- backward_dx bindings ----
+@group(0) @binding(0) var<storage, read> d_dy: array<f32>;            // (R, C)
+@group(0) @binding(1) var<storage, read> d_x: array<f32>;             // (R, C)
+@group(0) @binding(2) var<storage, read> d_w: array<f32>;             // (C)
+@group(0) @binding(3) var<storage, read> d_mean: array<f32>;          // (R)
+@group(0) @binding(4) var<storage, read> d_rstd: array<f32>;          // (R)
+@group(0) @binding(5) var<storage, read_write> d_dx: array<f32>;      // (R, C)
+@group(0) @binding(6) var<storage, read_write> d_partial: array<f32>; // (2, nblocks, C): dw then db partials
+@group(0) @binding(7) var<uniform> dp: Params;
+
+// ---- backward_params bindings ----
+@group(0) @binding(0) var<storage, read> p_partial: array<f32>; // (2, nblocks, C)
+@group(0) @binding(1) var<storage, read_write> p_dw: array<f32>; // (C)
+@group(0) @binding(2) var<storage, read_write> p_db: array<f32>; // (C)
+@group(0) @binding(3) var<uniform> pp: Params;
+
+var<workgroup> red: array<vec2f, WG>;
+
+// Sum of `v` over the workgroup (tree in a fixed order); every invocation gets the total. Must be called
+// in uniform control flow.
+fn wg_sum2(v: vec2f, lid: u32) -> vec2f {
+  red[lid] = v;
+  workgroupBarrier();
+  for (var s = WG / 2u; s > 0u; s >>= 1u) {
+    if (lid < s) { red[lid] = red[lid] + red[lid + s]; }
+    workgroupBarrier();
+  }
+  let total = red[0];
+  workgroupBarrier();
+  return total;
+}
+
+@compute @workgroup_size(WG)
+fn forward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+           @builtin(local_invocation_id) lid3: vec3u) {
+  let row = wid.y * nwg.x + wid.x;
+  if (row >= fp.rows) { return; } // uniform per workgroup
+  let lid = lid3.x;
+  let C = fp.cols;
+  let base = row * C;
+  let shift = f_x[base];
+  var s = 0.0;
+  for (var c = lid; c < C; c += WG) { s += f_x[base + c] - shift; }
+  let m = wg_sum2(vec2f(s, 0.0), lid).x / f32(C); // mean of the shifted row
+  var q = 0.0;
+  for (var c = lid; c < C; c += WG) {
+    let d = (f_x[base + c] - shift) - m;
+    q += d * d;
+  }
+  let rstd = 1.0 / sqrt(wg_sum2(vec2f(q, 0.0), lid).x / f32(C) + fp.eps);
+  for (var c = lid; c < C; c += WG) {
+    f_y[base + c] = ((f_x[base + c] - shift) - m) * rstd * f_w[c] + f_b[c];
+  }
+  if (lid == 0u) {
+    f_mean[row] = shift + m;
+    f_rstd[row] = rstd;
+  }
+}
+
+@compute @workgroup_size(WG)
+fn backward_dx(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+               @builtin(local_invocation_id) lid3: vec3u) {
+  let blk = wid.y * nwg.x + wid.x;
+  if (blk >= dp.nblocks) { return; } // uniform per workgroup
+  let lid = lid3.x;
+  let C = dp.cols;
+  let r0 = blk * dp.block_rows;
+  let r1 = min(r0 + dp.block_rows, dp.rows);
+  let pw = blk * C;                // this block's dweight partials
+  let pb = (dp.nblocks + blk) * C; // this block's dbias partials
+  for (var c = lid; c < C; c += WG) {
+    d_partial[pw + c] = 0.0;
+    d_partial[pb + c] = 0.0;
+  }
+  for (var r = r0; r < r1; r++) {
+    let base = r * C;
+    let mean = d_mean[r];
+    let rstd = d_rstd[r];
+    var acc = vec2f(0.0);
+    for (var c = lid; c < C; c += WG) {
+      let gw = d_dy[base + c] * d_w[c];
+      acc += vec2f(gw, gw * (d_x[base + c] - mean) * rstd);
+    }
+    let sums = wg_sum2(acc, lid) / f32(C);
+    for (var c = lid; c < C; c += WG) {
+      let g = d_dy[base + c];
+      let xhat = (d_x[base + c] - mean) * rstd;
+      d_dx[base + c] = rstd * (g * d_w[c] - sums.x - xhat * sums.y);
+      // Column partials: this invocation owns columns lid, lid + WG, ... in every row, so no races.
+      d_partial[pw + c] += g * xhat;
+      d_partial[pb + c] += g;
+    }
+  }
+}
+
+@compute @workgroup_size(WG)
+fn backward_params(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+                   @builtin(local_invocation_id) lid3: vec3u) {
+  let c = (wid.y * nwg.x + wid.x) * WG + lid3.x;
+  let C = pp.cols;
+  if (c >= C) { return; }
+  var sw = 0.0;
+  var sb = 0.0;
+  for (var k = 0u; k < pp.nblocks; k++) {
+    sw += p_partial[k * C + c];
+    sb += p_partial[(pp.nblocks + k) * C + c];
+  }
+  p_dw[c] = sw;
+  p_db[c] = sb;
+}
+
+// ---- vec4 variants (C % 4 == 0): the same algorithms with four columns per load ----
+
+// forward4 bindings
+@group(0) @binding(0) var<storage, read> f4_x: array<vec4f>;          // (R, C/4)
+@group(0) @binding(1) var<storage, read> f4_w: array<vec4f>;          // (C/4)
+@group(0) @binding(2) var<storage, read> f4_b: array<vec4f>;          // (C/4)
+@group(0) @binding(3) var<storage, read_write> f4_y: array<vec4f>;    // (R, C/4)
+@group(0) @binding(4) var<storage, read_write> f4_mean: array<f32>;   // (R)
+@group(0) @binding(5) var<storage, read_write> f4_rstd: array<f32>;   // (R)
+
+// backward_dx4 bindings
+@group(0) @binding(0) var<storage, read> d4_dy: array<vec4f>;            // (R, C/4)
+@group(0) @binding(1) var<storage, read> d4_x: array<vec4f>;             // (R, C/4)
+@group(0) @binding(2) var<storage, read> d4_w: array<vec4f>;             // (C/4)
+@group(0) @binding(3) var<storage, read> d4_mean: array<f32>;            // (R)
+@group(0) @binding(4) var<storage, read> d4_rstd: array<f32>;            // (R)
+@group(0) @binding(5) var<storage, read_write> d4_dx: array<vec4f>;      // (R, C/4)
+@group(0) @binding(6) var<storage, read_write> d4_partial: array<vec4f>; // (2, nblocks, C/4)
+
+// backward_params4 bindings
+@group(0) @binding(0) var<storage, read> p4_partial: array<vec4f>; // (2, nblocks, C/4)
+@group(0) @binding(1) var<storage, read_write> p4_dw: array<vec4f>; // (C/4)
+@group(0) @binding(2) var<storage, read_write> p4_db: array<vec4f>; // (C/4)
+
+fn hsum(v: vec4f) -> f32 {
+  return (v.x + v.y) + (v.z + v.w);
+}
+
+@compute @workgroup_size(WG)
+fn forward4(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+            @builtin(local_invocation_id) lid3: vec3u) {
+  let row = wid.y * nwg.x + wid.x;
+  if (row >= fp.rows) { return; } // uniform per workgroup
+  let lid = lid3.x;
+  let C4 = fp.cols / 4u;
+  let base = row * C4;
+  let shift = vec4f(f4_x[base].x);
+  var s = vec4f(0.0);
+  for (var c = lid; c < C4; c += WG) { s += f4_x[base + c] - shift; }
+  let m = wg_sum2(vec2f(hsum(s), 0.0), lid).x / f32(fp.cols);
+  var q = vec4f(0.0);
+  for (var c = lid; c < C4; c += WG) {
+    let d = (f4_x[base + c] - shift) - m;
+    q += d * d;
+  }
+  let rstd = 1.0 / sqrt(wg_sum2(vec2f(hsum(q), 0.0), lid).x / f32(fp.cols) + fp.eps);
+  for (var c = lid; c < C4; c += WG) {
+    f4_y[base + c] = ((f4_x[base + c] - shift) - m) * rstd * f4_w[c] + f4_b[c];
+  }
+  if (lid == 0u) {
+    f4_mean[row] = shift.x + m;
+    f4_rstd[row] = rstd;
+  }
+}
+
+@compute @workgroup_size(WG)
+fn backward_dx4(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+                @builtin(local_invocation_id) lid3: vec3u) {
+  let blk = wid.y * nwg.x + wid.x;
+  if (blk >= dp.nblocks) { return; } // uniform per workgroup
+  let lid = lid3.x;
+  let C4 = dp.cols / 4u;
+  let r0 = blk * dp.block_rows;
+  let r1 = min(r0 + dp.block_rows, dp.rows);
+  let pw = blk * C4;
+  let pb = (dp.nblocks + blk) * C4;
+  for (var c = lid; c < C4; c += WG) {
+    d4_partial[pw + c] = vec4f(0.0);
+    d4_partial[pb + c] = vec4f(0.0);
+  }
+  for (var r = r0; r < r1; r++) {
+    let base = r * C4;
+    let mean = d4_mean[r];
+    let rstd = d4_rstd[r];
+    var a = vec4f(0.0);
+    var b = vec4f(0.0);
+    for (var c = lid; c < C4; c += WG) {
+      let gw = d4_dy[base + c] * d4_w[c];
+      a += gw;
+      b += gw * (d4_x[base + c] - mean) * rstd;
+    }
+    let sums = wg_sum2(vec2f(hsum(a), hsum(b)), lid) / f32(dp.cols);
+    for (var c = lid; c < C4; c += WG) {
+      let g = d4_dy[base + c];
+      let xhat = (d4_x[base + c] - mean) * rstd;
+      d4_dx[base + c] = rstd * (g * d4_w[c] - sums.x - xhat * sums.y);
+      d4_partial[pw + c] += g * xhat;
+      d4_partial[pb + c] += g;
+    }
+  }
+}
+
+@compute @workgroup_size(WG)
+fn backward_params4(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+                    @builtin(local_invocation_id) lid3: vec3u) {
+  let c = (wid.y * nwg.x + wid.x) * WG + lid3.x;
+  let C4 = pp.cols / 4u;
+  if (c >= C4) { return; }
+  var sw = vec4f(0.0);
+  var sb = vec4f(0.0);
+  for (var k = 0u; k < pp.nblocks; k++) {
+    sw += p4_partial[k * C4 + c];
+    sb += p4_partial[(pp.nblocks + k) * C4 + c];
+  }
+  p4_dw[c] = sw;
+  p4_db[c] = sb;
+}

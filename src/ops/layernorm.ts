@@ -1,0 +1,110 @@
+/**
+ * LayerNorm over the last dimension (PyTorch `nn.LayerNorm` semantics: biased variance, eps inside the
+ * square root) with its backward rule. Kernels: `kernels/layernorm.wgsl`.
+ * @module
+ */
+import src from "../../kernels/layernorm.wgsl" with { type: "text" };
+import { f32, gpu, splitGrid } from "../engine/gpu.ts";
+import { record } from "../engine/tape.ts";
+import { Tensor } from "../engine/tensor.ts";
+
+const _MAX_BLOCKS = 128; // row blocks of backward_dx (column partial sums per block)
+
+let _wgOverride: number | null = null;
+
+/**
+ * Overrides the workgroup size of the LayerNorm kernels (a power of two, 1..256), or restores the default
+ * with `null`: 8 on CPU adapters (measured fastest on lavapipe), 64 on GPUs. For tests and tuning.
+ */
+export function setLayerNormWorkgroupSize(n: number | null): void {
+  if (n !== null && !(Number.isInteger(n) && n >= 1 && n <= 256 && (n & (n - 1)) === 0)) {
+    throw new RangeError(`setLayerNormWorkgroupSize: ${n} is not a power of two in [1, 256]`);
+  }
+  _wgOverride = n;
+}
+
+function _wg(): number {
+  return _wgOverride ?? (gpu().adapterInfo.isFallbackAdapter ? 8 : 64);
+}
+
+function _params(rows: number, cols: number, eps: number, blockRows: number, nblocks: number) {
+  return [rows, cols, f32(eps), blockRows, nblocks];
+}
+
+/**
+ * `y = (x - mean) / sqrt(var + eps) * weight + bias` over the last dimension C of `x` (..., C), with
+ * `weight` and `bias` of shape (C). Differentiable in all three; the forward saves the per-row mean and
+ * 1/std for the backward, which reduces dweight and dbias over rows deterministically on the GPU.
+ */
+export function layerNorm(x: Tensor, weight: Tensor, bias: Tensor, eps: number): Tensor {
+  const C = x.shape[x.shape.length - 1];
+  if (x.shape.length === 0 || C === 0) throw new RangeError(`layerNorm: ${x} has no last dimension`);
+  if (weight.size !== C || bias.size !== C) {
+    throw new RangeError(`layerNorm: ${weight} and ${bias} must have ${C} elements to match ${x}`);
+  }
+  if (x.dtype !== "f32") throw new TypeError(`layerNorm: ${x} must be f32`);
+  if (!(eps >= 0)) throw new RangeError(`layerNorm: eps must be >= 0, got ${eps}`);
+  const rows = x.size / C;
+  const y = Tensor.empty(x.shape, "f32", "layernorm.y");
+  const mean = Tensor.empty([rows], "f32", "layernorm.mean");
+  const rstd = Tensor.empty([rows], "f32", "layernorm.rstd");
+  gpu().dispatch({
+    label: "layernorm.forward",
+    code: src,
+    entryPoint: C % 4 === 0 ? "forward4" : "forward",
+    inputs: [x.res, weight.res, bias.res],
+    outputs: [y.res, mean.res, rstd.res],
+    params: _params(rows, C, eps, 0, 0),
+    workgroups: splitGrid(rows),
+    constants: { WG: _wg() },
+  });
+  return record(
+    y,
+    "layernorm",
+    [x, weight, bias],
+    (g) => _layerNormBackward(g, x, weight, mean, rstd, eps),
+    [mean, rstd],
+  );
+}
+
+function _layerNormBackward(
+  g: Tensor,
+  x: Tensor,
+  weight: Tensor,
+  mean: Tensor,
+  rstd: Tensor,
+  eps: number,
+): Tensor[] {
+  const C = weight.size;
+  const rows = x.size / C;
+  const blockRows = Math.max(1, Math.ceil(rows / _MAX_BLOCKS));
+  const nblocks = Math.ceil(rows / blockRows);
+  const params = _params(rows, C, eps, blockRows, nblocks);
+  const wg = _wg();
+  const dx = Tensor.empty(x.shape, "f32", "layernorm.dx");
+  const partial = Tensor.empty([2, nblocks, C], "f32", "layernorm.partial");
+  const dw = Tensor.empty([C], "f32", "layernorm.dweight");
+  const db = Tensor.empty([C], "f32", "layernorm.dbias");
+  gpu().dispatch({
+    label: "layernorm.backward_dx",
+    code: src,
+    entryPoint: C % 4 === 0 ? "backward_dx4" : "backward_dx",
+    inputs: [g.res, x.res, weight.res, mean.res, rstd.res],
+    outputs: [dx.res, partial.res],
+    params,
+    workgroups: splitGrid(nblocks),
+    constants: { WG: wg },
+  });
+  gpu().dispatch({
+    label: "layernorm.backward_params",
+    code: src,
+    entryPoint: C % 4 === 0 ? "backward_params4" : "backward_params",
+    inputs: [partial.res],
+    outputs: [dw.res, db.res],
+    params,
+    workgroups: splitGrid(Math.ceil((C % 4 === 0 ? C / 4 : C) / wg)),
+    constants: { WG: wg },
+  });
+  partial.dispose();
+  return [dx, dw, db];
+}
