@@ -111,14 +111,18 @@ export async function readJson(location: Location): Promise<{ value: unknown; te
   return { value: parseJsonText(text, displayLocation(location)), text };
 }
 
-/** Parses JSON text, reporting syntax errors as a {@linkcode DataError} naming `file` and the line. */
+/** Parses JSON text, reporting syntax errors as a {@linkcode DataError} naming `file` and (when known) the line. */
 export function parseJsonText(text: string, file: string, firstLine = 1): unknown {
   try {
     return JSON.parse(text);
   } catch (error) {
     const message = (error as Error).message;
     const position = /position (\d+)/.exec(message);
-    const line = position ? lineAt(text, Number(position[1])) + firstLine - 1 : firstLine;
+    // V8 gives a position for most syntax errors; "Unexpected end" is at the last line; otherwise unknown
+    // (one-line texts such as JSON Lines records are their own line anyway).
+    const offset = position ? Number(position[1]) : /end of JSON/.test(message) ? text.length : undefined;
+    const single = !text.includes("\n");
+    const line = offset !== undefined ? lineAt(text, offset) + firstLine - 1 : single ? firstLine : undefined;
     throw new DataError({ file, line }, `invalid JSON: ${message}`);
   }
 }
