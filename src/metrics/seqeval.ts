@@ -179,7 +179,14 @@ export class SeqevalMetric {
    * added (seqeval divides by zero there).
    */
   compute(batch?: TagBatch): SeqevalResult {
-    return toSeqevalResult(this.computeReport(batch));
+    if (batch !== undefined) this.addBatch(batch);
+    if (this.#tokens === 0) {
+      this.#reset();
+      throw new RangeError(
+        "nothing to evaluate: no tokens were added (overall_accuracy would divide by zero)",
+      );
+    }
+    return toSeqevalResult(this.computeReport());
   }
 
   /** Like {@link compute} but returns the full {@link EntityReport} (with averages and counts). */
