@@ -1,4 +1,5 @@
 import { layerNorm, setLayerNormWorkgroupSize } from "../../src/ops/layernorm.ts";
+import { gpu } from "../../src/engine/gpu.ts";
 import { backward } from "../../src/engine/tape.ts";
 import { readAll, Tensor, tidy } from "../../src/engine/tensor.ts";
 import { assertClose, dot, f64, finiteDiff, randn, setupGpu } from "../_util.ts";
@@ -119,10 +120,10 @@ Deno.test("layernorm: backward equals central finite differences of the float64 
 Deno.test("layernorm: backward is deterministic and saved tensors are released", async () => {
   const c = { shape: [100, 200], seed: 120 };
   const { x, w, b, g } = inputs(c);
-  const before = (await import("../../src/engine/gpu.ts")).gpu().memory().inUseBytes;
+  const before = gpu().memory().inUseBytes;
   const a = await runGpu(x, w, b, g, c);
   const a2 = await runGpu(x, w, b, g, c);
   for (const k of ["dx", "dw", "db"] as const) assertClose(a2[k], a[k], { atol: 0, rtol: 0 }, k);
-  const after = (await import("../../src/engine/gpu.ts")).gpu().memory().inUseBytes;
+  const after = gpu().memory().inUseBytes;
   if (after !== before) throw new Error(`GPU memory in use changed: ${before} -> ${after}`);
 });
