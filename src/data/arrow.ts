@@ -101,6 +101,7 @@ export function splitFromArrowTables(
 ): TokenDataset {
   const tokensColumn = options.tokensColumn ?? "tokens";
   const rows: TokenRow[] = [];
+  const otherColumns: Record<string, string> = {};
   let kinds: Map<string, ColumnKind> | undefined;
   let featureColumns: Record<string, ClassLabel> = {};
   for (const { table, file } of tables) {
@@ -116,9 +117,15 @@ export function splitFromArrowTables(
       kinds = described === undefined ? new Map() : parseFeatures(described, file);
       featureColumns = {};
       for (const [column, kind] of kinds) {
-        if (kind.kind === "classLabelSequence" && column !== tokensColumn) {
-          featureColumns[column] = { names: kind.names };
-        }
+        if (column === tokensColumn || column === "id") continue;
+        if (kind.kind === "classLabelSequence") featureColumns[column] = { names: kind.names };
+        else otherColumns[column] = _whyNotTags(kind);
+      }
+      for (const column of columns) {
+        if (column === tokensColumn || column === "id" || kinds.has(column)) continue;
+        otherColumns[column] = described === undefined
+          ? "no feature description (dataset_info.json features or Arrow schema metadata) gives ClassLabel names"
+          : "not described in the features";
       }
     }
     for (const column of Object.keys(featureColumns)) {
@@ -155,7 +162,20 @@ export function splitFromArrowTables(
       });
     }
   }
-  return { split, source, features: featureColumns, rows };
+  return { split, source, features: featureColumns, rows, otherColumns };
+}
+
+function _whyNotTags(kind: ColumnKind): string {
+  switch (kind.kind) {
+    case "stringSequence":
+      return "a sequence of strings, not of ClassLabel ids";
+    case "string":
+      return "a string column, not a sequence of ClassLabel ids";
+    case "other":
+      return `not a sequence of ClassLabel ids (${kind.type})`;
+    default:
+      return "not a sequence of ClassLabel ids";
+  }
 }
 
 async function _readTables(files: readonly URL[]): Promise<{ table: arrow.Table; file: string }[]> {

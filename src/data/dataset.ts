@@ -36,6 +36,11 @@ export interface TokenDataset {
   readonly features: Readonly<Record<string, ClassLabel>>;
   /** The sentences. */
   readonly rows: readonly TokenRow[];
+  /**
+   * Source columns that were not loaded as tag columns, with the reason (e.g. an Arrow list of strings
+   * instead of ClassLabel ids). Present only for sources that can hold such columns.
+   */
+  readonly otherColumns?: Readonly<Record<string, string>>;
 }
 
 /** Splits by name, like HF `DatasetDict`. */
@@ -63,11 +68,12 @@ export function labelNames(dataset: TokenDataset, column: string): readonly stri
   const feature = dataset.features[column];
   if (!feature) {
     const have = Object.keys(dataset.features);
+    const other = dataset.otherColumns?.[column];
+    const reason = other === undefined ? "no such tag column" : `not a tag column: ${other}`;
+    const columns = have.length ? have.join(", ") : "no tag columns";
     throw new DataError(
       { file: dataset.source, field: column },
-      `no such tag column; the ${dataset.split} split has ${
-        have.length ? have.join(", ") : "no tag columns"
-      }`,
+      `${reason}; the ${dataset.split} split has ${columns}`,
     );
   }
   return feature.names;

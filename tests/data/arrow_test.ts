@@ -1,7 +1,7 @@
-import { assert, assertEquals, assertRejects } from "../_assert.ts";
+import { assert, assertEquals, assertRejects, assertThrows } from "../_assert.ts";
 import { loadArrowFile, loadDatasetsCache, loadFromDisk, readArrowTable } from "../../src/data/arrow.ts";
 import { CONLL2003_NER_NAMES, CONLL2003_POS_NAMES } from "../../src/data/conll2003.ts";
-import { decodeTags, hfRow } from "../../src/data/dataset.ts";
+import { decodeTags, hfRow, labelNames } from "../../src/data/dataset.ts";
 import { DataError } from "../../src/data/errors.ts";
 import { loadDataset } from "../../src/data/load.ts";
 import {
@@ -72,6 +72,25 @@ Deno.test("arrow: without dataset_info features, names come from the Arrow schem
     assertEquals(Object.keys(ds.features), ["ner_tags"]);
     assertEquals(ds.rows.map((r) => r.id), ["0", "1", "2"]);
     assertEquals(decodeTags(ds, 0, "ner_tags")[0], "B-ORG");
+  });
+});
+
+Deno.test("arrow: columns that are not ClassLabel sequences are reported, not silently lost", async () => {
+  await withTempDir(async (dir) => {
+    const rows = TRAIN_HEAD.map((r) => ({ ...r, ner_strings: (r.tokens as string[]).map(() => "O") }));
+    const stringSeq = { feature: { dtype: "string", _type: "Value" }, _type: "Sequence" };
+    const intSeq = { feature: { dtype: "int64", _type: "Value" }, _type: "Sequence" };
+    const features = { ...conllFeatures(), pos_tags: intSeq, ner_strings: stringSeq };
+    await writeSavedSplit(dir, "train", [rows], [...COLUMNS, "ner_strings"], features);
+    const ds = (await loadFromDisk(dir)).train;
+    assertEquals(Object.keys(ds.features), ["chunk_tags", "ner_tags"]);
+    assertEquals(Object.keys(ds.otherColumns!), ["pos_tags", "ner_strings"]);
+    assertThrows(() => labelNames(ds, "ner_strings"), DataError, "not a tag column: a sequence of strings");
+    assertThrows(() => labelNames(ds, "pos_tags"), DataError, "not a sequence of ClassLabel ids");
+    await Deno.writeFile(`${dir}/bare.arrow`, arrowStream(TRAIN_HEAD, COLUMNS));
+    const bare = await loadArrowFile(`${dir}/bare.arrow`);
+    assertEquals(Object.keys(bare.features), []);
+    assertThrows(() => labelNames(bare, "ner_tags"), DataError, "no feature description");
   });
 });
 
