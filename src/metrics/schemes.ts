@@ -105,17 +105,51 @@ const _RULES: Record<Scheme, _SchemeRules> = {
 const _KNOWN_PREFIXES = "IOBESUL";
 
 interface _Tok {
-  prefix: string;
+  /** Index of the prefix letter in {@link _KNOWN_PREFIXES}. */
+  prefix: number;
   type: string;
 }
 
-function _matches(patterns: readonly _Pattern[], prev: _Tok, cur: _Tok): boolean {
-  for (const [p, c, cond] of patterns) {
-    if (p !== "*" && !p.includes(prev.prefix)) continue;
-    if (c !== "*" && !c.includes(cur.prefix)) continue;
-    if (cond === "any" || (cond === "same") === (prev.type === cur.type)) return true;
+/** A pattern set compiled to a table: [prev prefix][current prefix][same type] → matches. */
+type _Table = Uint8Array;
+
+function _compile(patterns: readonly _Pattern[]): _Table {
+  const n = _KNOWN_PREFIXES.length;
+  const table = new Uint8Array(n * n * 2);
+  for (let p = 0; p < n; p++) {
+    for (let c = 0; c < n; c++) {
+      for (let same = 0; same < 2; same++) {
+        const hit = patterns.some(([pp, cp, cond]) =>
+          (pp === "*" || pp.includes(_KNOWN_PREFIXES[p])) &&
+          (cp === "*" || cp.includes(_KNOWN_PREFIXES[c])) &&
+          (cond === "any" || (cond === "same") === (same === 1))
+        );
+        table[(p * n + c) * 2 + same] = hit ? 1 : 0;
+      }
+    }
   }
-  return false;
+  return table;
+}
+
+interface _Compiled {
+  start: _Table;
+  inside: _Table;
+  end: _Table;
+}
+
+const _COMPILED = Object.fromEntries(
+  SCHEMES.map((
+    s,
+  ) => [s, {
+    start: _compile(_RULES[s].start),
+    inside: _compile(_RULES[s].inside),
+    end: _compile(_RULES[s].end),
+  }]),
+) as Record<Scheme, _Compiled>;
+
+function _matches(table: _Table, prev: _Tok, cur: _Tok): boolean {
+  return table[(prev.prefix * _KNOWN_PREFIXES.length + cur.prefix) * 2 + (prev.type === cur.type ? 1 : 0)] ===
+    1;
 }
 
 /** Strips every leading and trailing `-`, like Python's `str.strip("-")`. */
@@ -127,23 +161,48 @@ function _stripDashes(s: string): string {
   return s.slice(a, b);
 }
 
-function _parseStrict(tag: string, scheme: Scheme, suffix: boolean, where: string): _Tok {
+/** Parsed tags per scheme and suffix setting (only valid tags are stored). */
+const _PARSED = new Map<string, Map<string, _Tok>>();
+
+function _cacheFor(scheme: Scheme, suffix: boolean): Map<string, _Tok> {
+  const key = `${scheme}:${suffix}`;
+  let cache = _PARSED.get(key);
+  if (cache === undefined) _PARSED.set(key, cache = new Map());
+  return cache;
+}
+
+function _parseStrict(
+  tag: string,
+  scheme: Scheme,
+  suffix: boolean,
+  cache: Map<string, _Tok>,
+  sentence: number,
+  position: number,
+): _Tok {
+  const hit = cache.get(tag);
+  if (hit !== undefined) return hit;
+  const where = () => `sequence ${sentence}, position ${position}`;
   if (typeof tag !== "string" || tag.length === 0) {
-    throw new TypeError(`${where}: expected a non-empty tag string, got ${JSON.stringify(tag)}`);
+    throw new TypeError(`${where()}: expected a non-empty tag string, got ${JSON.stringify(tag)}`);
   }
-  const prefix = suffix ? tag[tag.length - 1] : tag[0];
-  if (!_KNOWN_PREFIXES.includes(prefix)) {
+  const letter = suffix ? tag[tag.length - 1] : tag[0];
+  if (!_KNOWN_PREFIXES.includes(letter)) {
     throw new Error(
-      `${where}: tag ${JSON.stringify(tag)} has no known prefix (expected one of I, O, B, E, S, U, L)`,
+      `${where()}: tag ${JSON.stringify(tag)} has no known prefix (expected one of I, O, B, E, S, U, L)`,
     );
   }
-  if (!_RULES[scheme].allowed.includes(prefix)) {
+  if (!_RULES[scheme].allowed.includes(letter)) {
     throw new Error(
-      `${where}: invalid tag ${JSON.stringify(tag)} for scheme ${scheme}; allowed prefixes are ` +
+      `${where()}: invalid tag ${JSON.stringify(tag)} for scheme ${scheme}; allowed prefixes are ` +
         [..._RULES[scheme].allowed].join(", "),
     );
   }
-  return { prefix, type: _stripDashes(suffix ? tag.slice(0, -1) : tag.slice(1)) || "_" };
+  const tok = {
+    prefix: _KNOWN_PREFIXES.indexOf(letter),
+    type: _stripDashes(suffix ? tag.slice(0, -1) : tag.slice(1)) || "_",
+  };
+  if (cache.size < 10_000) cache.set(tag, tok);
+  return tok;
 }
 
 function _checkScheme(scheme: string): asserts scheme is Scheme {
@@ -163,13 +222,14 @@ export function strictEntities(
   options: StrictOptions & { sentence?: number } = {},
 ): StrictEntity[] {
   _checkScheme(scheme);
-  const rules = _RULES[scheme];
+  const rules = _COMPILED[scheme];
   const suffix = options.suffix ?? false;
   const sentence = options.sentence ?? 0;
-  const outside: _Tok = { prefix: "O", type: "_" };
+  const outside: _Tok = { prefix: _KNOWN_PREFIXES.indexOf("O"), type: "_" };
+  const cache = _cacheFor(scheme, suffix);
   const toks: _Tok[] = new Array(tags.length + 1);
   for (let i = 0; i < tags.length; i++) {
-    toks[i] = _parseStrict(tags[i], scheme, suffix, `sequence ${sentence}, position ${i}`);
+    toks[i] = _parseStrict(tags[i], scheme, suffix, cache, sentence, i);
   }
   toks[tags.length] = outside;
   const entities: StrictEntity[] = [];

@@ -94,14 +94,18 @@ export function checkConsistentLength(batch: TagBatch, offset = 0): void {
       );
     }
     for (let j = 0; j < r.length; j++) {
-      for (const [name, tag] of [["references", r[j]], ["predictions", p[j]]] as const) {
-        if (typeof tag !== "string" || tag.length === 0) {
-          throw new TypeError(
-            `sequence ${offset + i}, position ${j}: expected a non-empty tag string in ${name}, got ${
-              JSON.stringify(tag)
-            }`,
-          );
-        }
+      const bad = typeof r[j] !== "string" || r[j] === ""
+        ? "references"
+        : typeof p[j] !== "string" || p[j] === ""
+        ? "predictions"
+        : undefined;
+      if (bad !== undefined) {
+        const tag = bad === "references" ? r[j] : p[j];
+        throw new TypeError(
+          `sequence ${offset + i}, position ${j}: expected a non-empty tag string in ${bad}, got ${
+            JSON.stringify(tag)
+          }`,
+        );
       }
     }
   }
