@@ -23,12 +23,19 @@ predicted tag, blank lines between sentences, -DOCSTART- lines ignored. Prints c
 
 /** Parsed command line. */
 export interface ConllevalArgs {
+  /** Input file; stdin when absent or `-`. */
   file?: string;
+  /** `--json`: print the seqeval dict instead of the report. */
   json: boolean;
+  /** `-r`: raw tags without B-/I- prefixes. */
   raw: boolean;
+  /** `-o`: outside tag of raw input. */
   oTag?: string;
+  /** `-d`: column separator (default whitespace). */
   delimiter?: string;
+  /** `--scheme`: seqeval strict mode for `--json`. */
   scheme?: Scheme;
+  /** `-h`/`--help`. */
   help: boolean;
 }
 

@@ -36,6 +36,7 @@ export interface ConllevalParseOptions {
 
 /** Parsed conlleval input: the rows for the conlleval counts and the sentences for seqeval. */
 export interface ConllevalInput {
+  /** Every line as conlleval processes it, sentence breaks included. */
   rows: ConllevalRow[];
   /** Gold tags per sentence (empty sentences dropped). */
   references: string[][];

@@ -10,11 +10,13 @@
  */
 
 /** Label id that marks a position to ignore (special tokens, padding), as in PyTorch's cross-entropy. */
-export const IGNORE_INDEX = -100;
+const _IGNORE_INDEX = -100;
 
 /** Predicted and reference tags, sentence by sentence. */
 export interface DecodedTags {
+  /** Predicted tags per sequence. */
   predictions: string[][];
+  /** Reference tags per sequence, aligned with `predictions`. */
   references: string[][];
 }
 
@@ -116,7 +118,7 @@ export function decodeSubwordLevel(
     const p: string[] = [];
     const r: string[] = [];
     for (let t = 0; t < lab.length; t++) {
-      if (lab[t] === IGNORE_INDEX) continue;
+      if (lab[t] === _IGNORE_INDEX) continue;
       r.push(_name(labelNames, lab[t], "label", s, t));
       p.push(_name(labelNames, pred[t], "predicted id", s, t));
     }
@@ -206,7 +208,7 @@ export function decodeWordLevel(
       const w = _wordId(ids, t);
       if (w === undefined || seen.has(w)) continue;
       seen.add(w);
-      if (lab[t] === IGNORE_INDEX) continue;
+      if (lab[t] === _IGNORE_INDEX) continue;
       words.push([
         w,
         _name(labelNames, pred[t], "predicted id", s, t),

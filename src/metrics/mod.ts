@@ -67,7 +67,6 @@ export {
   type DecodedWords,
   decodeSubwordLevel,
   decodeWordLevel,
-  IGNORE_INDEX,
   splitRows,
   type WordLevelOptions,
 } from "./decode.ts";

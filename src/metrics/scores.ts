@@ -22,8 +22,11 @@ export interface ClassCounts {
 
 /** Precision, recall and F1 of one class or one average, and its support. */
 export interface Scores {
+  /** Correct / predicted. */
   precision: number;
+  /** Correct / actual. */
   recall: number;
+  /** 2PR / (P + R), from the two ratios. */
   f1: number;
   /** Number of reference items (for an average: all of them). */
   support: number;
@@ -37,9 +40,13 @@ export interface ClassScores extends Scores, ClassCounts {
 
 /** Per-class scores (sorted by name, by code point) and the three averages over them. */
 export interface ScoreTable {
+  /** One entry per class, sorted by name. */
   classes: ClassScores[];
+  /** Scores of the pooled counts (seqeval's `overall_*`). */
   micro: Scores;
+  /** Plain mean of the per-class scores. */
   macro: Scores;
+  /** Mean of the per-class scores weighted by support. */
   weighted: Scores;
 }
 

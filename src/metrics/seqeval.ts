@@ -26,8 +26,11 @@ export interface SeqevalOptions extends ChunkOptions {
 
 /** Per-type entry of a {@link SeqevalResult}. */
 export interface EntityTypeScores {
+  /** Correct entities / predicted entities of this type. */
   precision: number;
+  /** Correct entities / reference entities of this type. */
   recall: number;
+  /** Harmonic mean of precision and recall. */
   f1: number;
   /** Number of reference entities of this type. */
   number: number;
@@ -39,10 +42,15 @@ export interface EntityTypeScores {
  * `overall_accuracy` (token accuracy).
  */
 export interface SeqevalResult {
+  /** Scores of each entity type (the `overall_*` keys hold numbers). */
   [type: string]: EntityTypeScores | number;
+  /** Micro-averaged precision over all entity types. */
   overall_precision: number;
+  /** Micro-averaged recall over all entity types. */
   overall_recall: number;
+  /** Micro-averaged F1 over all entity types. */
   overall_f1: number;
+  /** Fraction of tokens whose predicted tag equals the reference tag. */
   overall_accuracy: number;
 }
 
@@ -62,7 +70,9 @@ type _StrictPair = [gold: StrictEntity[], pred: StrictEntity[]];
 
 /** A batch of sentences: predicted and reference tag sequences, sentence by sentence. */
 export interface TagBatch {
+  /** Predicted tags, one list per sentence. */
   predictions: readonly (readonly string[])[];
+  /** Reference (gold) tags, one list per sentence, each as long as its prediction. */
   references: readonly (readonly string[])[];
 }
 
