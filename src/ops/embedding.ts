@@ -1,0 +1,78 @@
+/**
+ * Embedding lookup (`nn.Embedding` semantics, including `padding_idx`) with its deterministic scatter-add
+ * backward, and host-side id validation. Kernels: `kernels/embedding.wgsl`.
+ * @module
+ */
+import src from "../../kernels/embedding.wgsl" with { type: "text" };
+import { gpu, i32, splitGrid } from "../engine/gpu.ts";
+import { record } from "../engine/tape.ts";
+import { Tensor } from "../engine/tensor.ts";
+
+const _WG = 64; // workgroup size of every entry point in kernels/embedding.wgsl
+
+/**
+ * Throws a RangeError naming the first position whose id is outside `[0, vocabSize)` (or not an integer
+ * id at all); `what` names the ids in the message (e.g. `"input_ids"`).
+ */
+export function checkIds(ids: Int32Array, vocabSize: number, what: string): void {
+  for (let i = 0; i < ids.length; i++) {
+    const v = ids[i];
+    if (v < 0 || v >= vocabSize) {
+      throw new RangeError(
+        `${what}: id ${v} at position ${i} is out of range for a vocabulary of ${vocabSize} (valid: 0..${
+          vocabSize - 1
+        })`,
+      );
+    }
+  }
+}
+
+/**
+ * Gathers rows of `weight` (V, C) for integer `ids` (..., i32), giving (..., C). Ids outside [0, V) give
+ * zero rows on the GPU (validate on the host with {@link checkIds}). Differentiable in `weight`: the
+ * backward scatter-adds d(out) into a (V, C) gradient, deterministically (a fixed summation order), and
+ * the row `paddingIdx` (negative values count from the end, as in PyTorch) receives no gradient. The
+ * forward still reads the padding row as stored.
+ */
+export function embedding(ids: Tensor, weight: Tensor, paddingIdx: number | null = null): Tensor {
+  if (ids.dtype !== "i32") throw new TypeError(`embedding: ids ${ids} must be i32`);
+  if (weight.shape.length !== 2 || weight.dtype !== "f32") {
+    throw new RangeError(`embedding: weight ${weight} must be a 2-D f32 table (V, C)`);
+  }
+  const [V, C] = weight.shape;
+  let pad = -1;
+  if (paddingIdx !== null && paddingIdx !== undefined) {
+    if (!Number.isInteger(paddingIdx) || paddingIdx < -V || paddingIdx >= V) {
+      throw new RangeError(`embedding: paddingIdx ${paddingIdx} is out of range for ${V} rows`);
+    }
+    pad = paddingIdx < 0 ? paddingIdx + V : paddingIdx;
+  }
+  const N = ids.size;
+  const vec = C % 4 === 0;
+  const params = [N, C, V, i32(pad)];
+  const out = Tensor.empty([...ids.shape, C], "f32", "embedding");
+  gpu().dispatch({
+    label: "embedding.forward",
+    code: src,
+    entryPoint: vec ? "forward4" : "forward",
+    inputs: [ids.res, weight.res],
+    outputs: [out.res],
+    params,
+    workgroups: splitGrid(Math.ceil((vec ? N * C / 4 : N * C) / _WG)),
+  });
+  return record(out, "embedding", [ids, weight], (g) => {
+    const dw = Tensor.empty([V, C], "f32", "embedding.dweight");
+    // clearBuffer is ~8× faster than a zeroing kernel on lavapipe (89 MB: 1.4 ms vs 11.7 ms).
+    gpu().encoderForCopy().clearBuffer(dw.buffer, 0, dw.byteLength);
+    gpu().dispatch({
+      label: "embedding.backward",
+      code: src,
+      entryPoint: vec ? "backward4" : "backward",
+      inputs: [ids.res, g.res],
+      outputs: [dw.res],
+      params,
+      workgroups: splitGrid(Math.ceil((vec ? C / 4 : C) / _WG)),
+    });
+    return [null, dw];
+  });
+}
