@@ -5,7 +5,6 @@
 export {
   DTYPE_SIZE,
   loadShardedIndex,
-  numel,
   parseSafetensors,
   readSafetensors,
   type SafeDType,

@@ -91,7 +91,7 @@ export function labelMaps(labels: readonly string[]): Pick<BertConfig, "id2label
 }
 
 /** The label names ordered by id. */
-export function labelNames(config: Pick<BertConfig, "id2label">): string[] {
+export function configLabels(config: Pick<BertConfig, "id2label">): string[] {
   const n = Object.keys(config.id2label).length;
   return Array.from({ length: n }, (_, i) => config.id2label[String(i)]);
 }

@@ -2,7 +2,7 @@ import { assertEquals, assertThrows } from "../_assert.ts";
 import {
   ConfigError,
   configToJson,
-  labelNames,
+  configLabels,
   makeBertConfig,
   numLabels,
   parseBertConfig,
@@ -16,7 +16,7 @@ Deno.test("config: the fixture's config.json parses with its label maps", () => 
   const c = parseBertConfig(fixture);
   assertEquals(c.hidden_size, 32);
   assertEquals(numLabels(c), 9);
-  assertEquals(labelNames(c), [
+  assertEquals(configLabels(c), [
     "O",
     "B-PER",
     "I-PER",
@@ -34,7 +34,7 @@ Deno.test("config: HF defaults fill absent fields; num_labels alone gives LABEL_
   const c = parseBertConfig({ num_labels: 3 });
   assertEquals(c.hidden_size, 768);
   assertEquals(c.attention_probs_dropout_prob, 0.1);
-  assertEquals(labelNames(c), ["LABEL_0", "LABEL_1", "LABEL_2"]);
+  assertEquals(configLabels(c), ["LABEL_0", "LABEL_1", "LABEL_2"]);
 });
 
 Deno.test("config: disagreeing label maps and label counts are clear errors", () => {
