@@ -4,11 +4,16 @@
  * @module
  */
 import src from "../../kernels/embedding.wgsl" with { type: "text" };
-import { gpu, i32, splitGrid } from "../engine/gpu.ts";
+import { gpu, i32, type Resource, splitGrid } from "../engine/gpu.ts";
 import { record } from "../engine/tape.ts";
 import { Tensor } from "../engine/tensor.ts";
 
 const _WG = 64; // workgroup size of every entry point in kernels/embedding.wgsl
+
+/** Binds a tensor rounded up to whole vec4s (pool buffers are 256-byte multiples, so this stays inside). */
+function _res4(t: Tensor): Resource {
+  return { buffer: t.buffer, size: Math.max(16, Math.ceil(t.byteLength / 16) * 16) };
+}
 
 /**
  * Throws a RangeError naming the first position whose id is outside `[0, vocabSize)` (or not an integer
@@ -55,8 +60,8 @@ export function embedding(ids: Tensor, weight: Tensor, paddingIdx: number | null
     label: "embedding.forward",
     code: src,
     entryPoint: vec ? "forward4" : "forward",
-    inputs: [ids.res, weight.res],
-    outputs: [out.res],
+    inputs: [ids.res, _res4(weight)],
+    outputs: [_res4(out)],
     params,
     workgroups: splitGrid(Math.ceil((vec ? N * C / 4 : N * C) / _WG)),
   });
@@ -68,8 +73,8 @@ export function embedding(ids: Tensor, weight: Tensor, paddingIdx: number | null
       label: "embedding.backward",
       code: src,
       entryPoint: vec ? "backward4" : "backward",
-      inputs: [ids.res, g.res],
-      outputs: [dw.res],
+      inputs: [ids.res, _res4(g)],
+      outputs: [_res4(dw)],
       params,
       workgroups: splitGrid(Math.ceil((vec ? C / 4 : C) / _WG)),
     });

@@ -4,11 +4,16 @@
  * @module
  */
 import src from "../../kernels/layernorm.wgsl" with { type: "text" };
-import { f32, gpu, splitGrid } from "../engine/gpu.ts";
+import { f32, gpu, type Resource, splitGrid } from "../engine/gpu.ts";
 import { record } from "../engine/tape.ts";
 import { Tensor } from "../engine/tensor.ts";
 
 const _MAX_BLOCKS = 128; // row blocks of backward_dx (column partial sums per block)
+
+/** Binds a tensor rounded up to whole vec4s (pool buffers are 256-byte multiples, so this stays inside). */
+function _res4(t: Tensor): Resource {
+  return { buffer: t.buffer, size: Math.max(16, Math.ceil(t.byteLength / 16) * 16) };
+}
 
 let _wgOverride: number | null = null;
 
@@ -52,8 +57,8 @@ export function layerNorm(x: Tensor, weight: Tensor, bias: Tensor, eps: number):
     label: "layernorm.forward",
     code: src,
     entryPoint: C % 4 === 0 ? "forward4" : "forward",
-    inputs: [x.res, weight.res, bias.res],
-    outputs: [y.res, mean.res, rstd.res],
+    inputs: [_res4(x), _res4(weight), _res4(bias)],
+    outputs: [_res4(y), mean.res, rstd.res],
     params: _params(rows, C, eps, 0, 0),
     workgroups: splitGrid(rows),
     constants: { WG: _wg() },
@@ -89,8 +94,8 @@ function _layerNormBackward(
     label: "layernorm.backward_dx",
     code: src,
     entryPoint: C % 4 === 0 ? "backward_dx4" : "backward_dx",
-    inputs: [g.res, x.res, weight.res, mean.res, rstd.res],
-    outputs: [dx.res, partial.res],
+    inputs: [_res4(g), _res4(x), _res4(weight), mean.res, rstd.res],
+    outputs: [_res4(dx), _res4(partial)],
     params,
     workgroups: splitGrid(nblocks),
     constants: { WG: wg },
@@ -99,8 +104,8 @@ function _layerNormBackward(
     label: "layernorm.backward_params",
     code: src,
     entryPoint: C % 4 === 0 ? "backward_params4" : "backward_params",
-    inputs: [partial.res],
-    outputs: [dw.res, db.res],
+    inputs: [_res4(partial)],
+    outputs: [_res4(dw), _res4(db)],
     params,
     workgroups: splitGrid(Math.ceil((C % 4 === 0 ? C / 4 : C) / wg)),
     constants: { WG: wg },

@@ -35,6 +35,7 @@ Deno.test("dropout: mask equals the host rngUniform prediction; forward/backward
     [[257, 129], 0.5, 123456789],
     [[3, 5, 17, 33], 0.3, 0xffffffff],
     [[1], 0.9, 7],
+    [[0], 0.5, 8],
   ];
   for (const [shape, p, seed] of cases) {
     const n = shape.reduce((a, b) => a * b, 1);

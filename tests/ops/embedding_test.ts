@@ -129,6 +129,12 @@ Deno.test("embedding: backward equals central finite differences (padding row: n
   assertClose(idx.map((i) => r2.dw[i]), idx.map((i) => fd2[i]), { atol: 1e-5, rtol: 1e-5 }, "big table FD");
 });
 
+Deno.test("embedding: no ids give an empty output and a zero gradient", async () => {
+  const { y, dw } = await run({ idsShape: [2, 0], V: 6, C: 8, pad: 0, ids: new Int32Array(0), seed: 110 });
+  if (y.length !== 0) throw new Error(`expected an empty output, got ${y.length} values`);
+  assertClose(dw, new Float32Array(48), EXACT, "dweight");
+});
+
 Deno.test("embedding: backward is deterministic", async () => {
   const c = { idsShape: [512], V: 300, C: 64, pad: 0, ids: makeIds(512, 300, 10, 9), seed: 100 };
   const a = await run(c), b = await run(c);

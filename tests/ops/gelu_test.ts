@@ -51,7 +51,10 @@ Deno.test("gelu: erf approximation is within 1.2e-7 of a float64 erf over [-10, 
 });
 
 Deno.test("gelu: forward and backward match float64 at uneven shapes", async () => {
-  const cases: [number[], number][] = [[[7, 13], 1], [[257, 129], 2], [[3, 5, 17, 33], 3], [[1], 4]];
+  const cases: [number[], number][] = [[[7, 13], 1], [[257, 129], 2], [[3, 5, 17, 33], 3], [[1], 4], [
+    [0],
+    5,
+  ]];
   for (const [shape, seed] of cases) {
     const n = shape.reduce((a, b) => a * b, 1);
     const x = randn(n, seed, 3), g = randn(n, seed + 100);

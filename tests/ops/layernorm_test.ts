@@ -127,3 +127,13 @@ Deno.test("layernorm: backward is deterministic and saved tensors are released",
   const after = gpu().memory().inUseBytes;
   if (after !== before) throw new Error(`GPU memory in use changed: ${before} -> ${after}`);
 });
+
+Deno.test("layernorm: zero rows give an empty output and zero dweight/dbias", async () => {
+  const out = await runGpu(new Float32Array(0), randn(8, 1), randn(8, 2), new Float32Array(0), {
+    shape: [0, 8],
+    seed: 0,
+  });
+  if (out.y.length !== 0 || out.dx.length !== 0) throw new Error("expected empty outputs");
+  assertClose(out.dw, new Float32Array(8), { atol: 0, rtol: 0 }, "dweight");
+  assertClose(out.db, new Float32Array(8), { atol: 0, rtol: 0 }, "dbias");
+});
