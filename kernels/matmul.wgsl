@@ -13,9 +13,8 @@
 //
 // Entry points:
 //   mm_generic — the general fallback: any shape and layout, reads the stored tensors directly.
-//   pack_*     — copy op(X) into a K-packed rgba32float texture / vec4 buffer (zero padded).
-//   mm_tex     — the fast path: C from two K-packed textures (see below).
-//   mm_vec4    — the same tiling from two K-packed vec4 buffers (for comparison and as a buffer path).
+//   pack_tex   — copies op(X) into a K-packed rgba32float texture (zero padded); see below.
+//   mm_tex     — the fast path: C from two K-packed textures, 16×12 register tile per invocation.
 
 override TRANS_A: bool = false;
 override TRANS_B: bool = false;
@@ -98,4 +97,179 @@ fn mm_generic(@builtin(global_invocation_id) gid: vec3u) {
       if (n0 + j < gp.N) { gc[o + j] = r[j]; }
     }
   }
+}
+
+// ---- K-packed layout, pack_tex and mm_tex (the fast path) ------------------------------------------------
+// op(X) (rows, K) is packed along K into an rgba32float texture: texel (kq, row) = op(X)[row, 4kq..4kq+3],
+// zero past K. Several batch entries stack vertically, `rowsPad` texture rows each. A reduce (batch-summed)
+// product instead concatenates the batch along K (k' = b·K + k) in both operands.
+
+struct PackParams {
+  rows: u32,       // rows of op(X) to pack (valid rows per batch entry)
+  rowsPad: u32,    // texture rows per batch entry (≥ rows; the rest is zero)
+  ktot: u32,       // packed K: K, or batch·K when concatenating along K
+  kin: u32,        // K of one segment (= ktot unless concatenating)
+  kq: u32,         // texels per row: ⌈ktot / 4⌉
+  base: u32,       // element offset of the first batch entry / row of the chunk
+  zStride: u32,    // elements between stacked batch entries
+  segStride: u32,  // elements between K segments (concatenation along K)
+  sR: u32,         // element stride of a row of op(X)
+  sK: u32,         // element stride along K of op(X)
+  zcount: u32,     // stacked batch entries
+  pad: u32,
+}
+
+@group(0) @binding(0) var<storage, read> px: array<f32>;                  // the stored tensor
+@group(0) @binding(1) var pout: texture_storage_2d<rgba32float, write>;   // (kq, zcount·rowsPad)
+@group(0) @binding(2) var<uniform> pp: PackParams;
+
+fn pack_elem(z: u32, r: u32, k: u32) -> f32 {
+  if (r >= pp.rows || k >= pp.ktot) { return 0.0; }
+  let seg = k / pp.kin;
+  return px[pp.base + z * pp.zStride + seg * pp.segStride + r * pp.sR + (k - seg * pp.kin) * pp.sK];
+}
+
+// Grid: (⌈kq/16⌉, ⌈zcount·rowsPad/16⌉); one texel per invocation.
+@compute @workgroup_size(16, 16)
+fn pack_tex(@builtin(global_invocation_id) gid: vec3u) {
+  let x = gid.x;
+  let y = gid.y;
+  if (x >= pp.kq || y >= pp.zcount * pp.rowsPad) { return; }
+  let z = y / pp.rowsPad;
+  let r = y - z * pp.rowsPad;
+  let k = 4u * x;
+  let v = vec4f(pack_elem(z, r, k), pack_elem(z, r, k + 1u), pack_elem(z, r, k + 2u), pack_elem(z, r, k + 3u));
+  textureStore(pout, vec2u(x, y), v);
+}
+
+struct TexParams {
+  kq: u32,        // texels per packed row
+  mCount: u32,    // rows of C computed by this launch
+  nCount: u32,    // columns of C computed by this launch
+  aStep: u32,     // texture rows per batch entry in ta (0: one A shared by the batch)
+  bStep: u32,     // texture rows per batch entry in tb (0: one B shared by the batch)
+  ldc: u32,       // N: row stride of C
+  cBase: u32,     // element offset of C(first batch entry, first row, first column) of this launch
+  cStride: u32,   // elements between batch entries of C
+  nOff: u32,      // first column of C (index into the bias) of this launch
+  pad0: u32,
+  pad1: u32,
+  pad2: u32,
+}
+
+@group(0) @binding(0) var ta: texture_storage_2d<rgba32float, read>;   // (kq, batch·aStep) packed op(A)
+@group(0) @binding(1) var tb: texture_storage_2d<rgba32float, read>;   // (kq, batch·bStep) packed op(B)ᵀ
+@group(0) @binding(2) var<storage, read> tbias: array<f32>;            // (N)
+@group(0) @binding(3) var<storage, read_write> tc: array<f32>;         // (batch, M, N)
+@group(0) @binding(4) var<uniform> tp: TexParams;
+
+// c + a·[b0 b1 b2 b3] with t = transpose of the four B texels: four fused multiply-adds per column.
+fn mac(c: vec4f, a: vec4f, t: mat4x4f) -> vec4f {
+  return fma(vec4f(a.w), t[3], fma(vec4f(a.z), t[2], fma(vec4f(a.y), t[1], fma(vec4f(a.x), t[0], c))));
+}
+
+// Stores 4 columns of one row of C (+ bias), skipping columns past nCount.
+fn store4(base: u32, row: u32, col: u32, v: vec4f) {
+  let o = base + row * tp.ldc + col;
+  for (var j = 0u; j < 4u; j++) {
+    if (col + j < tp.nCount) {
+      var x = v[j];
+      if (HAS_BIAS) { x += tbias[tp.nOff + col + j]; }
+      tc[o + j] = x;
+    }
+  }
+}
+
+// Each invocation computes a 16×12 block of C (register tiling: per packed K step it loads 16 texels of
+// A and 12 of B and does 768 multiply-adds); an 8×2 workgroup covers 32×96.
+// Grid: (⌈nCount/96⌉, ⌈mCount/32⌉, batch entries of the launch).
+@compute @workgroup_size(8, 2)
+fn mm_tex(@builtin(global_invocation_id) gid: vec3u) {
+  let n = gid.x * 12u;
+  let m = gid.y * 16u;
+  if (m >= tp.mCount || n >= tp.nCount) { return; }
+  let ra = gid.z * tp.aStep + m;
+  let rb = gid.z * tp.bStep + n;
+  var c0_0 = vec4f(0.0); var c0_1 = vec4f(0.0); var c0_2 = vec4f(0.0);
+  var c1_0 = vec4f(0.0); var c1_1 = vec4f(0.0); var c1_2 = vec4f(0.0);
+  var c2_0 = vec4f(0.0); var c2_1 = vec4f(0.0); var c2_2 = vec4f(0.0);
+  var c3_0 = vec4f(0.0); var c3_1 = vec4f(0.0); var c3_2 = vec4f(0.0);
+  var c4_0 = vec4f(0.0); var c4_1 = vec4f(0.0); var c4_2 = vec4f(0.0);
+  var c5_0 = vec4f(0.0); var c5_1 = vec4f(0.0); var c5_2 = vec4f(0.0);
+  var c6_0 = vec4f(0.0); var c6_1 = vec4f(0.0); var c6_2 = vec4f(0.0);
+  var c7_0 = vec4f(0.0); var c7_1 = vec4f(0.0); var c7_2 = vec4f(0.0);
+  var c8_0 = vec4f(0.0); var c8_1 = vec4f(0.0); var c8_2 = vec4f(0.0);
+  var c9_0 = vec4f(0.0); var c9_1 = vec4f(0.0); var c9_2 = vec4f(0.0);
+  var c10_0 = vec4f(0.0); var c10_1 = vec4f(0.0); var c10_2 = vec4f(0.0);
+  var c11_0 = vec4f(0.0); var c11_1 = vec4f(0.0); var c11_2 = vec4f(0.0);
+  var c12_0 = vec4f(0.0); var c12_1 = vec4f(0.0); var c12_2 = vec4f(0.0);
+  var c13_0 = vec4f(0.0); var c13_1 = vec4f(0.0); var c13_2 = vec4f(0.0);
+  var c14_0 = vec4f(0.0); var c14_1 = vec4f(0.0); var c14_2 = vec4f(0.0);
+  var c15_0 = vec4f(0.0); var c15_1 = vec4f(0.0); var c15_2 = vec4f(0.0);
+  for (var k = 0u; k < tp.kq; k++) {
+    let a0 = textureLoad(ta, vec2u(k, ra + 0u));
+    let a1 = textureLoad(ta, vec2u(k, ra + 1u));
+    let a2 = textureLoad(ta, vec2u(k, ra + 2u));
+    let a3 = textureLoad(ta, vec2u(k, ra + 3u));
+    let a4 = textureLoad(ta, vec2u(k, ra + 4u));
+    let a5 = textureLoad(ta, vec2u(k, ra + 5u));
+    let a6 = textureLoad(ta, vec2u(k, ra + 6u));
+    let a7 = textureLoad(ta, vec2u(k, ra + 7u));
+    let a8 = textureLoad(ta, vec2u(k, ra + 8u));
+    let a9 = textureLoad(ta, vec2u(k, ra + 9u));
+    let a10 = textureLoad(ta, vec2u(k, ra + 10u));
+    let a11 = textureLoad(ta, vec2u(k, ra + 11u));
+    let a12 = textureLoad(ta, vec2u(k, ra + 12u));
+    let a13 = textureLoad(ta, vec2u(k, ra + 13u));
+    let a14 = textureLoad(ta, vec2u(k, ra + 14u));
+    let a15 = textureLoad(ta, vec2u(k, ra + 15u));
+    let b0 = textureLoad(tb, vec2u(k, rb + 0u));
+    let b1 = textureLoad(tb, vec2u(k, rb + 1u));
+    let b2 = textureLoad(tb, vec2u(k, rb + 2u));
+    let b3 = textureLoad(tb, vec2u(k, rb + 3u));
+    let b4 = textureLoad(tb, vec2u(k, rb + 4u));
+    let b5 = textureLoad(tb, vec2u(k, rb + 5u));
+    let b6 = textureLoad(tb, vec2u(k, rb + 6u));
+    let b7 = textureLoad(tb, vec2u(k, rb + 7u));
+    let b8 = textureLoad(tb, vec2u(k, rb + 8u));
+    let b9 = textureLoad(tb, vec2u(k, rb + 9u));
+    let b10 = textureLoad(tb, vec2u(k, rb + 10u));
+    let b11 = textureLoad(tb, vec2u(k, rb + 11u));
+    let t0 = transpose(mat4x4f(b0, b1, b2, b3));
+    let t1 = transpose(mat4x4f(b4, b5, b6, b7));
+    let t2 = transpose(mat4x4f(b8, b9, b10, b11));
+    c0_0 = mac(c0_0, a0, t0); c0_1 = mac(c0_1, a0, t1); c0_2 = mac(c0_2, a0, t2);
+    c1_0 = mac(c1_0, a1, t0); c1_1 = mac(c1_1, a1, t1); c1_2 = mac(c1_2, a1, t2);
+    c2_0 = mac(c2_0, a2, t0); c2_1 = mac(c2_1, a2, t1); c2_2 = mac(c2_2, a2, t2);
+    c3_0 = mac(c3_0, a3, t0); c3_1 = mac(c3_1, a3, t1); c3_2 = mac(c3_2, a3, t2);
+    c4_0 = mac(c4_0, a4, t0); c4_1 = mac(c4_1, a4, t1); c4_2 = mac(c4_2, a4, t2);
+    c5_0 = mac(c5_0, a5, t0); c5_1 = mac(c5_1, a5, t1); c5_2 = mac(c5_2, a5, t2);
+    c6_0 = mac(c6_0, a6, t0); c6_1 = mac(c6_1, a6, t1); c6_2 = mac(c6_2, a6, t2);
+    c7_0 = mac(c7_0, a7, t0); c7_1 = mac(c7_1, a7, t1); c7_2 = mac(c7_2, a7, t2);
+    c8_0 = mac(c8_0, a8, t0); c8_1 = mac(c8_1, a8, t1); c8_2 = mac(c8_2, a8, t2);
+    c9_0 = mac(c9_0, a9, t0); c9_1 = mac(c9_1, a9, t1); c9_2 = mac(c9_2, a9, t2);
+    c10_0 = mac(c10_0, a10, t0); c10_1 = mac(c10_1, a10, t1); c10_2 = mac(c10_2, a10, t2);
+    c11_0 = mac(c11_0, a11, t0); c11_1 = mac(c11_1, a11, t1); c11_2 = mac(c11_2, a11, t2);
+    c12_0 = mac(c12_0, a12, t0); c12_1 = mac(c12_1, a12, t1); c12_2 = mac(c12_2, a12, t2);
+    c13_0 = mac(c13_0, a13, t0); c13_1 = mac(c13_1, a13, t1); c13_2 = mac(c13_2, a13, t2);
+    c14_0 = mac(c14_0, a14, t0); c14_1 = mac(c14_1, a14, t1); c14_2 = mac(c14_2, a14, t2);
+    c15_0 = mac(c15_0, a15, t0); c15_1 = mac(c15_1, a15, t1); c15_2 = mac(c15_2, a15, t2);
+  }
+  let base = tp.cBase + gid.z * tp.cStride;
+  if (m + 0u < tp.mCount) { store4(base, m + 0u, n + 0u, c0_0); store4(base, m + 0u, n + 4u, c0_1); store4(base, m + 0u, n + 8u, c0_2); }
+  if (m + 1u < tp.mCount) { store4(base, m + 1u, n + 0u, c1_0); store4(base, m + 1u, n + 4u, c1_1); store4(base, m + 1u, n + 8u, c1_2); }
+  if (m + 2u < tp.mCount) { store4(base, m + 2u, n + 0u, c2_0); store4(base, m + 2u, n + 4u, c2_1); store4(base, m + 2u, n + 8u, c2_2); }
+  if (m + 3u < tp.mCount) { store4(base, m + 3u, n + 0u, c3_0); store4(base, m + 3u, n + 4u, c3_1); store4(base, m + 3u, n + 8u, c3_2); }
+  if (m + 4u < tp.mCount) { store4(base, m + 4u, n + 0u, c4_0); store4(base, m + 4u, n + 4u, c4_1); store4(base, m + 4u, n + 8u, c4_2); }
+  if (m + 5u < tp.mCount) { store4(base, m + 5u, n + 0u, c5_0); store4(base, m + 5u, n + 4u, c5_1); store4(base, m + 5u, n + 8u, c5_2); }
+  if (m + 6u < tp.mCount) { store4(base, m + 6u, n + 0u, c6_0); store4(base, m + 6u, n + 4u, c6_1); store4(base, m + 6u, n + 8u, c6_2); }
+  if (m + 7u < tp.mCount) { store4(base, m + 7u, n + 0u, c7_0); store4(base, m + 7u, n + 4u, c7_1); store4(base, m + 7u, n + 8u, c7_2); }
+  if (m + 8u < tp.mCount) { store4(base, m + 8u, n + 0u, c8_0); store4(base, m + 8u, n + 4u, c8_1); store4(base, m + 8u, n + 8u, c8_2); }
+  if (m + 9u < tp.mCount) { store4(base, m + 9u, n + 0u, c9_0); store4(base, m + 9u, n + 4u, c9_1); store4(base, m + 9u, n + 8u, c9_2); }
+  if (m + 10u < tp.mCount) { store4(base, m + 10u, n + 0u, c10_0); store4(base, m + 10u, n + 4u, c10_1); store4(base, m + 10u, n + 8u, c10_2); }
+  if (m + 11u < tp.mCount) { store4(base, m + 11u, n + 0u, c11_0); store4(base, m + 11u, n + 4u, c11_1); store4(base, m + 11u, n + 8u, c11_2); }
+  if (m + 12u < tp.mCount) { store4(base, m + 12u, n + 0u, c12_0); store4(base, m + 12u, n + 4u, c12_1); store4(base, m + 12u, n + 8u, c12_2); }
+  if (m + 13u < tp.mCount) { store4(base, m + 13u, n + 0u, c13_0); store4(base, m + 13u, n + 4u, c13_1); store4(base, m + 13u, n + 8u, c13_2); }
+  if (m + 14u < tp.mCount) { store4(base, m + 14u, n + 0u, c14_0); store4(base, m + 14u, n + 4u, c14_1); store4(base, m + 14u, n + 8u, c14_2); }
+  if (m + 15u < tp.mCount) { store4(base, m + 15u, n + 0u, c15_0); store4(base, m + 15u, n + 4u, c15_1); store4(base, m + 15u, n + 8u, c15_2); }
 }

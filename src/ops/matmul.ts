@@ -38,12 +38,176 @@ interface _Gemm {
   label: string;
 }
 
+/** Which kernel path {@link matmul} and {@link linear} use; see {@link setMatmulPath}. */
+export type MatmulPath = "auto" | "texture" | "generic";
+
+let _path: MatmulPath = "auto";
+let _texLimit = 0;
+
+/**
+ * Selects the GEMM implementation: `"texture"` packs op(A) and op(B) into rgba32float storage textures and
+ * runs the register-tiled kernel (the default, `"auto"`, falls back to `"generic"` when a shape cannot be
+ * held by textures); `"generic"` always uses the direct buffer kernel. For benchmarks and tests.
+ * `textureLimit` overrides the texture side limit (default: the device's maxTextureDimension2D) so tests
+ * can exercise the chunking.
+ */
+export function setMatmulPath(path: MatmulPath, textureLimit = 0): void {
+  _path = path;
+  _texLimit = textureLimit;
+}
+
 /** Runs a GEMM on the GPU and returns its (unrecorded) output. */
 function _gemm(g: _Gemm): Tensor {
   const out = Tensor.empty(g.outShape, "f32", g.label);
   if (out.size === 0) return out;
-  _gemmGeneric(g, out);
+  if (_path === "generic" || !_gemmTex(g, out)) _gemmGeneric(g, out);
   return out;
+}
+
+// ---- texture fast path ----------------------------------------------------------------------------------
+
+/** Register tile of one mm_tex invocation and the 8×2 workgroup it runs in (see kernels/matmul.wgsl). */
+const _TM = 16, _TN = 12, _WG_M = 2 * _TM, _WG_N = 8 * _TN;
+
+const _textures = new Map<string, GPUTexture>();
+
+/**
+ * The staging texture of a role ("A" or "B"), at least w×h texels. One texture per role is reused by every
+ * product: packs and reads are ordered within the batch, so a later product may overwrite it. It only grows
+ * (after a flush, so no encoded work still refers to the old one).
+ */
+function _texture(role: string, w: number, h: number): GPUTexture {
+  const old = _textures.get(role);
+  if (old && old.width >= w && old.height >= h) return old;
+  const width = Math.max(w, old?.width ?? 0), height = Math.max(h, old?.height ?? 0);
+  if (old) {
+    gpu().flush();
+    old.destroy();
+  }
+  const t = gpu().device.createTexture({
+    size: [width, height],
+    format: "rgba32float",
+    usage: GPUTextureUsage.STORAGE_BINDING | GPUTextureUsage.COPY_DST,
+    label: `matmul.pack${role}`,
+  });
+  _textures.set(role, t);
+  return t;
+}
+
+function _roundUp(x: number, m: number): number {
+  return Math.ceil(x / m) * m;
+}
+
+/** Packs rows [r0, r0 + rows) of op(X) for `zcount` batch entries from `z0` into a K-packed texture. */
+function _pack(
+  x: Tensor,
+  tex: GPUTexture,
+  p: {
+    rows: number;
+    rowsPad: number;
+    ktot: number;
+    kin: number;
+    base: number;
+    zStride: number;
+    segStride: number;
+    sR: number;
+    sK: number;
+    zcount: number;
+  },
+): void {
+  const kq = Math.ceil(p.ktot / 4);
+  gpu().dispatch({
+    label: "matmul.pack_tex",
+    code: src,
+    entryPoint: "pack_tex",
+    inputs: [x.res],
+    outputs: [{ texture: tex }],
+    params: [p.rows, p.rowsPad, p.ktot, p.kin, kq, p.base, p.zStride, p.segStride, p.sR, p.sK, p.zcount, 0],
+    workgroups: [Math.ceil(kq / 16), Math.ceil((p.zcount * p.rowsPad) / 16)],
+  });
+}
+
+/**
+ * The texture path: packs op(A) and op(B) (chunked over batch, rows and columns when a texture side would
+ * exceed the limit) and runs mm_tex. Returns false when textures cannot hold the shape (K too long).
+ */
+function _gemmTex(g: _Gemm, out: Tensor): boolean {
+  const L = _texLimit || gpu().limits.maxTextureDimension2D;
+  const { M, N, K, batch, reduce } = g;
+  const ktot = reduce ? batch * K : K;
+  const kq = Math.ceil(ktot / 4);
+  if (kq > L || kq === 0 || L < _WG_N) return false;
+  const Z = reduce ? 1 : batch;
+  const sharedA = !reduce && g.strideA === 0, sharedB = !reduce && g.strideB === 0;
+  const mChunk = Math.min(M, Math.floor(L / _WG_M) * _WG_M);
+  const nChunk = Math.min(N, Math.floor(L / _WG_N) * _WG_N);
+  const aRows = _roundUp(mChunk, _TM), bRows = _roundUp(nChunk, _TN);
+  const zChunk = Math.max(
+    1,
+    Math.min(Z, sharedA ? Z : Math.floor(L / aRows), sharedB ? Z : Math.floor(L / bRows)),
+  );
+  // Strides of op(A) (rows m) and op(B) (rows n) in their stored layouts.
+  const aR = g.transA ? 1 : K, aK = g.transA ? M : 1;
+  const bR = g.transB ? K : 1, bK = g.transB ? 1 : N;
+  for (let z0 = 0; z0 < Z; z0 += zChunk) {
+    const zc = Math.min(zChunk, Z - z0);
+    for (let m0 = 0; m0 < M; m0 += mChunk) {
+      const mc = Math.min(mChunk, M - m0);
+      const texA = _texture("A", kq, (sharedA ? 1 : zc) * aRows);
+      _pack(g.a, texA, {
+        rows: mc,
+        rowsPad: aRows,
+        ktot,
+        kin: K,
+        base: (reduce ? 0 : z0 * g.strideA) + m0 * aR,
+        zStride: g.strideA,
+        segStride: reduce ? g.strideA : 0,
+        sR: aR,
+        sK: aK,
+        zcount: sharedA ? 1 : zc,
+      });
+      for (let n0 = 0; n0 < N; n0 += nChunk) {
+        const nc = Math.min(nChunk, N - n0);
+        const texB = _texture("B", kq, (sharedB ? 1 : zc) * bRows);
+        _pack(g.b, texB, {
+          rows: nc,
+          rowsPad: bRows,
+          ktot,
+          kin: K,
+          base: (reduce ? 0 : z0 * g.strideB) + n0 * bR,
+          zStride: g.strideB,
+          segStride: reduce ? g.strideB : 0,
+          sR: bR,
+          sK: bK,
+          zcount: sharedB ? 1 : zc,
+        });
+        gpu().dispatch({
+          label: "matmul.mm_tex",
+          code: src,
+          entryPoint: "mm_tex",
+          inputs: [{ texture: texA }, { texture: texB }, (g.bias ?? g.a).res],
+          outputs: [out.res],
+          params: [
+            kq,
+            mc,
+            nc,
+            sharedA ? 0 : aRows,
+            sharedB ? 0 : bRows,
+            N,
+            z0 * M * N + m0 * N + n0,
+            reduce ? 0 : M * N,
+            n0,
+            0,
+            0,
+            0,
+          ],
+          workgroups: [Math.ceil(nc / _WG_N), Math.ceil(mc / _WG_M), zc],
+          constants: { HAS_BIAS: g.bias ? 1 : 0 },
+        });
+      }
+    }
+  }
+  return true;
 }
 
 function _gemmGeneric(g: _Gemm, out: Tensor): void {

@@ -1,4 +1,4 @@
-import { linear, matmul } from "../../src/ops/matmul.ts";
+import { linear, matmul, type MatmulPath, setMatmulPath } from "../../src/ops/matmul.ts";
 import { backward } from "../../src/engine/tape.ts";
 import { readAll, Tensor, tidy } from "../../src/engine/tensor.ts";
 import { assertClose, dot, f64, finiteDiff, randn, setupGpu } from "../_util.ts";
@@ -78,31 +78,57 @@ async function check(c: Case, seed: number, fdSamples = 4): Promise<void> {
 
 const LAYOUTS = [[false, false], [false, true], [true, false], [true, true]] as const;
 
-Deno.test("matmul: all layouts ± bias at 7×13·13×5 and 257×129·129×65 (forward, backward, FD)", async () => {
-  let seed = 10;
-  for (const [transA, transB] of LAYOUTS) {
-    for (const bias of [false, true]) {
-      await check({ M: 7, N: 5, K: 13, transA, transB, bias }, seed += 10);
-      await check({ M: 257, N: 65, K: 129, transA, transB, bias }, seed += 10, 3);
+// Every product test runs on both kernels: the texture fast path (default) and the generic buffer kernel.
+for (const path of ["texture", "generic"] as MatmulPath[]) {
+  Deno.test(`matmul[${path}]: all layouts ± bias at 7×13·13×5 and 257×129·129×65 (fwd, bwd, FD)`, async () => {
+    setMatmulPath(path);
+    let seed = 10;
+    for (const [transA, transB] of LAYOUTS) {
+      for (const bias of [false, true]) {
+        await check({ M: 7, N: 5, K: 13, transA, transB, bias }, seed += 10);
+        await check({ M: 257, N: 65, K: 129, transA, transB, bias }, seed += 10, 3);
+      }
     }
-  }
-});
+  });
 
-Deno.test("matmul: batched 3×5×17×33 · 33×9 with batched and shared B, all layouts", async () => {
-  let seed = 500;
-  for (const [transA, transB] of LAYOUTS) {
-    for (const sharedB of [false, true]) {
-      await check({ batchDims: [3, 5], M: 17, N: 9, K: 33, transA, transB, sharedB, bias: true }, seed += 10);
+  Deno.test(`matmul[${path}]: batched 3×5×17×33 · 33×9, batched and shared B, all layouts`, async () => {
+    setMatmulPath(path);
+    let seed = 500;
+    for (const [transA, transB] of LAYOUTS) {
+      for (const sharedB of [false, true]) {
+        await check(
+          { batchDims: [3, 5], M: 17, N: 9, K: 33, transA, transB, sharedB, bias: true },
+          seed += 10,
+        );
+      }
     }
-  }
-});
+  });
 
-Deno.test("matmul: K = 3072 stays within the K·eps bound", async () => {
-  await check({ M: 33, N: 17, K: 3072, bias: true }, 900, 0);
-  await check({ M: 33, N: 17, K: 3072, transB: true }, 910, 0);
+  Deno.test(`matmul[${path}]: K = 3072 stays within the K·eps bound`, async () => {
+    setMatmulPath(path);
+    await check({ M: 33, N: 17, K: 3072, bias: true }, 900, 0);
+    await check({ M: 33, N: 17, K: 3072, transB: true }, 910, 0);
+  });
+}
+
+Deno.test("matmul[texture]: chunking over batch, rows and columns when textures are small", async () => {
+  // A 96-texel limit forces several chunks per product and, for K = 400 (100 texels), the fallback.
+  setMatmulPath("texture", 96);
+  try {
+    let seed = 700;
+    for (const [transA, transB] of LAYOUTS) {
+      await check({ batchDims: [3, 5], M: 17, N: 9, K: 33, transA, transB, bias: true }, seed += 10, 2);
+      await check({ batchDims: [3], M: 40, N: 20, K: 7, transA, transB, sharedB: true }, seed += 10, 2);
+      await check({ M: 257, N: 200, K: 20, transA, transB, bias: true }, seed += 10, 2);
+    }
+    await check({ M: 9, N: 11, K: 400, bias: true }, 800, 2);
+  } finally {
+    setMatmulPath("auto");
+  }
 });
 
 Deno.test("linear: matches nn.Linear (x·Wᵀ + b) forward and backward, with and without bias", async () => {
+  setMatmulPath("auto");
   for (const withBias of [true, false]) {
     await tidy(async () => {
       const rows = 2 * 7, inF = 33, outF = 19;
