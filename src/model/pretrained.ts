@@ -6,7 +6,7 @@
  * files), written atomically.
  * @module
  */
-import { writeDirAtomic } from "../io/atomic.ts";
+import { writeFileAtomic } from "../io/atomic.ts";
 import { resolveModelFiles } from "../io/hub.ts";
 import { loadShardedIndex, readSafetensors, serializeSafetensors, toFloat32 } from "../io/safetensors.ts";
 import { readAll } from "../engine/tensor.ts";
@@ -176,30 +176,41 @@ export interface SavePretrainedOptions {
   extraFiles?: Record<string, Uint8Array | string>;
 }
 
+/** The files of an HF model folder (config.json, model.safetensors, tokenizer files, extras) by name. */
+export async function pretrainedFiles(
+  model: BertForTokenClassification,
+  opts: SavePretrainedOptions = {},
+): Promise<Record<string, Uint8Array | string>> {
+  const files: Record<string, Uint8Array | string> = {
+    "config.json": JSON.stringify(configToJson(model.config), null, 2) + "\n",
+    "model.safetensors": await modelSafetensors(model),
+  };
+  if (opts.tokenizerDir) {
+    const base = opts.tokenizerDir.toString().replace(/\/?$/, "/");
+    for (const name of TOKENIZER_FILES) {
+      const where = base.includes("://") ? new URL(name, base) : `${base}${name}`;
+      try {
+        files[name] = await Deno.readFile(where);
+      } catch (e) {
+        if (!(e instanceof Deno.errors.NotFound)) throw e;
+      }
+    }
+  }
+  return { ...files, ...opts.extraFiles };
+}
+
 /**
- * Writes an HF folder: config.json, model.safetensors and the tokenizer files, atomically (a temporary
- * folder renamed into place), so `AutoModelForTokenClassification.from_pretrained(dir)` loads it.
+ * Writes an HF folder — config.json, model.safetensors and the tokenizer files — so that
+ * `AutoModelForTokenClassification.from_pretrained(dir)` loads it. Each file is written atomically
+ * (temporary file, fsync, rename); other files in `dir` (e.g. checkpoint folders) are left alone.
  */
 export async function savePretrained(
   model: BertForTokenClassification,
   dir: string,
   opts: SavePretrainedOptions = {},
 ): Promise<void> {
-  const files: Record<string, Uint8Array | string> = {
-    "config.json": JSON.stringify(configToJson(model.config), null, 2) + "\n",
-    "model.safetensors": await modelSafetensors(model),
-  };
-  if (opts.tokenizerDir) {
-    for (const name of TOKENIZER_FILES) {
-      const base = opts.tokenizerDir.toString().replace(/\/?$/, "/");
-      const url = base.includes("://") ? new URL(name, base) : `${base}${name}`;
-      try {
-        files[name] = await Deno.readFile(url);
-      } catch (e) {
-        if (!(e instanceof Deno.errors.NotFound)) throw e;
-      }
-    }
+  await Deno.mkdir(dir, { recursive: true });
+  for (const [name, data] of Object.entries(await pretrainedFiles(model, opts))) {
+    await writeFileAtomic(`${dir}/${name}`, data);
   }
-  Object.assign(files, opts.extraFiles ?? {});
-  await writeDirAtomic(dir, files);
 }

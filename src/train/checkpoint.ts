@@ -1,0 +1,183 @@
+/**
+ * Trainer checkpoints: `checkpoint-<step>/` folders holding what `from_pretrained` needs (config.json,
+ * model.safetensors, tokenizer files) plus the optimizer moments (`optimizer.safetensors`), the schedule
+ * (`scheduler.json`), RNG and data-loader position (`rng_state.json`), `trainer_state.json` (HF's log
+ * history) and `training_args.json`. Each folder is written to a temporary name, fsynced and renamed, so
+ * a crash or kill never leaves a half-written checkpoint. Rotation honours `saveTotalLimit` and never
+ * deletes the best checkpoint.
+ * @module
+ */
+import { writeDirAtomic } from "../io/atomic.ts";
+import { readSafetensors, serializeSafetensors, toFloat32 } from "../io/safetensors.ts";
+import type { AdamW } from "../ops/adamw.ts";
+import { readAll } from "../engine/tensor.ts";
+import { gpu } from "../engine/gpu.ts";
+import type { BertForTokenClassification } from "../model/bert.ts";
+import { pretrainedFiles } from "../model/pretrained.ts";
+
+/** One entry of HF's `log_history`. */
+export type LogEntry = Record<string, number | string>;
+
+/** HF's `trainer_state.json` fields this project writes and reads. */
+export interface TrainerState {
+  global_step: number;
+  epoch: number;
+  max_steps: number;
+  num_train_epochs: number;
+  logging_steps: number;
+  eval_steps: number;
+  save_steps: number;
+  train_batch_size: number;
+  best_metric: number | null;
+  best_model_checkpoint: string | null;
+  log_history: LogEntry[];
+  /** Loss summed since the last log, and steps it covers (so a resumed run logs the same averages). */
+  loss_since_log: number;
+  steps_since_log: number;
+  /** Tokens seen (for throughput). */
+  num_input_tokens_seen: number;
+}
+
+/** Data-loader position and RNG streams (`rng_state.json`). */
+export interface RngState {
+  /** Dropout seed stream position. */
+  dropout: number;
+  /** Loader seed (the epoch order derives from it). */
+  loaderSeed: number;
+  /** Micro-batches consumed in total. */
+  microBatches: number;
+}
+
+/** Everything needed to continue a run. */
+export interface CheckpointContents {
+  state: TrainerState;
+  rng: RngState;
+  scheduler: Record<string, unknown>;
+  args: Record<string, unknown>;
+}
+
+/** The step number of a `checkpoint-<step>` folder name, or null. */
+export function checkpointStep(name: string): number | null {
+  const m = /^checkpoint-(\d+)$/.exec(name);
+  return m ? Number(m[1]) : null;
+}
+
+/** Checkpoint folders in `outputDir`, oldest (lowest step) first. */
+export async function listCheckpoints(outputDir: string): Promise<{ path: string; step: number }[]> {
+  const out: { path: string; step: number }[] = [];
+  try {
+    for await (const e of Deno.readDir(outputDir)) {
+      const step = e.isDirectory ? checkpointStep(e.name) : null;
+      if (step !== null) out.push({ path: `${outputDir}/${e.name}`, step });
+    }
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+  }
+  return out.sort((a, b) => a.step - b.step);
+}
+
+/** Writes `checkpoint-<step>` atomically and returns its path. */
+export async function saveCheckpoint(
+  outputDir: string,
+  model: BertForTokenClassification,
+  optimizer: AdamW,
+  contents: CheckpointContents,
+  tokenizerDir?: string | URL,
+): Promise<string> {
+  const dir = `${outputDir}/checkpoint-${contents.state.global_step}`;
+  const names = [...model.params.keys()];
+  const moments = names.map((n) => optimizer.moments(model.params.get(n)!));
+  const data = await readAll(moments.flatMap((m) => [m.m, m.v]));
+  const tensors = names.flatMap((n, i) => [
+    {
+      name: `exp_avg.${n}`,
+      dtype: "F32" as const,
+      shape: [...moments[i].m.shape],
+      data: data[2 * i] as Float32Array,
+    },
+    {
+      name: `exp_avg_sq.${n}`,
+      dtype: "F32" as const,
+      shape: [...moments[i].v.shape],
+      data: data[2 * i + 1] as Float32Array,
+    },
+  ]);
+  const files = {
+    ...await pretrainedFiles(model, { tokenizerDir }),
+    "optimizer.safetensors": serializeSafetensors(tensors, { step: String(optimizer.stepCount) }),
+    "scheduler.json": JSON.stringify(contents.scheduler, null, 2) + "\n",
+    "rng_state.json": JSON.stringify(contents.rng, null, 2) + "\n",
+    "trainer_state.json": JSON.stringify(contents.state, null, 2) + "\n",
+    "training_args.json": JSON.stringify(contents.args, null, 2) + "\n",
+  };
+  await writeDirAtomic(dir, files);
+  return dir;
+}
+
+/**
+ * Restores parameters and optimizer moments from a checkpoint folder into an existing model/optimizer
+ * (same config), and returns the run state.
+ */
+export async function loadCheckpoint(
+  dir: string,
+  model: BertForTokenClassification,
+  optimizer: AdamW,
+): Promise<CheckpointContents> {
+  const readJson = async (name: string) => {
+    try {
+      return JSON.parse(await Deno.readTextFile(`${dir}/${name}`));
+    } catch (e) {
+      throw new Error(`checkpoint ${dir}: cannot read ${name}: ${(e as Error).message}`);
+    }
+  };
+  const state = await readJson("trainer_state.json") as TrainerState;
+  const rng = await readJson("rng_state.json") as RngState;
+  const scheduler = await readJson("scheduler.json");
+  const args = await readJson("training_args.json");
+  const weights = await readSafetensors(`${dir}/model.safetensors`);
+  const opt = await readSafetensors(`${dir}/optimizer.safetensors`);
+  const upload = (
+    name: string,
+    key: string,
+    file: typeof weights,
+    target: { buffer: GPUBuffer; size: number },
+  ) => {
+    const t = file.tensors.get(key);
+    if (!t) throw new Error(`checkpoint ${dir}: '${key}' is missing`);
+    const data = toFloat32(t, key);
+    if (data.length !== target.size) {
+      throw new Error(`checkpoint ${dir}: '${key}' has the wrong size for ${name}`);
+    }
+    gpu().write(target.buffer, data);
+  };
+  for (const [name, p] of model.params) {
+    upload(name, name, weights, p);
+    const m = optimizer.moments(p);
+    upload(name, `exp_avg.${name}`, opt, m.m);
+    upload(name, `exp_avg_sq.${name}`, opt, m.v);
+  }
+  optimizer.stepCount = Number(opt.metadata?.step ?? state.global_step);
+  model.seeds.setState(rng.dropout);
+  return { state, rng, scheduler, args };
+}
+
+/**
+ * Deletes the oldest checkpoints beyond `limit`, never the `keep` one (the best model). Returns the paths
+ * deleted.
+ */
+export async function rotateCheckpoints(
+  outputDir: string,
+  limit: number | null,
+  keep: string | null,
+): Promise<string[]> {
+  if (limit === null) return [];
+  const all = await listCheckpoints(outputDir);
+  const deletable = all.filter((c) => c.path !== keep);
+  const excess = all.length - limit;
+  const removed: string[] = [];
+  for (const c of deletable.slice(0, Math.max(0, excess))) {
+    await Deno.remove(c.path, { recursive: true });
+    removed.push(c.path);
+  }
+  return removed;
+}

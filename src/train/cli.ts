@@ -1,0 +1,188 @@
+/**
+ * `deno task train`: the course's fine-tuning run from one command. Loads the dataset (CoNLL-2003 shipped
+ * by default), the tokenizer and the model (a Hub id or folder, or `--from-scratch`), tokenizes and
+ * aligns, trains with the Trainer, and ends with one JSON line of results. Stops before any work, with
+ * the two ways on, when pretrained weights cannot be had.
+ * @module
+ */
+import { loadDataset } from "../data/load.ts";
+import { BERT_BASE_CASED_DIR, loadTokenizer, type WordTokenizer } from "../data/tokenizer.ts";
+import { tokenizeAndAlign } from "../data/prepare.ts";
+import type { TokenDataset } from "../data/dataset.ts";
+import { initGpu } from "../engine/gpu.ts";
+import { BertForTokenClassification } from "../model/bert.ts";
+import { makeBertConfig } from "../model/config.ts";
+import { describeLoadReport, fromPretrained } from "../model/pretrained.ts";
+import { ArgsError, helpText, parseTrainArgs, type TrainCliOptions, type TrainingArguments } from "./args.ts";
+import { type EvalSet, Trainer } from "./trainer.ts";
+
+/** Thrown when pretrained weights are not available; the message shows the two ways on. */
+export class WeightsUnavailableError extends Error {
+  /** Creates the error for `model` with the underlying reason. */
+  constructor(model: string, reason: string) {
+    super(
+      `cannot load pretrained weights for '${model}': ${reason}\n` +
+        `Pretrained weights are needed unless you train from scratch. Two ways on:\n` +
+        `  deno task train --model <local dir with config.json + model.safetensors>\n` +
+        `  deno task train --from-scratch [--hidden-size 256 --num-hidden-layers 4 ...]`,
+    );
+    this.name = "WeightsUnavailableError";
+  }
+}
+
+async function _exists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Label names of a split's column. */
+function _labelNames(ds: TokenDataset, column: string): string[] {
+  const f = ds.features[column];
+  if (!f) {
+    throw new ArgsError(
+      `--label-column ${column}: the dataset has columns ${Object.keys(ds.features).join(", ")}`,
+    );
+  }
+  return [...f.names];
+}
+
+/** Everything a run needs, prepared from the command line. */
+export interface PreparedRun {
+  args: TrainingArguments;
+  cli: TrainCliOptions;
+  model: BertForTokenClassification;
+  tokenizer: WordTokenizer;
+  tokenizerDir: string | URL;
+  train: ReturnType<typeof tokenizeAndAlign>;
+  eval: EvalSet | undefined;
+  metric: "entity" | "token";
+}
+
+/** Loads data, tokenizer and model for a parsed command line (no training). */
+export async function prepareRun(
+  args: TrainingArguments,
+  cli: TrainCliOptions,
+  log = console.error,
+): Promise<PreparedRun> {
+  const data = await loadDataset(cli.dataset);
+  const trainSplit = data.train;
+  if (!trainSplit) {
+    throw new ArgsError(`--dataset ${cli.dataset} has no train split (has ${Object.keys(data)})`);
+  }
+  const evalSplit = data.validation ?? data.valid ?? data.test;
+  const labels = _labelNames(trainSplit, cli.labelColumn);
+
+  let model: BertForTokenClassification;
+  let tokenizerDir: string | URL = cli.tokenizer ?? BERT_BASE_CASED_DIR;
+  if (cli.fromScratch) {
+    const tok = await loadTokenizer(tokenizerDir);
+    const o: Record<string, number> = { vocab_size: tok.vocabSize };
+    if (cli.hiddenSize) o.hidden_size = cli.hiddenSize;
+    if (cli.numHiddenLayers) o.num_hidden_layers = cli.numHiddenLayers;
+    if (cli.numAttentionHeads) o.num_attention_heads = cli.numAttentionHeads;
+    if (cli.intermediateSize) o.intermediate_size = cli.intermediateSize;
+    if (cli.maxPositionEmbeddings) o.max_position_embeddings = cli.maxPositionEmbeddings;
+    model = BertForTokenClassification.random(makeBertConfig({ ...o, labels }), args.seed);
+    log(`train: from scratch, ${(model.numParameters() / 1e6).toFixed(2)}M parameters`);
+  } else {
+    try {
+      const { model: m, report } = await fromPretrained(cli.model, {
+        labels,
+        revision: cli.revision,
+        seed: args.seed,
+      });
+      model = m;
+      for (const line of describeLoadReport(report, cli.model)) log(line);
+      if (!cli.tokenizer && await _exists(`${report.dir}/tokenizer.json`)) tokenizerDir = report.dir;
+    } catch (e) {
+      if (e instanceof ArgsError) throw e;
+      throw new WeightsUnavailableError(cli.model, (e as Error).message);
+    }
+  }
+  const tokenizer = await loadTokenizer(tokenizerDir);
+  const maxLength = Math.min(cli.maxLength ?? tokenizer.modelMaxLength, model.config.max_position_embeddings);
+  const prep = (ds: TokenDataset, limit: number | null) => {
+    const sliced = limit ? { ...ds, rows: ds.rows.slice(0, limit) } : ds;
+    return tokenizeAndAlign(sliced, tokenizer, {
+      labelColumn: cli.labelColumn,
+      firstSubtokenOnly: !cli.labelAllTokens,
+      maxLength,
+    });
+  };
+  const train = prep(trainSplit, cli.maxTrainSamples);
+  let evalSet: EvalSet | undefined;
+  if (evalSplit && args.evalStrategy !== "no") {
+    const ev = prep(evalSplit, cli.maxEvalSamples);
+    const names = _labelNames(evalSplit, cli.labelColumn);
+    evalSet = {
+      examples: ev.examples,
+      wordTags: evalSplit.rows.map((r) => r.tags[cli.labelColumn].map((t) => names[t])),
+    };
+  }
+  const metric = cli.labelColumn === "pos_tags" ? "token" : "entity";
+  return { args, cli, model, tokenizer, tokenizerDir, train, eval: evalSet, metric };
+}
+
+/** Runs `deno task train` with `argv`; returns the exit code. */
+export async function main(argv: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseTrainArgs(argv);
+  } catch (e) {
+    if (!(e instanceof ArgsError)) throw e;
+    console.error(`train: ${e.message}\n\n${helpText()}`);
+    return 2;
+  }
+  if (parsed.cli.help) {
+    console.log(helpText());
+    return 0;
+  }
+  let run: PreparedRun;
+  try {
+    await initGpu();
+    run = await prepareRun(parsed.args, parsed.cli);
+  } catch (e) {
+    if (e instanceof ArgsError) {
+      console.error(`train: ${e.message}\n\n${helpText()}`);
+      return 2;
+    }
+    console.error(`train: ${(e as Error).message}`);
+    return 1;
+  }
+  const { args, cli, model } = run;
+  const trainer = new Trainer({
+    model,
+    args,
+    train: run.train.examples,
+    eval: run.eval,
+    padId: run.tokenizer.padId,
+    metric: run.metric,
+    tokenizerDir: run.tokenizerDir,
+    baseModel: cli.fromScratch ? "from scratch" : cli.model,
+    datasetName: cli.dataset,
+  });
+  console.error(
+    `train: ${run.train.examples.length} examples, ${trainer.stepsPerEpoch} steps/epoch, ${trainer.totalSteps} steps` +
+      ` → ${args.outputDir}`,
+  );
+  const result = await trainer.train();
+  const e = result.lastEval ?? {};
+  console.log(JSON.stringify({
+    eval_f1: e.eval_f1 ?? null,
+    eval_f1_subword: e.eval_f1_subword ?? null,
+    eval_accuracy: e.eval_accuracy ?? null,
+    train_loss: result.trainLoss,
+    train_seconds: Math.round(result.trainSeconds * 10) / 10,
+    global_step: result.globalStep,
+    interrupted: result.interrupted,
+    output_dir: args.outputDir,
+  }));
+  model.dispose();
+  return 0;
+}
+
+if (import.meta.main) Deno.exit(await main(Deno.args));

@@ -1,0 +1,80 @@
+/**
+ * Training progress: a one-line bar redrawn in place on a TTY (steps, epoch, loss, learning rate,
+ * tokens/s, ETA), or plain lines every few seconds when stdout is not a terminal (CI, pipes, logs).
+ * @module
+ */
+
+/** Values shown with each tick. */
+export interface ProgressInfo {
+  epoch: number;
+  loss: number | null;
+  lr: number;
+  /** Tokens processed since the previous tick. */
+  tokens: number;
+}
+
+/** Formats seconds as h:mm:ss or m:ss. */
+export function formatDuration(seconds: number): string {
+  if (!Number.isFinite(seconds) || seconds < 0) return "?";
+  const s = Math.round(seconds);
+  const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), r = s % 60;
+  const mm = h ? String(m).padStart(2, "0") : String(m);
+  return `${h ? h + ":" : ""}${mm}:${String(r).padStart(2, "0")}`;
+}
+
+/** One progress line's text (without the bar). */
+export function progressText(
+  step: number,
+  total: number,
+  info: ProgressInfo,
+  tokPerSec: number,
+  eta: number,
+): string {
+  const loss = info.loss === null ? "-" : info.loss.toFixed(4);
+  return `${step}/${total} epoch ${info.epoch.toFixed(2)} loss ${loss} lr ${info.lr.toExponential(2)} ` +
+    `${Math.round(tokPerSec)} tok/s ETA ${formatDuration(eta)}`;
+}
+
+/** A progress reporter for `total` steps. */
+export class Progress {
+  readonly #total: number;
+  readonly #tty: boolean;
+  readonly #start = performance.now();
+  readonly #startStep: number;
+  #lastPrint = 0;
+  #tokens = 0;
+  #write: (s: string) => void;
+
+  /** `startStep` > 0 when resuming (ETA counts only steps of this run). */
+  constructor(total: number, startStep = 0, opts: { tty?: boolean; write?: (s: string) => void } = {}) {
+    this.#total = total;
+    this.#startStep = startStep;
+    this.#tty = opts.tty ?? Deno.stdout.isTerminal();
+    const enc = new TextEncoder();
+    this.#write = opts.write ?? ((s) => Deno.stdout.writeSync(enc.encode(s)));
+  }
+
+  /** Reports that `step` steps are done. */
+  tick(step: number, info: ProgressInfo): void {
+    this.#tokens += info.tokens;
+    const now = performance.now();
+    const elapsed = (now - this.#start) / 1000;
+    const done = step - this.#startStep;
+    const eta = done > 0 ? elapsed / done * (this.#total - step) : NaN;
+    const text = progressText(step, this.#total, info, this.#tokens / Math.max(elapsed, 1e-9), eta);
+    if (this.#tty) {
+      if (now - this.#lastPrint < 100 && step < this.#total) return;
+      const width = 24, filled = Math.round(width * step / this.#total);
+      this.#write(`\r\x1b[2K[${"#".repeat(filled)}${"-".repeat(width - filled)}] ${text}`);
+    } else {
+      if (now - this.#lastPrint < 5000 && step < this.#total && step !== this.#startStep + 1) return;
+      this.#write(`train: ${text}\n`);
+    }
+    this.#lastPrint = now;
+  }
+
+  /** Ends the bar's line. */
+  done(): void {
+    if (this.#tty) this.#write("\n");
+  }
+}

@@ -1,0 +1,510 @@
+/**
+ * The Trainer: HF Trainer's loop for BertForTokenClassification on the engine — shuffled batches,
+ * gradient accumulation, grad-norm clipping, AdamW with HF's decay grouping and an LR schedule, logging,
+ * evaluation (seqeval at word level as the headline plus the course's subword level; token accuracy for
+ * POS), checkpoints with exact resume, `saveTotalLimit` rotation, best-model tracking, SIGINT handling,
+ * and at the end the final HF folder with a model card, a JSON-lines log and an SVG training curve.
+ * @module
+ */
+import { BatchLoader } from "../data/loader.ts";
+import { type Batch, collate } from "../data/collator.ts";
+import type { TokenizedExample } from "../data/prepare.ts";
+import { NerEvaluator } from "../metrics/evaluator.ts";
+import { TokenMetric } from "../metrics/token_metrics.ts";
+import { argmaxLastAxis } from "../metrics/decode.ts";
+import { AdamW, clipGradNorm } from "../ops/adamw.ts";
+import { addInPlace, fill, zeros } from "../ops/elementwise.ts";
+import { backward, noGrad } from "../engine/tape.ts";
+import { readAll, type Tensor, tidy } from "../engine/tensor.ts";
+import { type BertForTokenClassification, decays } from "../model/bert.ts";
+import { configLabels } from "../model/config.ts";
+import { savePretrained } from "../model/pretrained.ts";
+import type { TrainingArguments } from "./args.ts";
+import {
+  type CheckpointContents,
+  listCheckpoints,
+  loadCheckpoint,
+  type LogEntry,
+  rotateCheckpoints,
+  saveCheckpoint,
+  type TrainerState,
+} from "./checkpoint.ts";
+import { modelCard } from "./model_card.ts";
+import { Progress } from "./progress.ts";
+import { learningRate, type ScheduleOptions, warmupStepsFor } from "./schedule.ts";
+import { trainingCurveSvg } from "./svg.ts";
+
+/** An evaluation split: tokenized examples plus each row's original word tags (word-level scoring). */
+export interface EvalSet {
+  examples: readonly TokenizedExample[];
+  /** Tag strings per source row (index = example.row). */
+  wordTags: readonly (readonly string[])[];
+}
+
+/** What the Trainer needs besides the model and arguments. */
+export interface TrainerOptions {
+  model: BertForTokenClassification;
+  args: TrainingArguments;
+  train: readonly TokenizedExample[];
+  eval?: EvalSet;
+  /** Tokenizer pad id (collator). */
+  padId: number;
+  /** `entity` (seqeval; NER and chunks) or `token` (accuracy; POS). */
+  metric?: "entity" | "token";
+  /** Tokenizer folder copied into checkpoints and the final folder. */
+  tokenizerDir?: string | URL;
+  /** Model name or path shown in the model card. */
+  baseModel?: string;
+  /** Dataset name shown in the model card. */
+  datasetName?: string;
+  /** Receives every log entry (also written to `<outputDir>/train_log.jsonl`). */
+  onLog?: (entry: LogEntry) => void;
+  /** Progress display; default: a bar on a TTY, plain lines otherwise. `false` disables it. */
+  progress?: boolean;
+  /** Writes the final model folder at the end of train() (default true). */
+  saveFinal?: boolean;
+}
+
+/** Evaluation results with `eval_` keys as HF logs them. */
+export type EvalMetrics = Record<string, number>;
+
+/** The summary train() returns. */
+export interface TrainResult {
+  globalStep: number;
+  trainLoss: number;
+  trainSeconds: number;
+  /** True when stopped early by SIGINT (a checkpoint was saved). */
+  interrupted: boolean;
+  lastEval: EvalMetrics | null;
+  state: TrainerState;
+}
+
+/** The Trainer. */
+export class Trainer {
+  readonly model: BertForTokenClassification;
+  readonly args: TrainingArguments;
+  readonly optimizer: AdamW;
+  readonly #opts: TrainerOptions;
+  readonly #loader: BatchLoader<TokenizedExample>;
+  readonly #labelNames: string[];
+  #state: TrainerState;
+  #microBatches = 0;
+  #stopRequested = false;
+  #lossSum: Tensor | null = null;
+  #lastNorm: Tensor | null = null;
+
+  /** Sets up the optimizer (HF decay grouping) and the loader; no GPU work until train(). */
+  constructor(opts: TrainerOptions) {
+    this.#opts = opts;
+    this.model = opts.model;
+    this.args = opts.args;
+    const a = opts.args;
+    this.optimizer = new AdamW(
+      this.model.namedParameters().map(([name, param]) => ({
+        param,
+        weightDecay: decays(name) ? a.weightDecay : 0,
+      })),
+      { lr: a.learningRate, betas: [a.adamBeta1, a.adamBeta2], eps: a.adamEpsilon },
+    );
+    this.#loader = new BatchLoader(opts.train, {
+      batchSize: a.perDeviceTrainBatchSize,
+      padId: opts.padId,
+      shuffle: true,
+      seed: a.seed,
+      groupByLength: a.groupByLength,
+    });
+    this.#labelNames = configLabels(this.model.config);
+    this.#state = {
+      global_step: 0,
+      epoch: 0,
+      max_steps: this.totalSteps,
+      num_train_epochs: Math.ceil(this.totalSteps / this.stepsPerEpoch),
+      logging_steps: a.loggingSteps,
+      eval_steps: a.evalSteps,
+      save_steps: a.saveSteps,
+      train_batch_size: a.perDeviceTrainBatchSize,
+      best_metric: null,
+      best_model_checkpoint: null,
+      log_history: [],
+      loss_since_log: 0,
+      steps_since_log: 0,
+      num_input_tokens_seen: 0,
+    };
+  }
+
+  /** Optimizer steps per epoch. */
+  get stepsPerEpoch(): number {
+    return Math.max(1, Math.ceil(this.#loader.numBatches / this.args.gradientAccumulationSteps));
+  }
+
+  /** Optimizer steps of the whole run. */
+  get totalSteps(): number {
+    const a = this.args;
+    return a.maxSteps > 0 ? a.maxSteps : Math.ceil(a.numTrainEpochs * this.stepsPerEpoch);
+  }
+
+  /** The trainer state (log history etc.). */
+  get state(): TrainerState {
+    return this.#state;
+  }
+
+  #schedule(): ScheduleOptions {
+    const a = this.args;
+    return {
+      lr: a.learningRate,
+      warmupSteps: warmupStepsFor(this.totalSteps, a.warmupSteps, a.warmupRatio),
+      totalSteps: this.totalSteps,
+      type: a.lrSchedulerType,
+    };
+  }
+
+  /** Asks the loop to stop after the current step (saving a checkpoint). */
+  requestStop(): void {
+    this.#stopRequested = true;
+  }
+
+  async #log(entry: LogEntry): Promise<void> {
+    this.#state.log_history.push(entry);
+    this.#opts.onLog?.(entry);
+    await Deno.mkdir(this.args.outputDir, { recursive: true });
+    await Deno.writeTextFile(`${this.args.outputDir}/train_log.jsonl`, JSON.stringify(entry) + "\n", {
+      append: true,
+    });
+  }
+
+  async #resolveResume(): Promise<string | null> {
+    const r = this.args.resumeFromCheckpoint;
+    if (!r) return null;
+    if (r === "latest" || r === "true") {
+      const all = await listCheckpoints(this.args.outputDir);
+      if (!all.length) throw new Error(`no checkpoint-* folder in ${this.args.outputDir} to resume from`);
+      return all[all.length - 1].path;
+    }
+    return r;
+  }
+
+  /** Runs training to `totalSteps` (or until SIGINT). */
+  async train(): Promise<TrainResult> {
+    const a = this.args;
+    const started = performance.now();
+    const resumeFrom = await this.#resolveResume();
+    if (resumeFrom) {
+      const c = await loadCheckpoint(resumeFrom, this.model, this.optimizer);
+      this.#state = c.state;
+      this.#microBatches = c.rng.microBatches;
+    }
+    this.#lossSum = zeros([1], "loss_sum").keep();
+    if (this.#state.loss_since_log) addInPlace(this.#lossSum, fill([1], this.#state.loss_since_log));
+    const onSigint = () => this.requestStop();
+    let listening = false;
+    try {
+      Deno.addSignalListener("SIGINT", onSigint);
+      listening = true;
+    } catch { /* signals unsupported (e.g. Windows without permission): Ctrl-C then kills the run */ }
+    const total = this.totalSteps;
+    const progress = this.#opts.progress === false ? null : new Progress(total, this.#state.global_step);
+    let lastEval: EvalMetrics | null = null;
+    let tokensSinceTick = 0;
+    try {
+      this.model.train();
+      const nb = this.#loader.numBatches;
+      while (this.#state.global_step < total && !this.#stopRequested) {
+        const epoch = Math.floor(this.#microBatches / nb);
+        const indices = this.#loader.batchIndices(epoch);
+        const inEpoch = this.#microBatches % nb;
+        const group = indices.slice(inEpoch, Math.min(nb, inEpoch + a.gradientAccumulationSteps));
+        for (const idx of group) {
+          const batch = this.#collate(idx);
+          tokensSinceTick += batch.attentionMask.reduce((s, m) => s + m, 0);
+          this.#microStep(batch, group.length);
+          this.#microBatches++;
+        }
+        this.#optimizerStep();
+        const step = this.#state.global_step;
+        const epochFloat = this.#microBatches / nb;
+        this.#state.epoch = epochFloat;
+        const endOfEpoch = this.#microBatches % nb === 0;
+        if (step % a.loggingSteps === 0 || step === total) await this.#logLoss(epochFloat);
+        else if (step % 20 === 0) await this.#readLossForProgress();
+        this.#state.num_input_tokens_seen += tokensSinceTick;
+        progress?.tick(step, {
+          epoch: epochFloat,
+          loss: this.#lastLoss,
+          lr: this.#lastLr,
+          tokens: tokensSinceTick,
+        });
+        tokensSinceTick = 0;
+        const evalNow = a.evalStrategy === "steps"
+          ? step % a.evalSteps === 0
+          : a.evalStrategy === "epoch" && endOfEpoch;
+        const saveNow = a.saveStrategy === "steps"
+          ? step % a.saveSteps === 0
+          : a.saveStrategy === "epoch" && endOfEpoch;
+        if (evalNow && this.#opts.eval) {
+          lastEval = await this.evaluate();
+          await this.#log({ ...lastEval, epoch: _round(epochFloat), step });
+          this.model.train();
+        }
+        if (saveNow || (this.#stopRequested && step < total)) await this.#save(lastEval);
+      }
+      progress?.done();
+      const interrupted = this.#stopRequested && this.#state.global_step < total;
+      const trainSeconds = (performance.now() - started) / 1000;
+      const losses = this.#state.log_history.filter((e) => typeof e.loss === "number").map((e) =>
+        e.loss as number
+      );
+      const trainLoss = losses.length ? losses.reduce((s, x) => s + x, 0) / losses.length : NaN;
+      if (!interrupted) {
+        await this.#log({
+          train_runtime: _round(trainSeconds),
+          train_samples_per_second: _round(this.#microBatches * a.perDeviceTrainBatchSize / trainSeconds),
+          train_steps_per_second: _round(this.#state.global_step / trainSeconds),
+          train_loss: trainLoss,
+          epoch: _round(this.#state.epoch),
+          step: this.#state.global_step,
+        });
+        if (a.loadBestModelAtEnd && this.#state.best_model_checkpoint) await this.#loadBest();
+        if (this.#opts.saveFinal !== false) await this.saveFinal(lastEval);
+      }
+      return {
+        globalStep: this.#state.global_step,
+        trainLoss,
+        trainSeconds,
+        interrupted,
+        lastEval,
+        state: this.#state,
+      };
+    } finally {
+      if (listening) Deno.removeSignalListener("SIGINT", onSigint);
+      this.#lossSum?.dispose();
+      this.#lastNorm?.dispose();
+      this.#lossSum = this.#lastNorm = null;
+    }
+  }
+
+  #lastLoss: number | null = null;
+  #lastLr = 0;
+
+  #collate(indices: Int32Array): Batch {
+    return _collateIndices(this.#loader, indices);
+  }
+
+  #microStep(batch: Batch, accum: number): void {
+    tidy(() => {
+      const out = this.model.forward({
+        batch: batch.batchSize,
+        seqLen: batch.seqLen,
+        inputIds: batch.inputIds,
+        attentionMask: batch.attentionMask,
+        tokenTypeIds: batch.tokenTypeIds,
+        labels: batch.labels ?? undefined,
+      });
+      if (!out.loss) throw new Error("training batch has no labels");
+      addInPlace(this.#lossSum!, out.loss, 1 / accum);
+      backward(out.loss, fill([1], 1 / accum));
+    });
+  }
+
+  #optimizerStep(): void {
+    const step = this.#state.global_step;
+    const lr = learningRate(step, this.#schedule());
+    const params = [...this.model.params.values()];
+    noGrad(() => {
+      let scale: Tensor | null = null;
+      if (this.args.maxGradNorm > 0) {
+        const c = clipGradNorm(params, this.args.maxGradNorm);
+        scale = c.scale;
+        this.#lastNorm?.dispose();
+        this.#lastNorm = c.norm.keep();
+      }
+      this.optimizer.step(lr, scale);
+      scale?.dispose();
+    });
+    this.optimizer.zeroGrad();
+    this.#state.global_step = step + 1;
+    this.#state.steps_since_log++;
+    this.#lastLr = learningRate(step + 1, this.#schedule());
+  }
+
+  async #readLossForProgress(): Promise<void> {
+    const [sum] = await readAll([this.#lossSum!]);
+    this.#lastLoss = sum[0] / Math.max(1, this.#state.steps_since_log);
+  }
+
+  async #logLoss(epoch: number): Promise<void> {
+    const tensors = this.#lastNorm ? [this.#lossSum!, this.#lastNorm] : [this.#lossSum!];
+    const [sum, norm] = await readAll(tensors);
+    const loss = sum[0] / Math.max(1, this.#state.steps_since_log);
+    this.#lastLoss = loss;
+    const entry: LogEntry = { loss: _round(loss, 4) };
+    if (norm) entry.grad_norm = norm[0];
+    entry.learning_rate = this.#lastLr;
+    entry.epoch = _round(epoch);
+    entry.step = this.#state.global_step;
+    await this.#log(entry);
+    this.#lossSum!.dispose();
+    this.#lossSum = zeros([1], "loss_sum").keep();
+    this.#state.steps_since_log = 0;
+    this.#state.loss_since_log = 0;
+  }
+
+  async #save(lastEval: EvalMetrics | null): Promise<void> {
+    const [sum] = await readAll([this.#lossSum!]);
+    this.#state.loss_since_log = sum[0];
+    const path = `${this.args.outputDir}/checkpoint-${this.#state.global_step}`;
+    const metricKey = `eval_${this.args.metricForBestModel.replace(/^eval_/, "")}`;
+    if (lastEval && metricKey in lastEval) {
+      const value = lastEval[metricKey];
+      const greater = this.args.greaterIsBetter ?? !metricKey.endsWith("loss");
+      const best = this.#state.best_metric;
+      if (best === null || (greater ? value > best : value < best)) {
+        this.#state.best_metric = value;
+        this.#state.best_model_checkpoint = path;
+      }
+    }
+    const contents: CheckpointContents = {
+      state: this.#state,
+      rng: {
+        dropout: this.model.seeds.state(),
+        loaderSeed: this.args.seed,
+        microBatches: this.#microBatches,
+      },
+      scheduler: { ...this.#schedule(), last_step: this.#state.global_step },
+      args: { ...this.args },
+    };
+    await saveCheckpoint(this.args.outputDir, this.model, this.optimizer, contents, this.#opts.tokenizerDir);
+    const keep = this.args.loadBestModelAtEnd ? this.#state.best_model_checkpoint : null;
+    await rotateCheckpoints(this.args.outputDir, this.args.saveTotalLimit, keep);
+  }
+
+  async #loadBest(): Promise<void> {
+    const best = this.#state.best_model_checkpoint!;
+    const state = this.#state;
+    await loadCheckpoint(best, this.model, this.optimizer);
+    this.#state = state;
+  }
+
+  /** Evaluates on the eval set: `eval_loss` and the metrics with `eval_` keys. */
+  async evaluate(): Promise<EvalMetrics> {
+    const ev = this.#opts.eval;
+    if (!ev) throw new Error("evaluate(): no eval set was given");
+    const started = performance.now();
+    this.model.eval();
+    const loader = new BatchLoader(ev.examples, {
+      batchSize: this.args.perDeviceEvalBatchSize,
+      padId: this.#opts.padId,
+    });
+    const names = this.#labelNames;
+    const ner = new NerEvaluator(names);
+    const tok = new TokenMetric();
+    let lossSum = 0, lossBatches = 0;
+    for (const indices of loader.batchIndices(0)) {
+      const batch = _collateIndices(loader, indices);
+      const [logits, loss] = await noGrad(() =>
+        tidy(async () => {
+          const out = this.model.forward({
+            batch: batch.batchSize,
+            seqLen: batch.seqLen,
+            inputIds: batch.inputIds,
+            attentionMask: batch.attentionMask,
+            tokenTypeIds: batch.tokenTypeIds,
+            labels: batch.labels ?? undefined,
+          });
+          return await readAll(out.loss ? [out.logits, out.loss] : [out.logits]);
+        })
+      );
+      if (loss) {
+        lossSum += loss[0];
+        lossBatches++;
+      }
+      const preds = argmaxLastAxis(logits as Float32Array, names.length);
+      const rows = Array.from(indices, (i) => ev.examples[i]);
+      const T = batch.seqLen;
+      const predictions = rows.map((_, b) => preds.subarray(b * T, (b + 1) * T));
+      const labels = rows.map((_, b) => batch.labels!.subarray(b * T, (b + 1) * T));
+      const wordIds = rows.map((ex) => ex.wordIds);
+      const wordTags = rows.map((ex) => ev.wordTags[ex.row]);
+      if (this.#opts.metric === "token") {
+        const predTags = rows.map((ex, b) =>
+          _wordLevel(ex.wordIds, predictions[b], names, wordTags[b].length)
+        );
+        tok.addBatch({ predictions: predTags, references: wordTags.map((t) => [...t]) });
+      } else {
+        ner.addBatch({ predictions, labels, wordIds, wordTags });
+      }
+    }
+    const seconds = (performance.now() - started) / 1000;
+    const out: EvalMetrics = { eval_loss: lossBatches ? lossSum / lossBatches : NaN };
+    if (this.#opts.metric === "token") {
+      const r = tok.compute();
+      out.eval_accuracy = r.accuracy;
+    } else {
+      const r = ner.compute();
+      const w = r.headline, s = r.subword;
+      Object.assign(out, {
+        eval_precision: w.overall_precision,
+        eval_recall: w.overall_recall,
+        eval_f1: w.overall_f1,
+        eval_accuracy: w.overall_accuracy,
+        eval_precision_subword: s.overall_precision,
+        eval_recall_subword: s.overall_recall,
+        eval_f1_subword: s.overall_f1,
+        eval_accuracy_subword: s.overall_accuracy,
+      });
+      for (const [k, v] of Object.entries(w)) {
+        if (v && typeof v === "object" && "f1" in v) out[`eval_${k}_f1`] = (v as { f1: number }).f1;
+      }
+    }
+    out.eval_runtime = _round(seconds);
+    out.eval_samples_per_second = _round(ev.examples.length / seconds);
+    return out;
+  }
+
+  /** Writes the final HF folder: model, tokenizer, model card, training curve, trainer state. */
+  async saveFinal(lastEval: EvalMetrics | null): Promise<void> {
+    const a = this.args;
+    const card = modelCard({
+      modelName: a.outputDir.split("/").pop() || a.outputDir,
+      baseModel: this.#opts.baseModel ?? "bert-base-cased",
+      datasetName: this.#opts.datasetName ?? "conll2003",
+      args: a,
+      logHistory: this.#state.log_history,
+      finalEval: lastEval,
+    });
+    await savePretrained(this.model, a.outputDir, {
+      tokenizerDir: this.#opts.tokenizerDir,
+      extraFiles: {
+        "README.md": card,
+        "training_curve.svg": trainingCurveSvg(this.#state.log_history),
+        "trainer_state.json": JSON.stringify(this.#state, null, 2) + "\n",
+        "training_args.json": JSON.stringify(a, null, 2) + "\n",
+        "all_results.json": JSON.stringify(lastEval ?? {}, null, 2) + "\n",
+      },
+    });
+  }
+}
+
+/** Collates one batch of a loader by its example indices, with the loader's options. */
+function _collateIndices(loader: BatchLoader<TokenizedExample>, indices: Int32Array): Batch {
+  return collate(Array.from(indices, (i) => loader.examples[i]), loader.options);
+}
+
+function _wordLevel(
+  wordIds: readonly (number | null)[],
+  preds: ArrayLike<number>,
+  names: readonly string[],
+  numWords: number,
+): string[] {
+  const out = new Array<string>(numWords).fill("O");
+  let prev: number | null = null;
+  wordIds.forEach((w, i) => {
+    if (w !== null && w !== prev && w < numWords) out[w] = names[preds[i]];
+    prev = w;
+  });
+  return out;
+}
+
+function _round(x: number, digits = 4): number {
+  const f = 10 ** digits;
+  return Math.round(x * f) / f;
+}
