@@ -38,18 +38,21 @@ interface _Gemm {
   label: string;
 }
 
-/** Which kernel path {@link matmul} and {@link linear} use; see {@link setMatmulPath}. */
-export type MatmulPath = "auto" | "texture" | "generic";
+/**
+ * Which GEMM implementation {@link matmul} and {@link linear} use; see {@link setMatmulPath}. `"auto"` is
+ * `"texture"` with the generic fallback for shapes textures cannot hold.
+ */
+export type MatmulPath = "auto" | "texture" | "texture-pack" | "generic";
 
 let _path: MatmulPath = "auto";
 let _texLimit = 0;
 
 /**
- * Selects the GEMM implementation: `"texture"` packs op(A) and op(B) into rgba32float storage textures and
- * runs the register-tiled kernel (the default, `"auto"`, falls back to `"generic"` when a shape cannot be
- * held by textures); `"generic"` always uses the direct buffer kernel. For benchmarks and tests.
- * `textureLimit` overrides the texture side limit (default: the device's maxTextureDimension2D) so tests
- * can exercise the chunking.
+ * Selects the GEMM implementation (for benchmarks and tests): `"texture"` stages A and B into rgba32float
+ * storage textures (copyBufferToTexture when rows are 256-byte multiples, else a pack kernel) and runs
+ * the register-tiled kernel; `"texture-pack"` always uses the pack kernel; `"generic"` always uses the
+ * direct buffer kernel. `textureLimit` overrides the texture side limit (default: the device's
+ * maxTextureDimension2D) so tests can exercise the chunking.
  */
 export function setMatmulPath(path: MatmulPath, textureLimit = 0): void {
   _path = path;
@@ -73,8 +76,8 @@ const _textures = new Map<string, GPUTexture>();
 
 /**
  * The staging texture of a role ("A" or "B"), at least w×h texels. One texture per role is reused by every
- * product: packs and reads are ordered within the batch, so a later product may overwrite it. It only grows
- * (after a flush, so no encoded work still refers to the old one).
+ * product: staging and reads are ordered within the batch, so a later product may overwrite it. It only
+ * grows (after a flush, so no encoded work still refers to the old one).
  */
 function _texture(role: string, w: number, h: number): GPUTexture {
   const old = _textures.get(role);
@@ -88,7 +91,7 @@ function _texture(role: string, w: number, h: number): GPUTexture {
     size: [width, height],
     format: "rgba32float",
     usage: GPUTextureUsage.STORAGE_BINDING | GPUTextureUsage.COPY_DST,
-    label: `matmul.pack${role}`,
+    label: `matmul.stage${role}`,
   });
   _textures.set(role, t);
   return t;
@@ -98,23 +101,20 @@ function _roundUp(x: number, m: number): number {
   return Math.ceil(x / m) * m;
 }
 
-/** Packs rows [r0, r0 + rows) of op(X) for `zcount` batch entries from `z0` into a K-packed texture. */
-function _pack(
-  x: Tensor,
-  tex: GPUTexture,
-  p: {
-    rows: number;
-    rowsPad: number;
-    ktot: number;
-    kin: number;
-    base: number;
-    zStride: number;
-    segStride: number;
-    sR: number;
-    sK: number;
-    zcount: number;
-  },
-): void {
+/** Parameters of pack_tex (see PackParams in kernels/matmul.wgsl). */
+interface _PackSpec {
+  rows: number;
+  rowsPad: number;
+  ktot: number;
+  kin: number;
+  base: number;
+  zStride: number;
+  segStride: number;
+  sR: number;
+  zcount: number;
+}
+
+function _pack(x: Tensor, tex: GPUTexture, p: _PackSpec): void {
   const kq = Math.ceil(p.ktot / 4);
   gpu().dispatch({
     label: "matmul.pack_tex",
@@ -122,65 +122,169 @@ function _pack(
     entryPoint: "pack_tex",
     inputs: [x.res],
     outputs: [{ texture: tex }],
-    params: [p.rows, p.rowsPad, p.ktot, p.kin, kq, p.base, p.zStride, p.segStride, p.sR, p.sK, p.zcount, 0],
+    params: [p.rows, p.rowsPad, p.ktot, p.kin, kq, p.base, p.zStride, p.segStride, p.sR, 1, p.zcount, 0],
     workgroups: [Math.ceil(kq / 16), Math.ceil((p.zcount * p.rowsPad) / 16)],
   });
 }
 
+/** Copies `rows` stored rows of `cols` floats (a 256-byte multiple) at element `offset` to texel (x, y). */
+function _copy(x: Tensor, tex: GPUTexture, offset: number, cols: number, rows: number, width: number, at: [
+  number,
+  number,
+]): void {
+  gpu().encoderForCopy().copyBufferToTexture(
+    { buffer: x.buffer, offset: offset * 4, bytesPerRow: cols * 4, rowsPerImage: rows },
+    { texture: tex, origin: [at[0], at[1]] },
+    [width, rows],
+  );
+}
+
+/** One operand of a texture-path GEMM, in its stored layout. */
+interface _Operand {
+  x: Tensor;
+  role: "A" | "B";
+  /** Stored rows are M or N (K runs along texture rows); otherwise stored rows are K. */
+  kPacked: boolean;
+  /** Stored row length (K when kPacked, else M or N). */
+  cols: number;
+  stride: number;
+  shared: boolean;
+}
+
 /**
- * The texture path: packs op(A) and op(B) (chunked over batch, rows and columns when a texture side would
- * exceed the limit) and runs mm_tex. Returns false when textures cannot hold the shape (K too long).
+ * Stages the slice [lo, lo + cnt) of an operand's M or N dimension for batch entries [z0, z0 + zc) (or the
+ * whole batch concatenated along K when `reduce`) into its texture; returns the texture and the texture
+ * rows per batch entry (0 when shared or reduced).
+ */
+function _stage(
+  o: _Operand,
+  g: _Gemm,
+  z0: number,
+  zc: number,
+  lo: number,
+  cnt: number,
+  pack: boolean,
+): [GPUTexture, number] {
+  const { K, batch, reduce } = g;
+  const zn = o.shared || reduce ? 1 : zc;
+  const zBase = reduce || o.shared ? 0 : z0 * o.stride;
+  const aligned = !pack && o.cols % 64 === 0;
+  if (o.kPacked) {
+    // Texture rows = the cnt stored rows [lo, lo + cnt) of each batch entry; texels along K.
+    const ktot = reduce ? batch * K : K;
+    const tex = _texture(o.role === "B" ? "Bk" : o.role, Math.ceil(ktot / 4), zn * cnt);
+    if (aligned) {
+      if (reduce) {
+        for (let b = 0; b < batch; b++) {
+          _copy(o.x, tex, b * o.stride + lo * K, K, cnt, K / 4, [(b * K) / 4, 0]);
+        }
+      } else if (lo === 0 && cnt * K === o.stride) {
+        _copy(o.x, tex, zBase, K, zn * cnt, K / 4, [0, 0]);
+      } else {
+        for (let i = 0; i < zn; i++) {
+          _copy(o.x, tex, zBase + i * o.stride + lo * K, K, cnt, K / 4, [0, i * cnt]);
+        }
+      }
+    } else {
+      _pack(o.x, tex, {
+        rows: cnt,
+        rowsPad: cnt,
+        ktot,
+        kin: K,
+        base: zBase + lo * K,
+        zStride: o.stride,
+        segStride: reduce ? o.stride : 0,
+        sR: K,
+        zcount: zn,
+      });
+    }
+    if (o.role === "A") return [tex, o.shared || reduce ? 0 : cnt];
+    // B: transpose to K along texture rows (see kernels/matmul.wgsl).
+    const kq = Math.ceil(ktot / 4), quads = Math.ceil(cnt / 4), kPad = 4 * kq;
+    const texT = _texture("B", quads, zn * kPad);
+    gpu().dispatch({
+      label: "matmul.transpose_tex",
+      code: src,
+      entryPoint: "transpose_tex",
+      inputs: [{ texture: tex }],
+      outputs: [{ texture: texT }],
+      params: [kq, cnt, quads, cnt, kPad, 0, 0, 0],
+      workgroups: [Math.ceil(quads / 8), Math.ceil(kq / 8), zn],
+    });
+    return [texT, o.shared || reduce ? 0 : kPad];
+  }
+  // Texture rows = K (the whole batch's K rows when reduced, which are contiguous); texels along M or N.
+  const krows = reduce ? batch * K : K;
+  const kPad = _roundUp(krows, 4);
+  const width = Math.ceil(cnt / 4);
+  const tex = _texture(o.role, width, zn * kPad);
+  if (aligned && krows % 4 === 0) {
+    if (lo === 0 && cnt === o.cols) _copy(o.x, tex, zBase, o.cols, zn * krows, width, [0, 0]);
+    else {for (let i = 0; i < zn; i++) {
+        _copy(o.x, tex, zBase + i * o.stride + lo, o.cols, krows, width, [0, i * kPad]);
+      }}
+  } else {
+    _pack(o.x, tex, {
+      rows: krows,
+      rowsPad: kPad,
+      ktot: cnt,
+      kin: cnt,
+      base: zBase + lo,
+      zStride: o.stride,
+      segStride: 0,
+      sR: o.cols,
+      zcount: zn,
+    });
+  }
+  return [tex, o.shared || reduce ? 0 : kPad];
+}
+
+/**
+ * The texture path: stages A and B (chunked over batch, rows and columns when a texture side would exceed
+ * the limit) and runs mm_tex. Returns false when textures cannot hold the shape (K too long).
  */
 function _gemmTex(g: _Gemm, out: Tensor): boolean {
   const L = _texLimit || gpu().limits.maxTextureDimension2D;
   const { M, N, K, batch, reduce } = g;
   const ktot = reduce ? batch * K : K;
   const kq = Math.ceil(ktot / 4);
-  if (kq > L || kq === 0 || L < _WG_N) return false;
+  const kPad = _roundUp(ktot, 4);
+  if (ktot === 0 || kq > L || kPad > L || L < _WG_N) return false;
+  const pack = _path === "texture-pack";
+  const A: _Operand = {
+    x: g.a,
+    role: "A",
+    kPacked: !g.transA,
+    cols: g.transA ? M : K,
+    stride: g.strideA,
+    shared: !reduce && g.strideA === 0,
+  };
+  const B: _Operand = {
+    x: g.b,
+    role: "B",
+    kPacked: g.transB,
+    cols: g.transB ? K : N,
+    stride: g.strideB,
+    shared: !reduce && g.strideB === 0,
+  };
   const Z = reduce ? 1 : batch;
-  const sharedA = !reduce && g.strideA === 0, sharedB = !reduce && g.strideB === 0;
   const mChunk = Math.min(M, Math.floor(L / _WG_M) * _WG_M);
   const nChunk = Math.min(N, Math.floor(L / _WG_N) * _WG_N);
-  const aRows = _roundUp(mChunk, _TM), bRows = _roundUp(nChunk, _TN);
+  // Texture rows one batch entry needs in each operand's texture.
+  const perZ = (o: _Operand, cnt: number) =>
+    o.shared ? 0 : o.kPacked && o.role === "A" ? cnt : o.kPacked ? Math.max(cnt, kPad) : kPad;
   const zChunk = Math.max(
     1,
-    Math.min(Z, sharedA ? Z : Math.floor(L / aRows), sharedB ? Z : Math.floor(L / bRows)),
+    Math.min(Z, Math.floor(L / Math.max(perZ(A, mChunk), perZ(B, nChunk), 1))),
   );
-  // Strides of op(A) (rows m) and op(B) (rows n) in their stored layouts.
-  const aR = g.transA ? 1 : K, aK = g.transA ? M : 1;
-  const bR = g.transB ? K : 1, bK = g.transB ? 1 : N;
   for (let z0 = 0; z0 < Z; z0 += zChunk) {
     const zc = Math.min(zChunk, Z - z0);
     for (let m0 = 0; m0 < M; m0 += mChunk) {
       const mc = Math.min(mChunk, M - m0);
-      const texA = _texture("A", kq, (sharedA ? 1 : zc) * aRows);
-      _pack(g.a, texA, {
-        rows: mc,
-        rowsPad: aRows,
-        ktot,
-        kin: K,
-        base: (reduce ? 0 : z0 * g.strideA) + m0 * aR,
-        zStride: g.strideA,
-        segStride: reduce ? g.strideA : 0,
-        sR: aR,
-        sK: aK,
-        zcount: sharedA ? 1 : zc,
-      });
+      const [texA, aStep] = _stage(A, g, z0, zc, m0, mc, pack);
       for (let n0 = 0; n0 < N; n0 += nChunk) {
         const nc = Math.min(nChunk, N - n0);
-        const texB = _texture("B", kq, (sharedB ? 1 : zc) * bRows);
-        _pack(g.b, texB, {
-          rows: nc,
-          rowsPad: bRows,
-          ktot,
-          kin: K,
-          base: (reduce ? 0 : z0 * g.strideB) + n0 * bR,
-          zStride: g.strideB,
-          segStride: reduce ? g.strideB : 0,
-          sR: bR,
-          sK: bK,
-          zcount: sharedB ? 1 : zc,
-        });
+        const [texB, bStep] = _stage(B, g, z0, zc, n0, nc, pack);
         gpu().dispatch({
           label: "matmul.mm_tex",
           code: src,
@@ -191,18 +295,18 @@ function _gemmTex(g: _Gemm, out: Tensor): boolean {
             kq,
             mc,
             nc,
-            sharedA ? 0 : aRows,
-            sharedB ? 0 : bRows,
+            aStep,
+            bStep,
             N,
             z0 * M * N + m0 * N + n0,
             reduce ? 0 : M * N,
             n0,
-            0,
+            g.bias ? 1 : 0,
             0,
             0,
           ],
           workgroups: [Math.ceil(nc / _WG_N), Math.ceil(mc / _WG_M), zc],
-          constants: { HAS_BIAS: g.bias ? 1 : 0 },
+          constants: { TRANS_A: g.transA ? 1 : 0 },
         });
       }
     }

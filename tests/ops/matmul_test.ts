@@ -111,6 +111,22 @@ for (const path of ["texture", "generic"] as MatmulPath[]) {
   });
 }
 
+Deno.test("matmul[texture]: 64-aligned shapes (staged by copyBufferToTexture) and the same via pack", async () => {
+  try {
+    for (const path of ["texture", "texture-pack"] as MatmulPath[]) {
+      setMatmulPath(path);
+      let seed = 1000;
+      for (const [transA, transB] of LAYOUTS) {
+        await check({ M: 64, N: 192, K: 128, transA, transB, bias: true }, seed += 10, 2);
+        await check({ batchDims: [3], M: 64, N: 128, K: 64, transA, transB, sharedB: true }, seed += 10, 2);
+        await check({ batchDims: [2], M: 128, N: 64, K: 64, transA, transB }, seed += 10, 2);
+      }
+    }
+  } finally {
+    setMatmulPath("auto");
+  }
+});
+
 Deno.test("matmul[texture]: chunking over batch, rows and columns when textures are small", async () => {
   // A 96-texel limit forces several chunks per product and, for K = 400 (100 texels), the fallback.
   setMatmulPath("texture", 96);
