@@ -1,0 +1,136 @@
+import { attention } from "../../src/ops/attention.ts";
+import { backward } from "../../src/engine/tape.ts";
+import { readAll, Tensor, tidy } from "../../src/engine/tensor.ts";
+import { assertClose, dot, f64, finiteDiff, randn, rng, setupGpu } from "../_util.ts";
+import { attentionGradRef, attentionRef, type AttnDims, type AttnDropout } from "../ref/attention.ts";
+
+await setupGpu();
+const FWD = { atol: 2e-6, rtol: 1e-4 };
+const GRAD = { atol: 2e-5, rtol: 1e-3 };
+
+type MaskKind = "none" | "random" | "edge";
+
+/**
+ * A (B, T) mask. "random": ~30% of keys masked, at least one kept per batch. "edge": batch 0 keeps one key
+ * only, batch 1 (if any) masks every key (HF then attends uniformly), the rest random.
+ */
+function makeMask(b: number, t: number, kind: MaskKind, seed: number): Float32Array | null {
+  if (kind === "none") return null;
+  const u = rng(seed);
+  const m = Float32Array.from({ length: b * t }, () => (u() < 0.3 ? 0 : 1));
+  for (let bb = 0; bb < b; bb++) m[bb * t + Math.floor(u() * t)] = 1;
+  if (kind === "edge") {
+    m.fill(0, 0, t);
+    m[Math.min(t - 1, 3)] = 1;
+    if (b > 1) m.fill(0, t, 2 * t);
+  }
+  return m;
+}
+
+interface Case {
+  q: Float32Array;
+  k: Float32Array;
+  v: Float32Array;
+  mask: Float32Array | null;
+  r: Float32Array;
+}
+
+function makeCase(dims: AttnDims, kind: MaskKind, seed: number): Case {
+  const n = dims.b * dims.t * dims.h * dims.d;
+  return {
+    q: randn(n, seed),
+    k: randn(n, seed + 1),
+    v: randn(n, seed + 2),
+    mask: makeMask(dims.b, dims.t, kind, seed + 3),
+    r: randn(n, seed + 4),
+  };
+}
+
+/** GPU forward and backward with upstream gradient R: [out, dq, dk, dv]. */
+async function runGpu(c: Case, dims: AttnDims, drop: AttnDropout): Promise<Float32Array[]> {
+  return await tidy(async () => {
+    const shape = [dims.b, dims.t, dims.h * dims.d];
+    const [q, k, v] = [c.q, c.k, c.v].map((x, i) => {
+      const t = Tensor.from(x, shape, "f32", ["q", "k", "v"][i]);
+      t.requiresGrad = true;
+      return t;
+    });
+    const mask = c.mask ? Tensor.from(c.mask, [dims.b, dims.t]) : null;
+    const out = attention(q, k, v, mask, dims.h, { dropoutP: drop.p, seed: drop.seed });
+    const outHost = await out.read();
+    backward(out, Tensor.from(c.r, shape));
+    return [outHost, ...(await readAll([q.grad!, k.grad!, v.grad!]))] as Float32Array[];
+  });
+}
+
+async function checkAgainstRef(dims: AttnDims, kind: MaskKind, drop: AttnDropout, seed: number) {
+  const c = makeCase(dims, kind, seed);
+  const [out, dq, dk, dv] = await runGpu(c, dims, drop);
+  assertClose(out, attentionRef(c.q, c.k, c.v, c.mask, dims, drop), FWD, "out");
+  const [rq, rk, rv] = attentionGradRef(c.q, c.k, c.v, c.mask, c.r, dims, drop);
+  assertClose(dq, rq, GRAD, "dq");
+  assertClose(dk, rk, GRAD, "dk");
+  assertClose(dv, rv, GRAD, "dv");
+}
+
+const NO_DROP = { p: 0, seed: 0 };
+const CASES: [AttnDims, MaskKind][] = [
+  [{ b: 2, t: 17, h: 3, d: 8 }, "random"],
+  [{ b: 3, t: 33, h: 2, d: 5 }, "edge"],
+  [{ b: 2, t: 130, h: 2, d: 64 }, "edge"],
+  [{ b: 1, t: 1, h: 2, d: 4 }, "random"],
+  [{ b: 2, t: 7, h: 4, d: 12 }, "none"],
+  [{ b: 1, t: 40, h: 1, d: 128 }, "random"],
+];
+
+for (const [dims, kind] of CASES) {
+  Deno.test(`attention: forward and backward match float64 at B${dims.b} T${dims.t} H${dims.h} D${dims.d}, mask ${kind}`, async () => {
+    await checkAgainstRef(dims, kind, NO_DROP, dims.t * 7 + dims.d);
+  });
+}
+
+Deno.test("attention: dropout forward/backward match the float64 reference with the same RNG", async () => {
+  await checkAgainstRef({ b: 2, t: 33, h: 2, d: 16 }, "random", { p: 0.1, seed: 1234 }, 5);
+  await checkAgainstRef({ b: 1, t: 17, h: 3, d: 5 }, "edge", { p: 0.5, seed: 99 }, 6);
+});
+
+Deno.test("attention: the dropout mask depends on the seed only", async () => {
+  const dims = { b: 1, t: 20, h: 2, d: 8 };
+  const c = makeCase(dims, "random", 8);
+  const [a] = await runGpu(c, dims, { p: 0.3, seed: 7 });
+  const [b] = await runGpu(c, dims, { p: 0.3, seed: 7 });
+  const [d] = await runGpu(c, dims, { p: 0.3, seed: 8 });
+  assertClose(a, b, { atol: 0, rtol: 0 }, "same seed");
+  if (a.every((x, i) => x === d[i])) throw new Error("a different seed gave the same output");
+});
+
+Deno.test("attention: backward equals central finite differences of the float64 forward", async () => {
+  for (
+    const [dims, drop] of [
+      [{ b: 2, t: 6, h: 2, d: 4 }, NO_DROP],
+      [{ b: 1, t: 5, h: 2, d: 5 }, { p: 0.25, seed: 3 }],
+    ] as [AttnDims, AttnDropout][]
+  ) {
+    const c = makeCase(dims, "random", 40 + dims.d);
+    const [, dq, dk, dv] = await runGpu(c, dims, drop);
+    const loss = ([q, k, v]: Float64Array[]) => dot(attentionRef(q, k, v, c.mask, dims, drop), c.r);
+    const inputs = [f64(c.q), f64(c.k), f64(c.v)];
+    const tol = { atol: 5e-5, rtol: 1e-3 };
+    assertClose(dq, finiteDiff(loss, inputs, 0, 1e-5), tol, "dq vs FD");
+    assertClose(dk, finiteDiff(loss, inputs, 1, 1e-5), tol, "dk vs FD");
+    assertClose(dv, finiteDiff(loss, inputs, 2, 1e-5), tol, "dv vs FD");
+  }
+});
+
+Deno.test("attention: rejects bad shapes", () => {
+  tidy(() => {
+    const q = Tensor.from(new Float32Array(2 * 3 * 6), [2, 3, 6]);
+    let msg = "";
+    try {
+      attention(q, q, q, null, 4);
+    } catch (e) {
+      msg = (e as Error).message;
+    }
+    if (!msg.includes("not divisible into 4 heads")) throw new Error(`got '${msg}'`);
+  });
+});
