@@ -117,6 +117,12 @@ export class AdamW {
     }
   }
 
+  /** Sets the step count of the optimizer and of every parameter (restoring a checkpoint). */
+  setSteps(n: number): void {
+    this.stepCount = n;
+    for (const st of this.#states) st.steps = n;
+  }
+
   /** The first and second moment tensors of parameter `p`. */
   moments(p: Tensor): { m: Tensor; v: Tensor } {
     const st = this.#byParam.get(p);

@@ -156,7 +156,7 @@ export async function loadCheckpoint(
     upload(name, `exp_avg.${name}`, opt, m.m);
     upload(name, `exp_avg_sq.${name}`, opt, m.v);
   }
-  optimizer.stepCount = Number(opt.metadata?.step ?? state.global_step);
+  optimizer.setSteps(Number(opt.metadata?.step ?? state.global_step));
   model.seeds.setState(rng.dropout);
   return { state, rng, scheduler, args };
 }

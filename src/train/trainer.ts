@@ -420,8 +420,8 @@ export class Trainer {
       const preds = argmaxLastAxis(logits as Float32Array, names.length);
       const rows = Array.from(indices, (i) => ev.examples[i]);
       const T = batch.seqLen;
-      const predictions = rows.map((_, b) => preds.subarray(b * T, (b + 1) * T));
-      const labels = rows.map((_, b) => batch.labels!.subarray(b * T, (b + 1) * T));
+      const predictions = rows.map((ex, b) => preds.subarray(b * T, b * T + ex.inputIds.length));
+      const labels = rows.map((ex, b) => batch.labels!.subarray(b * T, b * T + ex.inputIds.length));
       const wordIds = rows.map((ex) => ex.wordIds);
       const wordTags = rows.map((ex) => ev.wordTags[ex.row]);
       if (this.#opts.metric === "token") {
