@@ -73,28 +73,51 @@ function _gemm(g: _Gemm): Tensor {
 const _TM = 16, _TN = 12, _WG_M = 2 * _TM, _WG_N = 8 * _TN;
 
 const _textures = new Map<string, GPUTexture>();
+/** Bytes of cached staging textures kept before the least recently used are destroyed. */
+const _MAX_TEXTURE_BYTES = 256 * 2 ** 20;
+let _textureBytes = 0;
 
 /**
- * The staging texture of a role ("A" or "B"), at least w×h texels. One texture per role is reused by every
- * product: staging and reads are ordered within the batch, so a later product may overwrite it. It only
- * grows (after a flush, so no encoded work still refers to the old one).
+ * A staging texture of exactly w×h texels for a role ("A" or "B"). Textures are cached by role and size
+ * and reused by every product of that shape: staging and reads are ordered within the command stream, so a
+ * later product may overwrite one. Least recently used textures beyond a byte budget are destroyed after a
+ * flush (so no encoded work still refers to them).
  */
-function _texture(role: string, w: number, h: number): GPUTexture {
-  const old = _textures.get(role);
-  if (old && old.width >= w && old.height >= h) return old;
-  const width = Math.max(w, old?.width ?? 0), height = Math.max(h, old?.height ?? 0);
-  if (old) {
-    gpu().flush();
-    old.destroy();
+function _texture(role: string, width: number, height: number): GPUTexture {
+  // An odd width keeps the row pitch off multiples of the cache way size: with a pitch of 12 KiB the
+  // kernel's K-packed reads ran at 43 GFLOP/s, with 12 KiB + 16 B at 60. lavapipe also compiles a separate
+  // shader variant (~2 s) per power-of-two-ness of each texture side, so sides are never powers of two.
+  const w = width | 1, h = _nonPow2(height);
+  const key = `${role}:${w}x${h}`;
+  let t = _textures.get(key);
+  if (t) {
+    _textures.delete(key);
+    _textures.set(key, t);
+    return t;
   }
-  const t = gpu().device.createTexture({
-    size: [width, height],
+  const bytes = w * h * 16;
+  if (_textureBytes + bytes > _MAX_TEXTURE_BYTES && _textures.size > 0) {
+    gpu().flush();
+    for (const [k, old] of _textures) {
+      if (_textureBytes + bytes <= _MAX_TEXTURE_BYTES) break;
+      _textures.delete(k);
+      _textureBytes -= old.width * old.height * 16;
+      old.destroy();
+    }
+  }
+  _textureBytes += bytes;
+  t = gpu().device.createTexture({
+    size: [w, h],
     format: "rgba32float",
     usage: GPUTextureUsage.STORAGE_BINDING | GPUTextureUsage.COPY_DST,
     label: `matmul.stage${role}`,
   });
-  _textures.set(role, t);
+  _textures.set(key, t);
   return t;
+}
+
+function _nonPow2(x: number): number {
+  return (x & (x - 1)) === 0 ? x + 1 : x;
 }
 
 function _roundUp(x: number, m: number): number {
@@ -172,7 +195,7 @@ function _stage(
   if (o.kPacked) {
     // Texture rows = the cnt stored rows [lo, lo + cnt) of each batch entry; texels along K.
     const ktot = reduce ? batch * K : K;
-    const tex = _texture(o.role === "B" ? "Bk" : o.role, Math.ceil(ktot / 4), zn * cnt);
+    const tex = _texture(o.role, Math.ceil(ktot / 4), zn * cnt);
     if (aligned) {
       if (reduce) {
         for (let b = 0; b < batch; b++) {
@@ -198,20 +221,7 @@ function _stage(
         zcount: zn,
       });
     }
-    if (o.role === "A") return [tex, o.shared || reduce ? 0 : cnt];
-    // B: transpose to K along texture rows (see kernels/matmul.wgsl).
-    const kq = Math.ceil(ktot / 4), quads = Math.ceil(cnt / 4), kPad = 4 * kq;
-    const texT = _texture("B", quads, zn * kPad);
-    gpu().dispatch({
-      label: "matmul.transpose_tex",
-      code: src,
-      entryPoint: "transpose_tex",
-      inputs: [{ texture: tex }],
-      outputs: [{ texture: texT }],
-      params: [kq, cnt, quads, cnt, kPad, 0, 0, 0],
-      workgroups: [Math.ceil(quads / 8), Math.ceil(kq / 8), zn],
-    });
-    return [texT, o.shared || reduce ? 0 : kPad];
+    return [tex, o.shared || reduce ? 0 : cnt];
   }
   // Texture rows = K (the whole batch's K rows when reduced, which are contiguous); texels along M or N.
   const krows = reduce ? batch * K : K;
@@ -271,8 +281,7 @@ function _gemmTex(g: _Gemm, out: Tensor): boolean {
   const mChunk = Math.min(M, Math.floor(L / _WG_M) * _WG_M);
   const nChunk = Math.min(N, Math.floor(L / _WG_N) * _WG_N);
   // Texture rows one batch entry needs in each operand's texture.
-  const perZ = (o: _Operand, cnt: number) =>
-    o.shared ? 0 : o.kPacked && o.role === "A" ? cnt : o.kPacked ? Math.max(cnt, kPad) : kPad;
+  const perZ = (o: _Operand, cnt: number) => o.shared ? 0 : o.kPacked ? cnt : kPad;
   const zChunk = Math.max(
     1,
     Math.min(Z, Math.floor(L / Math.max(perZ(A, mChunk), perZ(B, nChunk), 1))),
@@ -306,7 +315,7 @@ function _gemmTex(g: _Gemm, out: Tensor): boolean {
             0,
           ],
           workgroups: [Math.ceil(nc / _WG_N), Math.ceil(mc / _WG_M), zc],
-          constants: { TRANS_A: g.transA ? 1 : 0 },
+          constants: { TRANS_A: g.transA ? 1 : 0, TRANS_B: g.transB ? 1 : 0 },
         });
       }
     }
