@@ -7,7 +7,8 @@
 //   B: (K, N) row-major, or (N, K) when TRANS_B;   batch entry b starts at b * strideB (0 = shared)
 //   C: (M, N) row-major;                           batch entry b starts at b * M * N
 //
-// Contract: every entry point OVERWRITES its output. With `reduce` = 1 the batch is summed instead:
+// Contract: every entry point OVERWRITES its output, except mm_tex with `accumulate` = 1 (the host splits a
+// K too long for one texture into ranges; later ranges ADD into C). With `reduce` = 1 the batch is summed instead:
 // C = Σ_b op(A_b) · op(B_b), one (M, N) output (the weight gradient of a matrix shared across a batch).
 // The optional bias (N) is added to every row of C once (HAS_BIAS).
 //
@@ -162,8 +163,8 @@ struct TexParams {
   cBase: u32,     // element offset of C(first batch entry, first row, first column) of this launch
   cStride: u32,   // elements between batch entries of C
   nOff: u32,      // first column of C (index into the bias) of this launch
-  hasBias: u32,   // 1: add bias[nOff + column] (a runtime flag: it only touches the epilogue)
-  pad0: u32,
+  hasBias: u32,   // 1: add bias[nOff + column] (runtime flags: they only touch the epilogue)
+  accumulate: u32, // 1: add to C instead of overwriting it (a K range after the first)
   pad1: u32,
 }
 
@@ -185,6 +186,7 @@ fn store4(base: u32, row: u32, col: u32, v: vec4f) {
     if (col + j < tp.nCount) {
       var x = v[j];
       if (tp.hasBias != 0u) { x += tbias[tp.nOff + col + j]; }
+      if (tp.accumulate != 0u) { x += tc[o + j]; }
       tc[o + j] = x;
     }
   }

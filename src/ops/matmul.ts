@@ -36,6 +36,14 @@ interface _Gemm {
   bias: Tensor | null;
   outShape: number[];
   label: string;
+  /** Texture path K chunking: this launch covers K range [k0, k0 + K) of rows of length fullK. */
+  k0?: number;
+  fullK?: number;
+  /** Element offsets of the first batch entry of a and b (batch groups of a split reduction). */
+  offA?: number;
+  offB?: number;
+  /** Add to `out` instead of overwriting it. */
+  accumulate?: boolean;
 }
 
 /**
@@ -63,7 +71,7 @@ export function setMatmulPath(path: MatmulPath, textureLimit = 0): void {
 function _gemm(g: _Gemm): Tensor {
   const out = Tensor.empty(g.outShape, "f32", g.label);
   if (out.size === 0) return out;
-  if (_path === "generic" || !_gemmTex(g, out)) _gemmGeneric(g, out);
+  if (_path === "generic" || !_gemmTexAll(g, out)) _gemmGeneric(g, out);
   return out;
 }
 
@@ -87,7 +95,7 @@ function _texture(role: string, width: number, height: number): GPUTexture {
   // An odd width keeps the row pitch off multiples of the cache way size: with a pitch of 12 KiB the
   // kernel's K-packed reads ran at 43 GFLOP/s, with 12 KiB + 16 B at 60. lavapipe also compiles a separate
   // shader variant (~2 s) per power-of-two-ness of each texture side, so sides are never powers of two.
-  const w = width | 1, h = _nonPow2(height);
+  const w = _nonPow2(width | 1), h = _nonPow2(height);
   const key = `${role}:${w}x${h}`;
   let t = _textures.get(key);
   if (t) {
@@ -117,7 +125,8 @@ function _texture(role: string, width: number, height: number): GPUTexture {
 }
 
 function _nonPow2(x: number): number {
-  return (x & (x - 1)) === 0 ? x + 1 : x;
+  while ((x & (x - 1)) === 0) x++;
+  return x;
 }
 
 function _roundUp(x: number, m: number): number {
@@ -171,13 +180,15 @@ interface _Operand {
   /** Stored row length (K when kPacked, else M or N). */
   cols: number;
   stride: number;
+  /** Element offset of the first batch entry. */
+  off: number;
   shared: boolean;
 }
 
 /**
- * Stages the slice [lo, lo + cnt) of an operand's M or N dimension for batch entries [z0, z0 + zc) (or the
- * whole batch concatenated along K when `reduce`) into its texture; returns the texture and the texture
- * rows per batch entry (0 when shared or reduced).
+ * Stages the slice [lo, lo + cnt) of an operand's M or N dimension and the K range [k0, k0 + K) for batch
+ * entries [z0, z0 + zc) (or the whole batch concatenated along K when `reduce`) into its texture; returns
+ * the texture and the texture rows per batch entry (0 when shared or reduced).
  */
 function _stage(
   o: _Operand,
@@ -189,23 +200,26 @@ function _stage(
   pack: boolean,
 ): [GPUTexture, number] {
   const { K, batch, reduce } = g;
+  const k0 = g.k0 ?? 0;
   const zn = o.shared || reduce ? 1 : zc;
-  const zBase = reduce || o.shared ? 0 : z0 * o.stride;
+  const zBase = o.off + (reduce || o.shared ? 0 : z0 * o.stride);
   const aligned = !pack && o.cols % 64 === 0;
   if (o.kPacked) {
     // Texture rows = the cnt stored rows [lo, lo + cnt) of each batch entry; texels along K.
     const ktot = reduce ? batch * K : K;
     const tex = _texture(o.role, Math.ceil(ktot / 4), zn * cnt);
+    const rowBase = zBase + lo * o.cols + k0;
     if (aligned) {
+      // K (a multiple of 4 here: o.cols and every chunk of K are multiples of 64, or K is the whole row).
       if (reduce) {
         for (let b = 0; b < batch; b++) {
-          _copy(o.x, tex, b * o.stride + lo * K, K, cnt, K / 4, [(b * K) / 4, 0]);
+          _copy(o.x, tex, rowBase + b * o.stride, o.cols, cnt, K / 4, [(b * K) / 4, 0]);
         }
-      } else if (lo === 0 && cnt * K === o.stride) {
-        _copy(o.x, tex, zBase, K, zn * cnt, K / 4, [0, 0]);
+      } else if (lo === 0 && cnt * o.cols === o.stride && K === o.cols) {
+        _copy(o.x, tex, zBase, o.cols, zn * cnt, K / 4, [0, 0]);
       } else {
         for (let i = 0; i < zn; i++) {
-          _copy(o.x, tex, zBase + i * o.stride + lo * K, K, cnt, K / 4, [0, i * cnt]);
+          _copy(o.x, tex, rowBase + i * o.stride, o.cols, cnt, K / 4, [0, i * cnt]);
         }
       }
     } else {
@@ -214,10 +228,10 @@ function _stage(
         rowsPad: cnt,
         ktot,
         kin: K,
-        base: zBase + lo * K,
+        base: rowBase,
         zStride: o.stride,
         segStride: reduce ? o.stride : 0,
-        sR: K,
+        sR: o.cols,
         zcount: zn,
       });
     }
@@ -228,18 +242,20 @@ function _stage(
   const kPad = _roundUp(krows, 4);
   const width = Math.ceil(cnt / 4);
   const tex = _texture(o.role, width, zn * kPad);
+  const base = zBase + k0 * o.cols + lo;
   if (aligned && krows % 4 === 0) {
-    if (lo === 0 && cnt === o.cols) _copy(o.x, tex, zBase, o.cols, zn * krows, width, [0, 0]);
-    else {for (let i = 0; i < zn; i++) {
-        _copy(o.x, tex, zBase + i * o.stride + lo, o.cols, krows, width, [0, i * kPad]);
-      }}
+    if (lo === 0 && cnt === o.cols && krows * o.cols === o.stride) {
+      _copy(o.x, tex, base, o.cols, zn * krows, width, [0, 0]);
+    } else {
+      for (let i = 0; i < zn; i++) _copy(o.x, tex, base + i * o.stride, o.cols, krows, width, [0, i * kPad]);
+    }
   } else {
     _pack(o.x, tex, {
       rows: krows,
       rowsPad: kPad,
       ktot: cnt,
       kin: cnt,
-      base: zBase + lo,
+      base,
       zStride: o.stride,
       segStride: 0,
       sR: o.cols,
@@ -250,8 +266,48 @@ function _stage(
 }
 
 /**
- * The texture path: stages A and B (chunked over batch, rows and columns when a texture side would exceed
- * the limit) and runs mm_tex. Returns false when textures cannot hold the shape (K too long).
+ * The texture path for any shape: splits products whose K does not fit a texture into several launches
+ * that accumulate into `out` (K ranges; for a batch-summed product, groups of batch entries).
+ */
+function _gemmTexAll(g: _Gemm, out: Tensor): boolean {
+  const L = _texLimit || gpu().limits.maxTextureDimension2D;
+  if (L < _WG_N || g.K === 0) return false;
+  // Longest K range (a multiple of 64) both staged layouts can hold: a K-packed texture row holds 4L values,
+  // K rows hold L.
+  const cap = Math.floor((g.transA || !g.transB ? L : 4 * L) / 64) * 64;
+  if (cap === 0) return false;
+  const ktot = g.reduce ? g.batch * g.K : g.K;
+  if (ktot <= cap) return _gemmTex(g, out);
+  const parts: _Gemm[] = [];
+  if (g.reduce && g.K <= cap) {
+    const group = Math.floor(cap / g.K);
+    for (let b0 = 0; b0 < g.batch; b0 += group) {
+      const bg = Math.min(group, g.batch - b0);
+      parts.push({ ...g, batch: bg, offA: b0 * g.strideA, offB: b0 * g.strideB });
+    }
+  } else {
+    const entries = g.reduce ? g.batch : 1;
+    for (let b = 0; b < entries; b++) {
+      for (let k0 = 0; k0 < g.K; k0 += cap) {
+        const sub: _Gemm = { ...g, K: Math.min(cap, g.K - k0), k0, fullK: g.K };
+        if (g.reduce) {
+          Object.assign(sub, { reduce: false, batch: 1, offA: b * g.strideA, offB: b * g.strideB });
+        }
+        parts.push(sub);
+      }
+    }
+  }
+  parts.forEach((p, i) => {
+    if (!_gemmTex({ ...p, accumulate: i > 0, bias: i > 0 ? null : g.bias }, out)) {
+      throw new Error("matmul: internal error: a K chunk does not fit a texture");
+    }
+  });
+  return true;
+}
+
+/**
+ * One texture-path launch set: stages A and B (chunked over batch, rows and columns when a texture side
+ * would exceed the limit) and runs mm_tex. Returns false when textures cannot hold the K range.
  */
 function _gemmTex(g: _Gemm, out: Tensor): boolean {
   const L = _texLimit || gpu().limits.maxTextureDimension2D;
@@ -259,22 +315,26 @@ function _gemmTex(g: _Gemm, out: Tensor): boolean {
   const ktot = reduce ? batch * K : K;
   const kq = Math.ceil(ktot / 4);
   const kPad = _roundUp(ktot, 4);
-  if (ktot === 0 || kq > L || kPad > L || L < _WG_N) return false;
+  const rowsAlongK = g.transA || !g.transB;
+  if (ktot === 0 || kq > L || (rowsAlongK && kPad > L) || L < _WG_N) return false;
   const pack = _path === "texture-pack";
+  const fullK = g.fullK ?? K;
   const A: _Operand = {
     x: g.a,
     role: "A",
     kPacked: !g.transA,
-    cols: g.transA ? M : K,
+    cols: g.transA ? M : fullK,
     stride: g.strideA,
+    off: g.offA ?? 0,
     shared: !reduce && g.strideA === 0,
   };
   const B: _Operand = {
     x: g.b,
     role: "B",
     kPacked: g.transB,
-    cols: g.transB ? K : N,
+    cols: g.transB ? fullK : N,
     stride: g.strideB,
+    off: g.offB ?? 0,
     shared: !reduce && g.strideB === 0,
   };
   const Z = reduce ? 1 : batch;
@@ -311,7 +371,7 @@ function _gemmTex(g: _Gemm, out: Tensor): boolean {
             reduce ? 0 : M * N,
             n0,
             g.bias ? 1 : 0,
-            0,
+            g.accumulate ? 1 : 0,
             0,
           ],
           workgroups: [Math.ceil(nc / _WG_N), Math.ceil(mc / _WG_M), zc],

@@ -128,7 +128,7 @@ Deno.test("matmul[texture]: 64-aligned shapes (staged by copyBufferToTexture) an
 });
 
 Deno.test("matmul[texture]: chunking over batch, rows and columns when textures are small", async () => {
-  // A 96-texel limit forces several chunks per product and, for K = 400 (100 texels), the fallback.
+  // A 96-texel limit forces several chunks per product.
   setMatmulPath("texture", 96);
   try {
     let seed = 700;
@@ -137,7 +137,12 @@ Deno.test("matmul[texture]: chunking over batch, rows and columns when textures 
       await check({ batchDims: [3], M: 40, N: 20, K: 7, transA, transB, sharedB: true }, seed += 10, 2);
       await check({ M: 257, N: 200, K: 20, transA, transB, bias: true }, seed += 10, 2);
     }
-    await check({ M: 9, N: 11, K: 400, bias: true }, 800, 2);
+    // K longer than a texture holds: K ranges accumulate (and batch groups / ranges of a summed dB).
+    for (const [transA, transB] of LAYOUTS) {
+      await check({ M: 9, N: 11, K: 400, transA, transB, bias: true }, seed += 10, 2);
+      await check({ batchDims: [3], M: 40, N: 20, K: 7, transA, transB, sharedB: true }, seed += 10, 2);
+      await check({ batchDims: [2], M: 150, N: 20, K: 7, transA, transB, sharedB: true }, seed += 10, 2);
+    }
   } finally {
     setMatmulPath("auto");
   }
