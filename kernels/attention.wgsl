@@ -6,27 +6,35 @@
 //
 // Layout: q, k, v, out and their gradients are (B, T, H·D4) arrays of vec4 — exactly the (B, T, H·D)
 // activations of BERT's query/key/value Linear layers when D is a multiple of 4 (heads are contiguous
-// D-slices of a row, read with strides; nothing is permuted); D4 = D/4 is an override constant. For other
-// D the host pads each head to a multiple of 4 with zeros (pad_heads/unpad_heads) — zeros add nothing to
-// the dot products. `rs` is the row stride in vec4s (H·D4). mask is f32 (B, T) of 1 (attend) / 0 (masked
-// key), unused when has_mask = 0. stats is (B, H, T) of vec4 (m, l, Δ, 0): m the row max of S, l the sum
-// of exp(S − m) (the softmax normaliser), Δ = rowsum(dO ⊙ O) written by attn_bwd_dq.
+// D-slices of a row, read with strides; nothing is permuted); D4 = D/4. For other D the host pads each
+// head to a multiple of 4 with zeros (pad_heads/unpad_heads) — zeros add nothing to the dot products.
+// `rs` is the row stride in vec4s (H·D4). mask is f32 (B, T) of 1 (attend) / 0 (masked key), unused when
+// has_mask = 0. stats is (B, H, T) of vec4 (m, l, Δ, 0): m the row max of S, l the sum of exp(S − m)
+// (the softmax normaliser), Δ = rowsum(dO ⊙ O) written by attn_bwd_dq.
 //
-// Parallelisation: one invocation per query row (forward, dQ) or per key row (dK, dV); a workgroup holds
-// WG consecutive rows of one (batch, head) = wid.y. The other operand is read in a loop whose address is
-// the same for every invocation of the workgroup (a broadcast load, cheap on CPU adapters), in register
-// tiles of KT keys (queries). Rows past T compute on row T−1 and store nothing (no divergent control flow
-// around the loops).
+// Two sets of kernels:
+// - generic (attn_fwd, attn_bwd_dq, attn_bwd_dkv): any D ≤ 128 (D4 a runtime value), one invocation per
+//   query row (forward, dQ) or key row (dK, dV), WG rows of one (batch, head) = wid.y per workgroup; the
+//   other operand is read from the storage buffers in tiles of KT keys (queries). Rows past T compute on
+//   row T−1 and store nothing.
+// - D = 64 (attn_fwd64, attn_bwd_dq64, attn_bwd_dkv64, below): 4 rows per invocation held in registers,
+//   the streamed operand read from staging textures. About 5× faster on CPU adapters.
 //
 // Dropout: probability (b, h, i, j) is kept iff rng_uniform(seed, ((b·H + h)·T + i)·T + j) >= p_drop and
 // then scaled by keep_scale = 1/(1 − p_drop); use_dropout = 0 skips it.
 //
-// Contract: every entry point OVERWRITES its outputs (attn_bwd_dq writes only the Δ lane of stats).
+// Contract: every entry point OVERWRITES its outputs (attn_bwd_dq writes only the Δ lane of stats;
+// attn_bwd_dq64 writes (m, l, Δ) to the statistics texture and leaves the stats buffer alone).
+//
+// UNIFORMS: each entry point reads its parameters as `p_u[wid.z]` (always element 0: the grid has one
+// layer in z) instead of a plain `var<uniform> p: Params`. Lavapipe inlines uniform values that feed
+// branch conditions or loop bounds when they are loaded at constant offsets and recompiles the shader for
+// every new set of values (seconds for these kernels at each new T); a dynamic index keeps one compiled
+// shader for all shapes.
 
 const F32_MIN: f32 = -3.4028234663852886e38;
 const MAX_D4: u32 = 32u; // head size up to 128
 const KT: u32 = 32u;     // keys (queries) per register tile
-override D4: u32 = 16u;  // head size in vec4s (D rounded up to a multiple of 4, divided by 4)
 override WG: u32 = 64u;  // rows per workgroup
 
 struct Params {
@@ -39,6 +47,9 @@ struct Params {
   p_drop: f32,       // dropout probability
   keep_scale: f32,   // 1 / (1 − p_drop) (0 when p_drop = 1)
   seed: u32,         // dropout stream
+  b0: u32,           // first batch of this chunk (fast path; 0 for the generic kernels)
+  d4: u32,           // head size in vec4s: D rounded up to a multiple of 4, divided by 4
+  pad: u32,          // (struct size 48: a multiple of 16, as uniform array elements need)
 }
 
 // Dropout multiplier of probability number `idx`: keep_scale or 0.
@@ -53,21 +64,22 @@ fn drop_factor(seed: u32, idx: u32, p_drop: f32, keep_scale: f32) -> f32 {
 @group(0) @binding(3) var<storage, read> fmask: array<f32>;            // (B, T) key mask
 @group(0) @binding(4) var<storage, read_write> fout: array<vec4f>;     // (B, T, H·D4) merged heads
 @group(0) @binding(5) var<storage, read_write> fstats: array<vec4f>;   // (B, H, T) (m, l, 0, 0)
-@group(0) @binding(6) var<uniform> pf: Params;
+@group(0) @binding(6) var<uniform> pf_u: array<Params, 2>; // element 0 (see UNIFORMS)
 
 @compute @workgroup_size(WG)
 fn attn_fwd(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u) {
+  let pf = pf_u[wid.z];
   let t = pf.t;
   let bh = wid.y;
   let b = bh / pf.h;
-  let head = (bh - b * pf.h) * D4;
+  let head = (bh - b * pf.h) * pf.d4;
   let row = wid.x * WG + lid.x;
   let i = min(row, t - 1u);
   let seq0 = b * t;                       // first row of this batch
   let qrow = (seq0 + i) * pf.rs + head;
   var q: array<vec4f, MAX_D4>;
   var o: array<vec4f, MAX_D4>;
-  for (var c = 0u; c < D4; c++) {
+  for (var c = 0u; c < pf.d4; c++) {
     q[c] = fq[qrow + c];
     o[c] = vec4f(0.0);
   }
@@ -82,7 +94,7 @@ fn attn_fwd(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid
     for (var jj = 0u; jj < nk; jj++) {
       let krow = (seq0 + j0 + jj) * pf.rs + head;
       var acc = vec4f(0.0);
-      for (var c = 0u; c < D4; c++) { acc = fma(q[c], fk[krow + c], acc); }
+      for (var c = 0u; c < pf.d4; c++) { acc = fma(q[c], fk[krow + c], acc); }
       var sc = ((acc.x + acc.y) + (acc.z + acc.w)) / pf.sqrt_d;
       if (pf.has_mask != 0u) { sc += (1.0 - fmask[seq0 + j0 + jj]) * F32_MIN; }
       s[jj] = sc;
@@ -99,14 +111,14 @@ fn attn_fwd(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid
       }
       s[jj] = e;
     }
-    for (var c = 0u; c < D4; c++) {
+    for (var c = 0u; c < pf.d4; c++) {
       var acc = o[c] * corr;
       for (var jj = 0u; jj < nk; jj++) { acc = fma(vec4f(s[jj]), fv[(seq0 + j0 + jj) * pf.rs + head + c], acc); }
       o[c] = acc;
     }
   }
   if (row < t) {
-    for (var c = 0u; c < D4; c++) { fout[qrow + c] = o[c] / l; }
+    for (var c = 0u; c < pf.d4; c++) { fout[qrow + c] = o[c] / l; }
     fstats[bh * t + i] = vec4f(m, l, 0.0, 0.0);
   }
 }
@@ -121,14 +133,15 @@ fn attn_fwd(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid
 @group(0) @binding(5) var<storage, read> qout: array<vec4f>;           // (B, T, H·D4) O (forward output)
 @group(0) @binding(6) var<storage, read_write> qdq: array<vec4f>;      // (B, T, H·D4) dL/dQ
 @group(0) @binding(7) var<storage, read_write> qstats: array<vec4f>;   // (B, H, T) reads m, l; writes Δ
-@group(0) @binding(8) var<uniform> pq: Params;
+@group(0) @binding(8) var<uniform> pq_u: array<Params, 2>; // element 0 (see UNIFORMS)
 
 @compute @workgroup_size(WG)
 fn attn_bwd_dq(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u) {
+  let pq = pq_u[wid.z];
   let t = pq.t;
   let bh = wid.y;
   let b = bh / pq.h;
-  let head = (bh - b * pq.h) * D4;
+  let head = (bh - b * pq.h) * pq.d4;
   let row = wid.x * WG + lid.x;
   let i = min(row, t - 1u);
   let seq0 = b * t;
@@ -137,7 +150,7 @@ fn attn_bwd_dq(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) 
   var g: array<vec4f, MAX_D4>;
   var dq: array<vec4f, MAX_D4>;
   var dacc = vec4f(0.0);
-  for (var c = 0u; c < D4; c++) {
+  for (var c = 0u; c < pq.d4; c++) {
     q[c] = qq[qrow + c];
     g[c] = qdout[qrow + c];
     dq[c] = vec4f(0.0);
@@ -155,7 +168,7 @@ fn attn_bwd_dq(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) 
       let krow = (seq0 + j0 + jj) * pq.rs + head;
       var sacc = vec4f(0.0);
       var pacc = vec4f(0.0);
-      for (var c = 0u; c < D4; c++) {
+      for (var c = 0u; c < pq.d4; c++) {
         sacc = fma(q[c], qk[krow + c], sacc);
         pacc = fma(g[c], qv[krow + c], pacc);
       }
@@ -166,14 +179,14 @@ fn attn_bwd_dq(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) 
       if (pq.use_dropout != 0u) { dp *= drop_factor(pq.seed, rng_row + j0 + jj, pq.p_drop, pq.keep_scale); }
       ds[jj] = p * (dp - delta) / pq.sqrt_d;
     }
-    for (var c = 0u; c < D4; c++) {
+    for (var c = 0u; c < pq.d4; c++) {
       var acc = dq[c];
       for (var jj = 0u; jj < nk; jj++) { acc = fma(vec4f(ds[jj]), qk[(seq0 + j0 + jj) * pq.rs + head + c], acc); }
       dq[c] = acc;
     }
   }
   if (row < t) {
-    for (var c = 0u; c < D4; c++) { qdq[qrow + c] = dq[c]; }
+    for (var c = 0u; c < pq.d4; c++) { qdq[qrow + c] = dq[c]; }
     qstats[bh * t + i] = vec4f(m, l, delta, 0.0);
   }
 }
@@ -188,14 +201,15 @@ fn attn_bwd_dq(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) 
 @group(0) @binding(5) var<storage, read> kstats: array<vec4f>;         // (B, H, T) (m, l, Δ, 0)
 @group(0) @binding(6) var<storage, read_write> kdk: array<vec4f>;      // (B, T, H·D4) dL/dK
 @group(0) @binding(7) var<storage, read_write> kdv: array<vec4f>;      // (B, T, H·D4) dL/dV
-@group(0) @binding(8) var<uniform> pk: Params;
+@group(0) @binding(8) var<uniform> pk_u: array<Params, 2>; // element 0 (see UNIFORMS)
 
 @compute @workgroup_size(WG)
 fn attn_bwd_dkv(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u) {
+  let pk = pk_u[wid.z];
   let t = pk.t;
   let bh = wid.y;
   let b = bh / pk.h;
-  let head = (bh - b * pk.h) * D4;
+  let head = (bh - b * pk.h) * pk.d4;
   let row = wid.x * WG + lid.x;
   let j = min(row, t - 1u);
   let seq0 = b * t;
@@ -204,7 +218,7 @@ fn attn_bwd_dkv(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id)
   var v: array<vec4f, MAX_D4>;
   var dk: array<vec4f, MAX_D4>;
   var dv: array<vec4f, MAX_D4>;
-  for (var c = 0u; c < D4; c++) {
+  for (var c = 0u; c < pk.d4; c++) {
     k[c] = kk[krow + c];
     v[c] = kv[krow + c];
     dk[c] = vec4f(0.0);
@@ -221,7 +235,7 @@ fn attn_bwd_dkv(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id)
       let qrow = (seq0 + i) * pk.rs + head;
       var sacc = vec4f(0.0);
       var pacc = vec4f(0.0);
-      for (var c = 0u; c < D4; c++) {
+      for (var c = 0u; c < pk.d4; c++) {
         sacc = fma(kq[qrow + c], k[c], sacc);
         pacc = fma(kdout[qrow + c], v[c], pacc);
       }
@@ -234,7 +248,7 @@ fn attn_bwd_dkv(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id)
       pz[ii] = p * z;
       ds[ii] = p * (dp - st.z) / pk.sqrt_d;
     }
-    for (var c = 0u; c < D4; c++) {
+    for (var c = 0u; c < pk.d4; c++) {
       var ak = dk[c];
       var av = dv[c];
       for (var ii = 0u; ii < nq; ii++) {
@@ -247,7 +261,7 @@ fn attn_bwd_dkv(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id)
     }
   }
   if (row < t) {
-    for (var c = 0u; c < D4; c++) {
+    for (var c = 0u; c < pk.d4; c++) {
       kdk[krow + c] = dk[c];
       kdv[krow + c] = dv[c];
     }
@@ -259,15 +273,17 @@ struct PadParams {
   n: u32,   // elements of the output
   d: u32,   // real head size D
   dp: u32,  // padded head size DP
+  pad: u32, // (size 16 for the uniform array)
 }
 
 @group(0) @binding(0) var<storage, read> pin: array<f32>;          // (N, H, D) or (N, H, DP)
 @group(0) @binding(1) var<storage, read_write> pout: array<f32>;   // (N, H, DP) or (N, H, D)
-@group(0) @binding(2) var<uniform> pp: PadParams;
+@group(0) @binding(2) var<uniform> pp_u: array<PadParams, 2>; // element 0 (see UNIFORMS)
 
 @compute @workgroup_size(256)
 fn pad_heads(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
              @builtin(local_invocation_id) lid: vec3u) {
+  let pp = pp_u[wid.z];
   let e = (wid.y * nwg.x + wid.x) * 256u + lid.x;
   if (e >= pp.n) { return; }
   let head = e / pp.dp;
@@ -278,8 +294,442 @@ fn pad_heads(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: ve
 @compute @workgroup_size(256)
 fn unpad_heads(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
                @builtin(local_invocation_id) lid: vec3u) {
+  let pp = pp_u[wid.z];
   let e = (wid.y * nwg.x + wid.x) * 256u + lid.x;
   if (e >= pp.n) { return; }
   let head = e / pp.d;
   pout[e] = pin[head * pp.dp + (e - head * pp.d)];
+}
+
+// ==== fast path for D = 64 ===================================================================================
+// One invocation owns 4 consecutive rows (queries in attn_fwd64 / attn_bwd_dq64, keys in attn_bwd_dkv64);
+// a head row of 64 floats is a Row (four mat4x4f) held in registers, written out without loops or arrays
+// so nothing lands in per-invocation scratch memory. The streamed operand (K and V; Q and dO) is read from
+// rgba32float storage textures staged by the host: on CPU adapters a texture load costs about a third of
+// a storage-buffer load. Texture texel (x, y) = (h·16 + c, (b − b0)·T + j) for batch b of the chunk that
+// starts at b0 (the host splits B so that a chunk's rows fit a texture). Workgroup (x, y): rows
+// [x·4·WG, (x+1)·4·WG) of (batch, head) y within the chunk. Per-row softmax statistics are vec4s over
+// the invocation's 4 rows.
+
+struct Row { a: mat4x4f, b: mat4x4f, c: mat4x4f, d: mat4x4f }
+
+fn row_zero() -> Row {
+  return Row(mat4x4f(), mat4x4f(), mat4x4f(), mat4x4f());
+}
+
+fn row_dot(x: Row, y: Row) -> f32 {
+  var acc = x.a[0] * y.a[0];
+  acc = fma(x.a[1], y.a[1], acc);
+  acc = fma(x.a[2], y.a[2], acc);
+  acc = fma(x.a[3], y.a[3], acc);
+  acc = fma(x.b[0], y.b[0], acc);
+  acc = fma(x.b[1], y.b[1], acc);
+  acc = fma(x.b[2], y.b[2], acc);
+  acc = fma(x.b[3], y.b[3], acc);
+  acc = fma(x.c[0], y.c[0], acc);
+  acc = fma(x.c[1], y.c[1], acc);
+  acc = fma(x.c[2], y.c[2], acc);
+  acc = fma(x.c[3], y.c[3], acc);
+  acc = fma(x.d[0], y.d[0], acc);
+  acc = fma(x.d[1], y.d[1], acc);
+  acc = fma(x.d[2], y.d[2], acc);
+  acc = fma(x.d[3], y.d[3], acc);
+  return (acc.x + acc.y) + (acc.z + acc.w);
+}
+
+// (x0·y, x1·y, x2·y, x3·y)
+fn dots4(x0: Row, x1: Row, x2: Row, x3: Row, y: Row) -> vec4f {
+  return vec4f(row_dot(x0, y), row_dot(x1, y), row_dot(x2, y), row_dot(x3, y));
+}
+
+fn mat_fma(s: f32, x: mat4x4f, y: mat4x4f) -> mat4x4f {
+  let v = vec4f(s);
+  return mat4x4f(fma(v, x[0], y[0]), fma(v, x[1], y[1]), fma(v, x[2], y[2]), fma(v, x[3], y[3]));
+}
+
+// s·x + y
+fn row_fma(s: f32, x: Row, y: Row) -> Row {
+  return Row(mat_fma(s, x.a, y.a), mat_fma(s, x.b, y.b), mat_fma(s, x.c, y.c), mat_fma(s, x.d, y.d));
+}
+
+fn row_scale(x: Row, s: f32) -> Row {
+  return Row(x.a * s, x.b * s, x.c * s, x.d * s);
+}
+
+fn tex_mat(t: texture_storage_2d<rgba32float, read>, x: u32, y: u32) -> mat4x4f {
+  return mat4x4f(textureLoad(t, vec2u(x, y)), textureLoad(t, vec2u(x + 1u, y)), textureLoad(t, vec2u(x + 2u, y)),
+                 textureLoad(t, vec2u(x + 3u, y)));
+}
+
+// The 16 texels (x .. x+15, y): one head row.
+fn tex_row(t: texture_storage_2d<rgba32float, read>, x: u32, y: u32) -> Row {
+  return Row(tex_mat(t, x, y), tex_mat(t, x + 4u, y), tex_mat(t, x + 8u, y), tex_mat(t, x + 12u, y));
+}
+
+// Additive mask bias of key row `r` (0 when there is no mask); m is the mask value.
+fn mask_bias(m: f32) -> f32 {
+  return (1.0 - m) * F32_MIN;
+}
+
+// Dropout multipliers of the 4 rows i0..i0+3 (queries) against key j: (bh·T + i)·T + j.
+fn drop4(seed: u32, first: u32, t: u32, p_drop: f32, keep_scale: f32) -> vec4f {
+  return vec4f(drop_factor(seed, first, p_drop, keep_scale), drop_factor(seed, first + t, p_drop, keep_scale),
+               drop_factor(seed, first + 2u * t, p_drop, keep_scale),
+               drop_factor(seed, first + 3u * t, p_drop, keep_scale));
+}
+
+// ---- attn_fwd64 ----------------------------------------------------------------------------------------------
+@group(0) @binding(0) var<storage, read> gq: array<vec4f>;                // (B, T, H·16) queries
+@group(0) @binding(1) var gk_tex: texture_storage_2d<rgba32float, read>;  // (H·16) × (Bc·T) keys of the chunk
+@group(0) @binding(2) var gv_tex: texture_storage_2d<rgba32float, read>;  // (H·16) × (Bc·T) values
+@group(0) @binding(3) var<storage, read> gmask: array<f32>;               // (B, T) key mask
+@group(0) @binding(4) var<storage, read_write> gout: array<vec4f>;        // (B, T, H·16) merged heads
+@group(0) @binding(5) var<storage, read_write> gstats: array<vec4f>;      // (B, H, T) (m, l, 0, 0)
+@group(0) @binding(6) var<uniform> pg_u: array<Params, 2>; // element 0 (see UNIFORMS)
+
+fn gq_row(o: u32) -> Row {
+  return Row(mat4x4f(gq[o], gq[o + 1u], gq[o + 2u], gq[o + 3u]), mat4x4f(gq[o + 4u], gq[o + 5u], gq[o + 6u], gq[o + 7u]),
+             mat4x4f(gq[o + 8u], gq[o + 9u], gq[o + 10u], gq[o + 11u]),
+             mat4x4f(gq[o + 12u], gq[o + 13u], gq[o + 14u], gq[o + 15u]));
+}
+
+fn gout_store(o: u32, x: Row) {
+  gout[o] = x.a[0]; gout[o + 1u] = x.a[1]; gout[o + 2u] = x.a[2]; gout[o + 3u] = x.a[3];
+  gout[o + 4u] = x.b[0]; gout[o + 5u] = x.b[1]; gout[o + 6u] = x.b[2]; gout[o + 7u] = x.b[3];
+  gout[o + 8u] = x.c[0]; gout[o + 9u] = x.c[1]; gout[o + 10u] = x.c[2]; gout[o + 11u] = x.c[3];
+  gout[o + 12u] = x.d[0]; gout[o + 13u] = x.d[1]; gout[o + 14u] = x.d[2]; gout[o + 15u] = x.d[3];
+}
+
+// Scores of the 4 rows against key j (clamped into range by the caller).
+fn fwd64_scores(q0: Row, q1: Row, q2: Row, q3: Row, k: Row, sqrt_d: f32, bias: f32) -> vec4f {
+  return dots4(q0, q1, q2, q3, k) / sqrt_d + bias;
+}
+
+@compute @workgroup_size(WG)
+fn attn_fwd64(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u) {
+  let pg = pg_u[wid.z];
+  let t = pg.t;
+  let b = pg.b0 + wid.y / pg.h;
+  let bh = b * pg.h + wid.y % pg.h;           // global (batch, head)
+  let head = (wid.y % pg.h) * 16u;
+  let seq0 = b * t;                           // first row of this batch in the buffers
+  let tex0 = (b - pg.b0) * t;                 // ... and in the textures
+  let r0 = (wid.x * WG + lid.x) * 4u;
+  let last = t - 1u;
+  let q0 = gq_row((seq0 + min(r0, last)) * pg.rs + head);
+  let q1 = gq_row((seq0 + min(r0 + 1u, last)) * pg.rs + head);
+  let q2 = gq_row((seq0 + min(r0 + 2u, last)) * pg.rs + head);
+  let q3 = gq_row((seq0 + min(r0 + 3u, last)) * pg.rs + head);
+  var o0 = row_zero();
+  var o1 = row_zero();
+  var o2 = row_zero();
+  var o3 = row_zero();
+  var m = vec4f(F32_MIN);
+  var l = vec4f(0.0);
+  let rng0 = (bh * t + r0) * t; // dropout index of (r0, key 0); rows past T are computed but never stored
+  for (var j0 = 0u; j0 < t; j0 += 4u) {
+    // Four keys per step; keys past T are clamped for the loads and get probability 0.
+    let ja = j0;
+    let jb = min(j0 + 1u, last);
+    let jc = min(j0 + 2u, last);
+    let jd = min(j0 + 3u, last);
+    var ba = 0.0;
+    var bb = 0.0;
+    var bc = 0.0;
+    var bd = 0.0;
+    if (pg.has_mask != 0u) {
+      ba = mask_bias(gmask[seq0 + ja]);
+      bb = mask_bias(gmask[seq0 + jb]);
+      bc = mask_bias(gmask[seq0 + jc]);
+      bd = mask_bias(gmask[seq0 + jd]);
+    }
+    let sa = fwd64_scores(q0, q1, q2, q3, tex_row(gk_tex, head, tex0 + ja), pg.sqrt_d, ba);
+    let sb = fwd64_scores(q0, q1, q2, q3, tex_row(gk_tex, head, tex0 + jb), pg.sqrt_d, bb);
+    let sc = fwd64_scores(q0, q1, q2, q3, tex_row(gk_tex, head, tex0 + jc), pg.sqrt_d, bc);
+    let sd = fwd64_scores(q0, q1, q2, q3, tex_row(gk_tex, head, tex0 + jd), pg.sqrt_d, bd);
+    let vb_ok = j0 + 1u < t;
+    let vc_ok = j0 + 2u < t;
+    let vd_ok = j0 + 3u < t;
+    let low = vec4f(F32_MIN);
+    let tmax = max(max(m, max(sa, select(low, sb, vb_ok))), max(select(low, sc, vc_ok), select(low, sd, vd_ok)));
+    let corr = exp(m - tmax);
+    m = tmax;
+    var pa = exp(sa - tmax);
+    var pb = select(vec4f(0.0), exp(sb - tmax), vb_ok);
+    var pc = select(vec4f(0.0), exp(sc - tmax), vc_ok);
+    var pd = select(vec4f(0.0), exp(sd - tmax), vd_ok);
+    l = l * corr + ((pa + pb) + (pc + pd));
+    if (pg.use_dropout != 0u) {
+      let rj = rng0 + j0;
+      pa *= drop4(pg.seed, rj, t, pg.p_drop, pg.keep_scale);
+      pb *= drop4(pg.seed, rj + 1u, t, pg.p_drop, pg.keep_scale);
+      pc *= drop4(pg.seed, rj + 2u, t, pg.p_drop, pg.keep_scale);
+      pd *= drop4(pg.seed, rj + 3u, t, pg.p_drop, pg.keep_scale);
+    }
+    o0 = row_scale(o0, corr.x);
+    o1 = row_scale(o1, corr.y);
+    o2 = row_scale(o2, corr.z);
+    o3 = row_scale(o3, corr.w);
+    let va = tex_row(gv_tex, head, tex0 + ja);
+    o0 = row_fma(pa.x, va, o0);
+    o1 = row_fma(pa.y, va, o1);
+    o2 = row_fma(pa.z, va, o2);
+    o3 = row_fma(pa.w, va, o3);
+    let vb = tex_row(gv_tex, head, tex0 + jb);
+    o0 = row_fma(pb.x, vb, o0);
+    o1 = row_fma(pb.y, vb, o1);
+    o2 = row_fma(pb.z, vb, o2);
+    o3 = row_fma(pb.w, vb, o3);
+    let vc = tex_row(gv_tex, head, tex0 + jc);
+    o0 = row_fma(pc.x, vc, o0);
+    o1 = row_fma(pc.y, vc, o1);
+    o2 = row_fma(pc.z, vc, o2);
+    o3 = row_fma(pc.w, vc, o3);
+    let vd = tex_row(gv_tex, head, tex0 + jd);
+    o0 = row_fma(pd.x, vd, o0);
+    o1 = row_fma(pd.y, vd, o1);
+    o2 = row_fma(pd.z, vd, o2);
+    o3 = row_fma(pd.w, vd, o3);
+  }
+  let st = (bh * t + r0);
+  if (r0 < t) {
+    gout_store((seq0 + r0) * pg.rs + head, row_scale(o0, 1.0 / l.x));
+    gstats[st] = vec4f(m.x, l.x, 0.0, 0.0);
+  }
+  if (r0 + 1u < t) {
+    gout_store((seq0 + r0 + 1u) * pg.rs + head, row_scale(o1, 1.0 / l.y));
+    gstats[st + 1u] = vec4f(m.y, l.y, 0.0, 0.0);
+  }
+  if (r0 + 2u < t) {
+    gout_store((seq0 + r0 + 2u) * pg.rs + head, row_scale(o2, 1.0 / l.z));
+    gstats[st + 2u] = vec4f(m.z, l.z, 0.0, 0.0);
+  }
+  if (r0 + 3u < t) {
+    gout_store((seq0 + r0 + 3u) * pg.rs + head, row_scale(o3, 1.0 / l.w));
+    gstats[st + 3u] = vec4f(m.w, l.w, 0.0, 0.0);
+  }
+}
+
+// ---- attn_bwd_dq64: dQ, and the (m, l, Δ) statistics texture for attn_bwd_dkv64 ----------------------------
+@group(0) @binding(0) var<storage, read> hq: array<vec4f>;                // (B, T, H·16) queries
+@group(0) @binding(1) var hk_tex: texture_storage_2d<rgba32float, read>;  // (H·16) × (Bc·T) keys
+@group(0) @binding(2) var hv_tex: texture_storage_2d<rgba32float, read>;  // (H·16) × (Bc·T) values
+@group(0) @binding(3) var<storage, read> hmask: array<f32>;               // (B, T) key mask
+@group(0) @binding(4) var<storage, read> hdout: array<vec4f>;             // (B, T, H·16) dL/dO
+@group(0) @binding(5) var<storage, read> hout: array<vec4f>;              // (B, T, H·16) O
+@group(0) @binding(6) var<storage, read> hstats: array<vec4f>;            // (B, H, T) (m, l, -, -)
+@group(0) @binding(7) var<storage, read_write> hdq: array<vec4f>;         // (B, T, H·16) dL/dQ
+@group(0) @binding(8) var hst_tex: texture_storage_2d<rgba32float, write>; // T × (Bc·H): (m, l, Δ, 0)
+@group(0) @binding(9) var<uniform> ph_u: array<Params, 2>; // element 0 (see UNIFORMS)
+
+fn hq_row(o: u32) -> Row {
+  return Row(mat4x4f(hq[o], hq[o + 1u], hq[o + 2u], hq[o + 3u]), mat4x4f(hq[o + 4u], hq[o + 5u], hq[o + 6u], hq[o + 7u]),
+             mat4x4f(hq[o + 8u], hq[o + 9u], hq[o + 10u], hq[o + 11u]),
+             mat4x4f(hq[o + 12u], hq[o + 13u], hq[o + 14u], hq[o + 15u]));
+}
+
+fn hdout_row(o: u32) -> Row {
+  return Row(mat4x4f(hdout[o], hdout[o + 1u], hdout[o + 2u], hdout[o + 3u]),
+             mat4x4f(hdout[o + 4u], hdout[o + 5u], hdout[o + 6u], hdout[o + 7u]),
+             mat4x4f(hdout[o + 8u], hdout[o + 9u], hdout[o + 10u], hdout[o + 11u]),
+             mat4x4f(hdout[o + 12u], hdout[o + 13u], hdout[o + 14u], hdout[o + 15u]));
+}
+
+fn hout_row(o: u32) -> Row {
+  return Row(mat4x4f(hout[o], hout[o + 1u], hout[o + 2u], hout[o + 3u]),
+             mat4x4f(hout[o + 4u], hout[o + 5u], hout[o + 6u], hout[o + 7u]),
+             mat4x4f(hout[o + 8u], hout[o + 9u], hout[o + 10u], hout[o + 11u]),
+             mat4x4f(hout[o + 12u], hout[o + 13u], hout[o + 14u], hout[o + 15u]));
+}
+
+fn hdq_store(o: u32, x: Row) {
+  hdq[o] = x.a[0]; hdq[o + 1u] = x.a[1]; hdq[o + 2u] = x.a[2]; hdq[o + 3u] = x.a[3];
+  hdq[o + 4u] = x.b[0]; hdq[o + 5u] = x.b[1]; hdq[o + 6u] = x.b[2]; hdq[o + 7u] = x.b[3];
+  hdq[o + 8u] = x.c[0]; hdq[o + 9u] = x.c[1]; hdq[o + 10u] = x.c[2]; hdq[o + 11u] = x.c[3];
+  hdq[o + 12u] = x.d[0]; hdq[o + 13u] = x.d[1]; hdq[o + 14u] = x.d[2]; hdq[o + 15u] = x.d[3];
+}
+
+@compute @workgroup_size(WG)
+fn attn_bwd_dq64(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u) {
+  let ph = ph_u[wid.z];
+  let t = ph.t;
+  let b = ph.b0 + wid.y / ph.h;
+  let bh = b * ph.h + wid.y % ph.h;
+  let head = (wid.y % ph.h) * 16u;
+  let seq0 = b * t;
+  let tex0 = (b - ph.b0) * t;
+  let r0 = (wid.x * WG + lid.x) * 4u;
+  let last = t - 1u;
+  let o0 = (seq0 + min(r0, last)) * ph.rs + head;
+  let o1 = (seq0 + min(r0 + 1u, last)) * ph.rs + head;
+  let o2 = (seq0 + min(r0 + 2u, last)) * ph.rs + head;
+  let o3 = (seq0 + min(r0 + 3u, last)) * ph.rs + head;
+  let q0 = hq_row(o0);
+  let q1 = hq_row(o1);
+  let q2 = hq_row(o2);
+  let q3 = hq_row(o3);
+  let g0 = hdout_row(o0);
+  let g1 = hdout_row(o1);
+  let g2 = hdout_row(o2);
+  let g3 = hdout_row(o3);
+  // Δ = rowsum(dO ⊙ O) = rowsum(P ⊙ dP) (dropout included)
+  let delta = vec4f(row_dot(g0, hout_row(o0)), row_dot(g1, hout_row(o1)), row_dot(g2, hout_row(o2)),
+                    row_dot(g3, hout_row(o3)));
+  let st0 = hstats[bh * t + min(r0, last)];
+  let st1 = hstats[bh * t + min(r0 + 1u, last)];
+  let st2 = hstats[bh * t + min(r0 + 2u, last)];
+  let st3 = hstats[bh * t + min(r0 + 3u, last)];
+  let m = vec4f(st0.x, st1.x, st2.x, st3.x);
+  let l = vec4f(st0.y, st1.y, st2.y, st3.y);
+  var dq0 = row_zero();
+  var dq1 = row_zero();
+  var dq2 = row_zero();
+  var dq3 = row_zero();
+  let rng0 = (bh * t + r0) * t;
+  for (var j = 0u; j < t; j++) {
+    let k = tex_row(hk_tex, head, tex0 + j);
+    let v = tex_row(hv_tex, head, tex0 + j);
+    var bias = 0.0;
+    if (ph.has_mask != 0u) { bias = mask_bias(hmask[seq0 + j]); }
+    let p = exp(dots4(q0, q1, q2, q3, k) / ph.sqrt_d + bias - m) / l;
+    var dp = dots4(g0, g1, g2, g3, v);
+    if (ph.use_dropout != 0u) { dp *= drop4(ph.seed, rng0 + j, t, ph.p_drop, ph.keep_scale); }
+    let ds = p * (dp - delta) / ph.sqrt_d;
+    dq0 = row_fma(ds.x, k, dq0);
+    dq1 = row_fma(ds.y, k, dq1);
+    dq2 = row_fma(ds.z, k, dq2);
+    dq3 = row_fma(ds.w, k, dq3);
+  }
+  let y = wid.y; // (b − b0)·H + h: the statistics texture row
+  if (r0 < t) {
+    hdq_store(o0, dq0);
+    textureStore(hst_tex, vec2u(r0, y), vec4f(m.x, l.x, delta.x, 0.0));
+  }
+  if (r0 + 1u < t) {
+    hdq_store(o1, dq1);
+    textureStore(hst_tex, vec2u(r0 + 1u, y), vec4f(m.y, l.y, delta.y, 0.0));
+  }
+  if (r0 + 2u < t) {
+    hdq_store(o2, dq2);
+    textureStore(hst_tex, vec2u(r0 + 2u, y), vec4f(m.z, l.z, delta.z, 0.0));
+  }
+  if (r0 + 3u < t) {
+    hdq_store(o3, dq3);
+    textureStore(hst_tex, vec2u(r0 + 3u, y), vec4f(m.w, l.w, delta.w, 0.0));
+  }
+}
+
+// ---- attn_bwd_dkv64: dK and dV, one invocation per 4 key rows ---------------------------------------------
+@group(0) @binding(0) var iq_tex: texture_storage_2d<rgba32float, read>;  // (H·16) × (Bc·T) queries
+@group(0) @binding(1) var<storage, read> ik: array<vec4f>;                // (B, T, H·16) keys
+@group(0) @binding(2) var<storage, read> iv: array<vec4f>;                // (B, T, H·16) values
+@group(0) @binding(3) var<storage, read> imask: array<f32>;               // (B, T) key mask
+@group(0) @binding(4) var ig_tex: texture_storage_2d<rgba32float, read>;  // (H·16) × (Bc·T) dL/dO
+@group(0) @binding(5) var ist_tex: texture_storage_2d<rgba32float, read>; // T × (Bc·H) (m, l, Δ, 0)
+@group(0) @binding(6) var<storage, read_write> idk: array<vec4f>;         // (B, T, H·16) dL/dK
+@group(0) @binding(7) var<storage, read_write> idv: array<vec4f>;         // (B, T, H·16) dL/dV
+@group(0) @binding(8) var<uniform> pi_u: array<Params, 2>; // element 0 (see UNIFORMS)
+
+fn ik_row(o: u32) -> Row {
+  return Row(mat4x4f(ik[o], ik[o + 1u], ik[o + 2u], ik[o + 3u]), mat4x4f(ik[o + 4u], ik[o + 5u], ik[o + 6u], ik[o + 7u]),
+             mat4x4f(ik[o + 8u], ik[o + 9u], ik[o + 10u], ik[o + 11u]),
+             mat4x4f(ik[o + 12u], ik[o + 13u], ik[o + 14u], ik[o + 15u]));
+}
+
+fn iv_row(o: u32) -> Row {
+  return Row(mat4x4f(iv[o], iv[o + 1u], iv[o + 2u], iv[o + 3u]), mat4x4f(iv[o + 4u], iv[o + 5u], iv[o + 6u], iv[o + 7u]),
+             mat4x4f(iv[o + 8u], iv[o + 9u], iv[o + 10u], iv[o + 11u]),
+             mat4x4f(iv[o + 12u], iv[o + 13u], iv[o + 14u], iv[o + 15u]));
+}
+
+fn idk_store(o: u32, x: Row) {
+  idk[o] = x.a[0]; idk[o + 1u] = x.a[1]; idk[o + 2u] = x.a[2]; idk[o + 3u] = x.a[3];
+  idk[o + 4u] = x.b[0]; idk[o + 5u] = x.b[1]; idk[o + 6u] = x.b[2]; idk[o + 7u] = x.b[3];
+  idk[o + 8u] = x.c[0]; idk[o + 9u] = x.c[1]; idk[o + 10u] = x.c[2]; idk[o + 11u] = x.c[3];
+  idk[o + 12u] = x.d[0]; idk[o + 13u] = x.d[1]; idk[o + 14u] = x.d[2]; idk[o + 15u] = x.d[3];
+}
+
+fn idv_store(o: u32, x: Row) {
+  idv[o] = x.a[0]; idv[o + 1u] = x.a[1]; idv[o + 2u] = x.a[2]; idv[o + 3u] = x.a[3];
+  idv[o + 4u] = x.b[0]; idv[o + 5u] = x.b[1]; idv[o + 6u] = x.b[2]; idv[o + 7u] = x.b[3];
+  idv[o + 8u] = x.c[0]; idv[o + 9u] = x.c[1]; idv[o + 10u] = x.c[2]; idv[o + 11u] = x.c[3];
+  idv[o + 12u] = x.d[0]; idv[o + 13u] = x.d[1]; idv[o + 14u] = x.d[2]; idv[o + 15u] = x.d[3];
+}
+
+@compute @workgroup_size(WG)
+fn attn_bwd_dkv64(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u) {
+  let pi = pi_u[wid.z];
+  let t = pi.t;
+  let b = pi.b0 + wid.y / pi.h;
+  let bh = b * pi.h + wid.y % pi.h;
+  let head = (wid.y % pi.h) * 16u;
+  let seq0 = b * t;
+  let tex0 = (b - pi.b0) * t;
+  let r0 = (wid.x * WG + lid.x) * 4u; // key rows r0 .. r0+3
+  let last = t - 1u;
+  let o0 = (seq0 + min(r0, last)) * pi.rs + head;
+  let o1 = (seq0 + min(r0 + 1u, last)) * pi.rs + head;
+  let o2 = (seq0 + min(r0 + 2u, last)) * pi.rs + head;
+  let o3 = (seq0 + min(r0 + 3u, last)) * pi.rs + head;
+  let k0 = ik_row(o0);
+  let k1 = ik_row(o1);
+  let k2 = ik_row(o2);
+  let k3 = ik_row(o3);
+  let v0 = iv_row(o0);
+  let v1 = iv_row(o1);
+  let v2 = iv_row(o2);
+  let v3 = iv_row(o3);
+  var bias = vec4f(0.0);
+  if (pi.has_mask != 0u) {
+    bias = vec4f(mask_bias(imask[seq0 + min(r0, last)]), mask_bias(imask[seq0 + min(r0 + 1u, last)]),
+                 mask_bias(imask[seq0 + min(r0 + 2u, last)]), mask_bias(imask[seq0 + min(r0 + 3u, last)]));
+  }
+  var dk0 = row_zero();
+  var dk1 = row_zero();
+  var dk2 = row_zero();
+  var dk3 = row_zero();
+  var dv0 = row_zero();
+  var dv1 = row_zero();
+  var dv2 = row_zero();
+  var dv3 = row_zero();
+  for (var i = 0u; i < t; i++) {
+    let q = tex_row(iq_tex, head, tex0 + i);
+    let g = tex_row(ig_tex, head, tex0 + i);
+    let st = textureLoad(ist_tex, vec2u(i, wid.y)); // (m, l, Δ) of query row i
+    let p = exp(dots4(k0, k1, k2, k3, q) / pi.sqrt_d + bias - st.x) / st.y;
+    var z = vec4f(1.0);
+    if (pi.use_dropout != 0u) {
+      let first = (bh * t + i) * t + r0;
+      z = vec4f(drop_factor(pi.seed, first, pi.p_drop, pi.keep_scale),
+                drop_factor(pi.seed, first + 1u, pi.p_drop, pi.keep_scale),
+                drop_factor(pi.seed, first + 2u, pi.p_drop, pi.keep_scale),
+                drop_factor(pi.seed, first + 3u, pi.p_drop, pi.keep_scale));
+    }
+    let pz = p * z;
+    let ds = p * (dots4(v0, v1, v2, v3, g) * z - st.z) / pi.sqrt_d;
+    dv0 = row_fma(pz.x, g, dv0);
+    dv1 = row_fma(pz.y, g, dv1);
+    dv2 = row_fma(pz.z, g, dv2);
+    dv3 = row_fma(pz.w, g, dv3);
+    dk0 = row_fma(ds.x, q, dk0);
+    dk1 = row_fma(ds.y, q, dk1);
+    dk2 = row_fma(ds.z, q, dk2);
+    dk3 = row_fma(ds.w, q, dk3);
+  }
+  if (r0 < t) {
+    idk_store(o0, dk0);
+    idv_store(o0, dv0);
+  }
+  if (r0 + 1u < t) {
+    idk_store(o1, dk1);
+    idv_store(o1, dv1);
+  }
+  if (r0 + 2u < t) {
+    idk_store(o2, dk2);
+    idv_store(o2, dv2);
+  }
+  if (r0 + 3u < t) {
+    idk_store(o3, dk3);
+    idv_store(o3, dv3);
+  }
 }

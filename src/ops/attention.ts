@@ -6,15 +6,17 @@
  * @module
  */
 import src from "../../kernels/attention.wgsl" with { type: "text" };
-import { f32, gpu, splitGrid } from "../engine/gpu.ts";
+import { f32, gpu, type ParamValue, splitGrid } from "../engine/gpu.ts";
 import { record } from "../engine/tape.ts";
 import { Tensor } from "../engine/tensor.ts";
 import { RNG_WGSL } from "./rng.ts";
 
 const _CODE = `${RNG_WGSL}\n${src}`;
 const _MAX_HEAD = 128;
-/** Rows (queries or keys) per workgroup. */
+/** Rows (queries or keys) per workgroup of the generic kernels. */
 const _WG = 64;
+/** Invocations per workgroup of the D = 64 kernels (4 rows each). */
+const _WG64 = 16;
 
 /** Options of {@link attention}. */
 export interface AttentionOptions {
@@ -79,6 +81,104 @@ function _padDispatch(entry: string, x: Tensor, out: Tensor, g: _Geom): void {
   });
 }
 
+// ---- staging textures of the D = 64 path ---------------------------------------------------------------
+
+const _textures = new Map<string, GPUTexture>();
+const _MAX_TEXTURES = 8;
+
+/**
+ * A cached rgba32float texture for `role` at least w×h. Reusing one across calls is safe: commands run in
+ * encoding order, so a later staging copy only overwrites it after earlier kernels have read it. Sizes are
+ * never powers of two: llvmpipe compiles a separate shader variant for power-of-two texture sizes (seconds
+ * per kernel), so keeping every texture non-power-of-two means one variant. Heights are rounded up to 64
+ * rows (+1) so varying sequence lengths share textures.
+ */
+function _texture(role: string, w: number, h: number, copyDst: boolean): GPUTexture {
+  let width = w;
+  while (_isPow2(width)) width++; // 1 → 3, 32 → 33
+  const height = Math.ceil(h / 64) * 64 + 1;
+  const key = `${role}:${width}x${height}`;
+  let tex = _textures.get(key);
+  if (tex) {
+    _textures.delete(key);
+    _textures.set(key, tex); // most recently used last
+    return tex;
+  }
+  if (_textures.size >= _MAX_TEXTURES) {
+    gpu().flush(); // encoded work may still use the evicted texture: submit it before destroying
+    const [oldest, old] = _textures.entries().next().value!;
+    _textures.delete(oldest);
+    old.destroy();
+  }
+  tex = gpu().device.createTexture({
+    label: `attention.${role}`,
+    size: [width, height],
+    format: "rgba32float",
+    usage: GPUTextureUsage.STORAGE_BINDING | (copyDst ? GPUTextureUsage.COPY_DST : 0),
+  });
+  _textures.set(key, tex);
+  return tex;
+}
+
+function _isPow2(n: number): boolean {
+  return n > 0 && (n & (n - 1)) === 0;
+}
+
+/** Copies rows [b0·T, (b0 + bc)·T) of a (B, T, H·64) tensor into a texture (texel row = one token). */
+function _stage(x: Tensor, role: string, g: _Geom, b0: number, bc: number): GPUTexture {
+  const w = g.h * 16;
+  const tex = _texture(role, w, bc * g.t, true);
+  gpu().encoderForCopy().copyBufferToTexture(
+    { buffer: x.buffer, offset: b0 * g.t * w * 16, bytesPerRow: w * 16, rowsPerImage: bc * g.t },
+    { texture: tex },
+    [w, bc * g.t, 1],
+  );
+  return tex;
+}
+
+/** Which kernels {@link attention} uses: see {@link setAttentionPath}. */
+export type AttentionPath = "auto" | "generic";
+
+let _path: AttentionPath = "auto";
+let _texLimit = 0;
+
+/**
+ * Selects the attention kernels (for tests and benchmarks): `"auto"` uses the D = 64 texture kernels
+ * when they apply and the generic ones otherwise; `"generic"` always uses the generic kernels.
+ * `textureLimit` (> 0) overrides the texture side limit so tests can exercise the batch chunking.
+ */
+export function setAttentionPath(path: AttentionPath, textureLimit = 0): void {
+  _path = path;
+  _texLimit = textureLimit;
+}
+
+/** Batches per chunk of the D = 64 path (0 when it cannot be used: other D or textures too small). */
+function _fastChunk(g: _Geom): number {
+  if (_path === "generic" || g.d !== 64 || g.t === 0 || g.b === 0) return 0;
+  // Two texels of slack on each side for the non-power-of-two sizes (see _texture).
+  const max = (_texLimit || gpu().limits.maxTextureDimension2D) - 2;
+  if (g.h * 16 > max || g.t > max) return 0;
+  const rows = Math.floor(max / 64) * 64; // texture heights are rounded up to 64 rows, plus one
+  return Math.max(0, Math.min(Math.floor(rows / g.t), Math.floor(rows / g.h), g.b));
+}
+
+/** Uniform parameters shared by every attention kernel (see `Params` in the WGSL). */
+function _params(g: _Geom, hasMask: boolean, p: number, seed: number, b0: number): ParamValue[] {
+  return [
+    g.t,
+    g.h,
+    g.h * g.d4,
+    hasMask ? 1 : 0,
+    f32(Math.sqrt(g.d)),
+    p > 0 ? 1 : 0,
+    f32(p),
+    f32(p < 1 ? 1 / (1 - p) : 0),
+    seed,
+    b0,
+    g.d4,
+  ];
+}
+
 /**
  * Multi-head scaled dot-product attention exactly as HF BertSelfAttention (eager): scores
  * `q·kᵀ/√D + (1 − mask)·f32_min` (f32_min = −3.4028234663852886e38, added as HF does, so a fully masked
@@ -88,8 +188,10 @@ function _padDispatch(entry: string, x: Tensor, out: Tensor, g: _Geom): void {
  * q, k, v are (B, T, H·D) f32 with heads as contiguous D-slices of the last dimension; mask is f32 (B, T)
  * of 1 (attend) / 0 (masked key) or null; returns the merged heads (B, T, H·D). Differentiable in q, k, v.
  * Saves only the per-row softmax max and sum (B, H, T) — the backward recomputes the probabilities — and
- * reads q, k, v, mask and the output in the backward (they must still be alive). Head sizes that are not
- * a multiple of 4 go through zero-padded copies. Head size ≤ 128.
+ * reads q, k, v, mask and the output in the backward (they must still be alive).
+ *
+ * D = 64 (BERT) runs register-tiled kernels that read the streamed operand from staging textures; other
+ * head sizes (≤ 128) run the generic kernels, through zero-padded copies when D is not a multiple of 4.
  */
 export function attention(
   q: Tensor,
@@ -103,22 +205,93 @@ export function attention(
   const p = opts.dropoutP ?? 0;
   if (!(p >= 0 && p <= 1)) throw new RangeError(`attention: dropout probability ${p} is not in [0, 1]`);
   const seed = (opts.seed ?? 0) >>> 0;
+  const chunk = _fastChunk(g);
+  if (chunk > 0) return _attention64(q, k, v, mask, g, p, seed, chunk);
+  return _attentionGeneric(q, k, v, mask, g, p, seed);
+}
+
+function _attention64(
+  q: Tensor,
+  k: Tensor,
+  v: Tensor,
+  mask: Tensor | null,
+  g: _Geom,
+  p: number,
+  seed: number,
+  chunk: number,
+): Tensor {
+  const out = Tensor.empty(q.shape, "f32", "attention.out");
+  const stats = Tensor.empty([g.b, g.h, g.t, 4], "f32", "attention.stats");
+  const maskRes = (mask ?? q).res;
+  const constants = { WG: _WG64 };
+  const xGroups = Math.ceil(g.t / (4 * _WG64));
+  for (let b0 = 0; b0 < g.b; b0 += chunk) {
+    const bc = Math.min(chunk, g.b - b0);
+    const tk = _stage(k, "A", g, b0, bc);
+    const tv = _stage(v, "B", g, b0, bc);
+    gpu().dispatch({
+      label: "attention.attn_fwd64",
+      code: _CODE,
+      entryPoint: "attn_fwd64",
+      inputs: [q.res, { texture: tk }, { texture: tv }, maskRes],
+      outputs: [out.res, stats.res],
+      params: _params(g, mask !== null, p, seed, b0),
+      workgroups: [xGroups, bc * g.h],
+      constants,
+    });
+  }
+  return record(out, "attention", [q, k, v], (gradOut) => {
+    const dq = Tensor.empty(q.shape, "f32", "attention.dq");
+    const dk = Tensor.empty(q.shape, "f32", "attention.dk");
+    const dv = Tensor.empty(q.shape, "f32", "attention.dv");
+    for (let b0 = 0; b0 < g.b; b0 += chunk) {
+      const bc = Math.min(chunk, g.b - b0);
+      const params = _params(g, mask !== null, p, seed, b0);
+      const st = _texture("S", g.t, bc * g.h, false);
+      const tk = _stage(k, "A", g, b0, bc);
+      const tv = _stage(v, "B", g, b0, bc);
+      gpu().dispatch({
+        label: "attention.attn_bwd_dq64",
+        code: _CODE,
+        entryPoint: "attn_bwd_dq64",
+        inputs: [q.res, { texture: tk }, { texture: tv }, maskRes, gradOut.res, out.res, stats.res],
+        outputs: [dq.res, { texture: st }],
+        params,
+        workgroups: [xGroups, bc * g.h],
+        constants,
+      });
+      const tq = _stage(q, "A", g, b0, bc);
+      const tg = _stage(gradOut, "B", g, b0, bc);
+      gpu().dispatch({
+        label: "attention.attn_bwd_dkv64",
+        code: _CODE,
+        entryPoint: "attn_bwd_dkv64",
+        inputs: [{ texture: tq }, k.res, v.res, maskRes, { texture: tg }, { texture: st }],
+        outputs: [dk.res, dv.res],
+        params,
+        workgroups: [xGroups, bc * g.h],
+        constants,
+      });
+    }
+    return [dq, dk, dv];
+  }, [stats]);
+}
+
+function _attentionGeneric(
+  q: Tensor,
+  k: Tensor,
+  v: Tensor,
+  mask: Tensor | null,
+  g: _Geom,
+  p: number,
+  seed: number,
+): Tensor {
   const padded = g.d % 4 !== 0;
   const qp = padded ? _pad(q, g, "attention.q_pad") : q;
   const kp = padded ? _pad(k, g, "attention.k_pad") : k;
   const vp = padded ? _pad(v, g, "attention.v_pad") : v;
-  const params = [
-    g.t,
-    g.h,
-    g.h * g.d4,
-    mask ? 1 : 0,
-    f32(Math.sqrt(g.d)),
-    p > 0 ? 1 : 0,
-    f32(p),
-    f32(p < 1 ? 1 / (1 - p) : 0),
-    seed,
-  ];
-  const constants = { D4: g.d4, WG: _WG };
+  const params = _params(g, mask !== null, p, seed, 0);
+  const constants = { WG: _WG };
   const workgroups: [number, number] = [Math.ceil(g.t / _WG), g.b * g.h];
   const maskRes = (mask ?? qp).res;
   const outP = Tensor.empty(qp.shape, "f32", "attention.out");

@@ -1,4 +1,4 @@
-import { attention } from "../../src/ops/attention.ts";
+import { attention, type AttentionPath, setAttentionPath } from "../../src/ops/attention.ts";
 import { backward } from "../../src/engine/tape.ts";
 import { readAll, Tensor, tidy } from "../../src/engine/tensor.ts";
 import { assertClose, dot, f64, finiteDiff, randn, rng, setupGpu } from "../_util.ts";
@@ -74,24 +74,58 @@ async function checkAgainstRef(dims: AttnDims, kind: MaskKind, drop: AttnDropout
 }
 
 const NO_DROP = { p: 0, seed: 0 };
+
+/** Runs `fn` with the given kernel selection, restoring the default afterwards. */
+async function withPath(path: AttentionPath, textureLimit: number, fn: () => Promise<void>): Promise<void> {
+  setAttentionPath(path, textureLimit);
+  try {
+    await fn();
+  } finally {
+    setAttentionPath("auto");
+  }
+}
+
+// D = 64 takes the texture kernels (4 rows per invocation); other D the generic kernels (D = 5: padded).
 const CASES: [AttnDims, MaskKind][] = [
+  [{ b: 2, t: 130, h: 2, d: 64 }, "edge"],
+  [{ b: 3, t: 5, h: 3, d: 64 }, "edge"],
+  [{ b: 1, t: 1, h: 2, d: 64 }, "none"],
   [{ b: 2, t: 17, h: 3, d: 8 }, "random"],
   [{ b: 3, t: 33, h: 2, d: 5 }, "edge"],
-  [{ b: 2, t: 130, h: 2, d: 64 }, "edge"],
   [{ b: 1, t: 1, h: 2, d: 4 }, "random"],
   [{ b: 2, t: 7, h: 4, d: 12 }, "none"],
   [{ b: 1, t: 40, h: 1, d: 128 }, "random"],
 ];
 
 for (const [dims, kind] of CASES) {
-  Deno.test(`attention: forward and backward match float64 at B${dims.b} T${dims.t} H${dims.h} D${dims.d}, mask ${kind}`, async () => {
+  const name = `B${dims.b} T${dims.t} H${dims.h} D${dims.d}, mask ${kind}`;
+  Deno.test(`attention: forward and backward match float64 at ${name}`, async () => {
     await checkAgainstRef(dims, kind, NO_DROP, dims.t * 7 + dims.d);
   });
 }
 
+Deno.test("attention: the generic kernels at D = 64 match float64 too", async () => {
+  await withPath(
+    "generic",
+    0,
+    () => checkAgainstRef({ b: 2, t: 19, h: 2, d: 64 }, "edge", { p: 0.2, seed: 5 }, 3),
+  );
+});
+
+Deno.test("attention: the D = 64 kernels split the batch when textures are small", async () => {
+  // Limit 70 texels: 64 texture rows, so 2 batches of T = 30 per chunk and B = 3 runs as chunks of 2 and 1.
+  await withPath(
+    "auto",
+    70,
+    () => checkAgainstRef({ b: 3, t: 30, h: 2, d: 64 }, "edge", { p: 0.1, seed: 9 }, 4),
+  );
+});
+
 Deno.test("attention: dropout forward/backward match the float64 reference with the same RNG", async () => {
   await checkAgainstRef({ b: 2, t: 33, h: 2, d: 16 }, "random", { p: 0.1, seed: 1234 }, 5);
   await checkAgainstRef({ b: 1, t: 17, h: 3, d: 5 }, "edge", { p: 0.5, seed: 99 }, 6);
+  await checkAgainstRef({ b: 2, t: 70, h: 2, d: 64 }, "edge", { p: 0.1, seed: 4321 }, 7);
+  await checkAgainstRef({ b: 1, t: 9, h: 1, d: 64 }, "random", { p: 1, seed: 1 }, 8); // everything dropped
 });
 
 Deno.test("attention: the dropout mask depends on the seed only", async () => {
@@ -109,6 +143,7 @@ Deno.test("attention: backward equals central finite differences of the float64 
     const [dims, drop] of [
       [{ b: 2, t: 6, h: 2, d: 4 }, NO_DROP],
       [{ b: 1, t: 5, h: 2, d: 5 }, { p: 0.25, seed: 3 }],
+      [{ b: 2, t: 5, h: 1, d: 64 }, { p: 0.25, seed: 11 }],
     ] as [AttnDims, AttnDropout][]
   ) {
     const c = makeCase(dims, "random", 40 + dims.d);
