@@ -6,6 +6,11 @@
 // `norm_finish` / `clip_finish` OVERWRITE their 1-element outputs. Tensors are contiguous f32.
 // The 1-D grid of the elementwise entry points is split over x/y (see splitGrid): the linear index is
 // (wid.y * nwg.x + wid.x) * 256 + lid.x, bounds-checked.
+//
+// UNIFORMS: entry points read their parameters as `p_u[wid.z]` (always element 0: grids have one layer in
+// z). Lavapipe inlines uniform values that feed branch conditions or loop bounds when they are loaded at
+// constant offsets and compiles a new shader variant for every new set of values (here: every new row
+// count); the dynamic index keeps one compiled shader for all shapes.
 
 // ---- adamw_step ------------------------------------------------------------------------------------------
 // For every element, with g = grad * (use_scale ? scale[0] : 1):
@@ -24,6 +29,9 @@ struct AdamParams {
   step_size: f32,   // lr / bias_correction1
   bc2_sqrt: f32,    // sqrt(bias_correction2)
   eps: f32,         // eps
+  pad0: u32,        // (size 48: uniform array elements are 16-byte multiples)
+  pad1: u32,
+  pad2: u32,
 }
 
 @group(0) @binding(0) var<storage, read> a_grad: array<f32>;         // (n) the gradient
@@ -31,11 +39,12 @@ struct AdamParams {
 @group(0) @binding(2) var<storage, read_write> a_param: array<f32>;  // (n) updated in place
 @group(0) @binding(3) var<storage, read_write> a_m: array<f32>;      // (n) first moment, in place
 @group(0) @binding(4) var<storage, read_write> a_v: array<f32>;      // (n) second moment, in place
-@group(0) @binding(5) var<uniform> pa: AdamParams;
+@group(0) @binding(5) var<uniform> pa_u: array<AdamParams, 2>; // element 0 (see UNIFORMS)
 
 @compute @workgroup_size(256)
 fn adamw_step(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
               @builtin(local_invocation_id) lid: vec3u) {
+  let pa = pa_u[wid.z];
   let i = (wid.y * nwg.x + wid.x) * 256u + lid.x;
   if (i >= pa.n) { return; }
   var g = a_grad[i];
@@ -61,11 +70,12 @@ fn adamw_step(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: v
 @group(0) @binding(2) var<storage, read_write> a4_param: array<vec4f>;  // (n/4) in place
 @group(0) @binding(3) var<storage, read_write> a4_m: array<vec4f>;      // (n/4) in place
 @group(0) @binding(4) var<storage, read_write> a4_v: array<vec4f>;      // (n/4) in place
-@group(0) @binding(5) var<uniform> pa4: AdamParams;
+@group(0) @binding(5) var<uniform> pa4_u: array<AdamParams, 2>; // element 0 (see UNIFORMS)
 
 @compute @workgroup_size(256)
 fn adamw_step4(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
                @builtin(local_invocation_id) lid: vec3u) {
+  let pa4 = pa4_u[wid.z];
   let i = (wid.y * nwg.x + wid.x) * 256u + lid.x;
   if (i >= pa4.n) { return; }
   var g = a4_grad[i];
@@ -90,11 +100,12 @@ struct PartialParams {
   n: u32,      // elements of x
   chunk: u32,  // elements per workgroup
   offset: u32, // first slot of this tensor in `partials`
+  pad: u32,    // (size 16)
 }
 
 @group(0) @binding(0) var<storage, read> s_x: array<f32>;               // (n) one gradient tensor
 @group(0) @binding(1) var<storage, read_write> s_partials: array<f32>;  // (P) slots of all tensors
-@group(0) @binding(2) var<uniform> ps: PartialParams;
+@group(0) @binding(2) var<uniform> ps_u: array<PartialParams, 2>; // element 0 (see UNIFORMS)
 
 var<workgroup> red: array<f32, 256>;
 
@@ -109,6 +120,7 @@ fn reduce_red(l: u32) {
 
 @compute @workgroup_size(256)
 fn sumsq_partial(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u) {
+  let ps = ps_u[wid.z];
   let start = wid.x * ps.chunk;
   let end = min(start + ps.chunk, ps.n);
   var s = 0.0;
@@ -126,6 +138,7 @@ fn sumsq_partial(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id
 
 @compute @workgroup_size(256)
 fn sumsq_partial4(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u) {
+  let ps = ps_u[wid.z];
   let start = wid.x * ps.chunk;
   let end = min(start + ps.chunk, ps.n);
   var s = vec4f(0.0);
@@ -142,14 +155,16 @@ fn sumsq_partial4(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_i
 struct FinishParams {
   count: u32,     // partial slots
   max_norm: f32,  // clipping threshold (clip_finish)
+  pad0: u32,      // (size 16)
+  pad1: u32,
 }
 
 @group(0) @binding(0) var<storage, read> f_partials: array<f32>;        // (P)
 @group(0) @binding(1) var<storage, read_write> f_norm: array<f32>;      // (1)
-@group(0) @binding(2) var<uniform> pf1: FinishParams;
+@group(0) @binding(2) var<uniform> pf1_u: array<FinishParams, 2>; // element 0 (see UNIFORMS)
 
 @group(0) @binding(2) var<storage, read_write> f_scale: array<f32>;     // (1)
-@group(0) @binding(3) var<uniform> pf2: FinishParams;
+@group(0) @binding(3) var<uniform> pf2_u: array<FinishParams, 2>; // element 0 (see UNIFORMS)
 
 fn sum_partials(l: u32, count: u32) -> f32 {
   var s = 0.0;
@@ -160,13 +175,15 @@ fn sum_partials(l: u32, count: u32) -> f32 {
 }
 
 @compute @workgroup_size(256)
-fn norm_finish(@builtin(local_invocation_id) lid: vec3u) {
+fn norm_finish(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u) {
+  let pf1 = pf1_u[wid.z];
   let total = sum_partials(lid.x, pf1.count);
   if (lid.x == 0u) { f_norm[0] = sqrt(total); }
 }
 
 @compute @workgroup_size(256)
-fn clip_finish(@builtin(local_invocation_id) lid: vec3u) {
+fn clip_finish(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u) {
+  let pf2 = pf2_u[wid.z];
   let total = sum_partials(lid.x, pf2.count);
   if (lid.x == 0u) {
     let norm = sqrt(total);

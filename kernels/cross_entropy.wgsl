@@ -8,11 +8,17 @@
 // 0 and so is the gradient (PyTorch gives NaN; we give 0).
 // Row kernels run one invocation per row (L is small for token classification); the 1-D grid is split
 // over x/y (see splitGrid): row = (wid.y * nwg.x + wid.x) * 64 + lid.x.
+//
+// UNIFORMS: entry points read their parameters as `p_u[wid.z]` (always element 0: grids have one layer in
+// z). Lavapipe inlines uniform values that feed branch conditions or loop bounds when they are loaded at
+// constant offsets and compiles a new shader variant for every new set of values (here: every new row
+// count); the dynamic index keeps one compiled shader for all shapes.
 
 struct Params {
   n: u32,       // rows N (elements N·L for ce_backward)
   l: u32,       // labels L (row length)
   ignore: i32,  // the ignore index (-100)
+  pad: u32,     // (size 16: uniform array elements are 16-byte multiples)
 }
 
 // ---- ce_rows: per-row loss terms and the row's (max, log-sum-exp of x - max) ---------------------------
@@ -22,7 +28,7 @@ struct Params {
 @group(0) @binding(1) var<storage, read> labels: array<i32>;             // (N)
 @group(0) @binding(2) var<storage, read_write> row_loss: array<f32>;     // (N) -log_softmax[label], 0 if ignored
 @group(0) @binding(3) var<storage, read_write> row_stats: array<vec2f>;  // (N, 2) max, log(sum exp(x - max))
-@group(0) @binding(4) var<uniform> pr: Params;
+@group(0) @binding(4) var<uniform> pr_u: array<Params, 2>; // element 0 (see UNIFORMS)
 
 fn row_index(wid: vec3u, nwg: vec3u, lid: vec3u) -> u32 {
   return (wid.y * nwg.x + wid.x) * 64u + lid.x;
@@ -31,6 +37,7 @@ fn row_index(wid: vec3u, nwg: vec3u, lid: vec3u) -> u32 {
 @compute @workgroup_size(64)
 fn ce_rows(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
            @builtin(local_invocation_id) lid: vec3u) {
+  let pr = pr_u[wid.z];
   let r = row_index(wid, nwg, lid);
   if (r >= pr.n) { return; }
   let base = r * pr.l;
@@ -56,13 +63,14 @@ fn ce_rows(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3
 @group(0) @binding(1) var<storage, read> m_labels: array<i32>;   // (N)
 @group(0) @binding(2) var<storage, read_write> m_loss: array<f32>;  // (1) the mean loss
 @group(0) @binding(3) var<storage, read_write> m_stats: array<f32>; // (1) count of non-ignored rows
-@group(0) @binding(4) var<uniform> pm: Params;
+@group(0) @binding(4) var<uniform> pm_u: array<Params, 2>; // element 0 (see UNIFORMS)
 
 var<workgroup> red_sum: array<f32, 256>;
 var<workgroup> red_cnt: array<f32, 256>;
 
 @compute @workgroup_size(256)
-fn ce_mean(@builtin(local_invocation_id) lid: vec3u) {
+fn ce_mean(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u) {
+  let pm = pm_u[wid.z];
   var s = 0.0;
   var c = 0.0;
   for (var r = lid.x; r < pm.n; r += 256u) {
@@ -93,11 +101,12 @@ fn ce_mean(@builtin(local_invocation_id) lid: vec3u) {
 @group(0) @binding(3) var<storage, read> b_stats: array<f32>;  // (1) count, saved by ce_mean
 @group(0) @binding(4) var<storage, read> b_grad: array<f32>;   // (1) d(loss)/d(mean loss)
 @group(0) @binding(5) var<storage, read_write> b_out: array<f32>; // (N, L) d(loss)/d(logits)
-@group(0) @binding(6) var<uniform> pb: Params;
+@group(0) @binding(6) var<uniform> pb_u: array<Params, 2>; // element 0 (see UNIFORMS)
 
 @compute @workgroup_size(256)
 fn ce_backward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
                @builtin(local_invocation_id) lid: vec3u) {
+  let pb = pb_u[wid.z];
   let i = (wid.y * nwg.x + wid.x) * 256u + lid.x;
   if (i >= pb.n) { return; }
   let r = i / pb.l;
@@ -116,11 +125,12 @@ fn ce_backward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: 
 // ---- softmax_rows: probabilities of each row (inference) ------------------------------------------------
 @group(0) @binding(0) var<storage, read> s_logits: array<f32>;        // (N, L)
 @group(0) @binding(1) var<storage, read_write> s_probs: array<f32>;   // (N, L)
-@group(0) @binding(2) var<uniform> ps: Params;
+@group(0) @binding(2) var<uniform> ps_u: array<Params, 2>; // element 0 (see UNIFORMS)
 
 @compute @workgroup_size(64)
 fn softmax_rows(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
                 @builtin(local_invocation_id) lid: vec3u) {
+  let ps = ps_u[wid.z];
   let r = row_index(wid, nwg, lid);
   if (r >= ps.n) { return; }
   let base = r * ps.l;
