@@ -7,8 +7,7 @@
 //   B: (K, N) row-major, or (N, K) when TRANS_B;   batch entry b starts at b * strideB (0 = shared)
 //   C: (M, N) row-major;                           batch entry b starts at b * M * N
 //
-// Contract: every entry point OVERWRITES its output, except mm_tex with `accumulate` = 1 (the host splits a
-// K too long for one texture into ranges; later ranges ADD into C). With `reduce` = 1 the batch is summed instead:
+// Contract: every entry point OVERWRITES its output. With `reduce` = 1 the batch is summed instead:
 // C = Σ_b op(A_b) · op(B_b), one (M, N) output (the weight gradient of a matrix shared across a batch).
 // The optional bias (N) is added to every row of C once (HAS_BIAS).
 //
@@ -163,8 +162,8 @@ struct TexParams {
   cBase: u32,     // element offset of C(first batch entry, first row, first column) of this launch
   cStride: u32,   // elements between batch entries of C
   nOff: u32,      // first column of C (index into the bias) of this launch
-  hasBias: u32,   // 1: add bias[nOff + column] (runtime flags: they only touch the epilogue)
-  accumulate: u32, // 1: add to C instead of overwriting it (a K range after the first)
+  hasBias: u32,   // 1: add bias[nOff + column] (a runtime flag: it only touches the epilogue)
+  pad0: u32,
   pad1: u32,
 }
 
@@ -179,17 +178,22 @@ fn mac(c: vec4f, a: vec4f, t: mat4x4f) -> vec4f {
   return fma(vec4f(a.w), t[3], fma(vec4f(a.z), t[2], fma(vec4f(a.y), t[1], fma(vec4f(a.x), t[0], c))));
 }
 
-// Stores 4 columns of one row of C (+ bias), skipping columns past nCount.
+// Stores 4 columns of one row of C, skipping columns past nCount. (Storage-buffer accesses are the slow
+// path on CPU adapters: each is a loop over the SIMD lanes, so the epilogue keeps them to one per output.)
 fn store4(base: u32, row: u32, col: u32, v: vec4f) {
   let o = base + row * tp.ldc + col;
   for (var j = 0u; j < 4u; j++) {
-    if (col + j < tp.nCount) {
-      var x = v[j];
-      if (tp.hasBias != 0u) { x += tbias[tp.nOff + col + j]; }
-      if (tp.accumulate != 0u) { x += tc[o + j]; }
-      tc[o + j] = x;
-    }
+    if (col + j < tp.nCount) { tc[o + j] = v[j]; }
   }
+}
+
+// bias[nOff + col .. + 3] (columns clamped into range; zero when there is no bias).
+fn bias4(col: u32) -> vec4f {
+  if (tp.hasBias == 0u) { return vec4f(0.0); }
+  let last = tp.nCount - 1u;
+  let b = tp.nOff;
+  return vec4f(tbias[b + min(col, last)], tbias[b + min(col + 1u, last)], tbias[b + min(col + 2u, last)],
+               tbias[b + min(col + 3u, last)]);
 }
 
 // Each invocation computes a 16×12 block of C (register tiling: per K step of 4 it loads 16 texels
@@ -281,20 +285,23 @@ fn mm_tex(@builtin(global_invocation_id) gid: vec3u) {
     c15_0 = mac(c15_0, a15, t0); c15_1 = mac(c15_1, a15, t1); c15_2 = mac(c15_2, a15, t2);
   }
   let base = tp.cBase + gid.z * tp.cStride;
-  if (m + 0u < tp.mCount) { store4(base, m + 0u, n + 0u, c0_0); store4(base, m + 0u, n + 4u, c0_1); store4(base, m + 0u, n + 8u, c0_2); }
-  if (m + 1u < tp.mCount) { store4(base, m + 1u, n + 0u, c1_0); store4(base, m + 1u, n + 4u, c1_1); store4(base, m + 1u, n + 8u, c1_2); }
-  if (m + 2u < tp.mCount) { store4(base, m + 2u, n + 0u, c2_0); store4(base, m + 2u, n + 4u, c2_1); store4(base, m + 2u, n + 8u, c2_2); }
-  if (m + 3u < tp.mCount) { store4(base, m + 3u, n + 0u, c3_0); store4(base, m + 3u, n + 4u, c3_1); store4(base, m + 3u, n + 8u, c3_2); }
-  if (m + 4u < tp.mCount) { store4(base, m + 4u, n + 0u, c4_0); store4(base, m + 4u, n + 4u, c4_1); store4(base, m + 4u, n + 8u, c4_2); }
-  if (m + 5u < tp.mCount) { store4(base, m + 5u, n + 0u, c5_0); store4(base, m + 5u, n + 4u, c5_1); store4(base, m + 5u, n + 8u, c5_2); }
-  if (m + 6u < tp.mCount) { store4(base, m + 6u, n + 0u, c6_0); store4(base, m + 6u, n + 4u, c6_1); store4(base, m + 6u, n + 8u, c6_2); }
-  if (m + 7u < tp.mCount) { store4(base, m + 7u, n + 0u, c7_0); store4(base, m + 7u, n + 4u, c7_1); store4(base, m + 7u, n + 8u, c7_2); }
-  if (m + 8u < tp.mCount) { store4(base, m + 8u, n + 0u, c8_0); store4(base, m + 8u, n + 4u, c8_1); store4(base, m + 8u, n + 8u, c8_2); }
-  if (m + 9u < tp.mCount) { store4(base, m + 9u, n + 0u, c9_0); store4(base, m + 9u, n + 4u, c9_1); store4(base, m + 9u, n + 8u, c9_2); }
-  if (m + 10u < tp.mCount) { store4(base, m + 10u, n + 0u, c10_0); store4(base, m + 10u, n + 4u, c10_1); store4(base, m + 10u, n + 8u, c10_2); }
-  if (m + 11u < tp.mCount) { store4(base, m + 11u, n + 0u, c11_0); store4(base, m + 11u, n + 4u, c11_1); store4(base, m + 11u, n + 8u, c11_2); }
-  if (m + 12u < tp.mCount) { store4(base, m + 12u, n + 0u, c12_0); store4(base, m + 12u, n + 4u, c12_1); store4(base, m + 12u, n + 8u, c12_2); }
-  if (m + 13u < tp.mCount) { store4(base, m + 13u, n + 0u, c13_0); store4(base, m + 13u, n + 4u, c13_1); store4(base, m + 13u, n + 8u, c13_2); }
-  if (m + 14u < tp.mCount) { store4(base, m + 14u, n + 0u, c14_0); store4(base, m + 14u, n + 4u, c14_1); store4(base, m + 14u, n + 8u, c14_2); }
-  if (m + 15u < tp.mCount) { store4(base, m + 15u, n + 0u, c15_0); store4(base, m + 15u, n + 4u, c15_1); store4(base, m + 15u, n + 8u, c15_2); }
+  let bias0 = bias4(n);
+  let bias1 = bias4(n + 4u);
+  let bias2 = bias4(n + 8u);
+  if (m + 0u < tp.mCount) { store4(base, m + 0u, n + 0u, c0_0 + bias0); store4(base, m + 0u, n + 4u, c0_1 + bias1); store4(base, m + 0u, n + 8u, c0_2 + bias2); }
+  if (m + 1u < tp.mCount) { store4(base, m + 1u, n + 0u, c1_0 + bias0); store4(base, m + 1u, n + 4u, c1_1 + bias1); store4(base, m + 1u, n + 8u, c1_2 + bias2); }
+  if (m + 2u < tp.mCount) { store4(base, m + 2u, n + 0u, c2_0 + bias0); store4(base, m + 2u, n + 4u, c2_1 + bias1); store4(base, m + 2u, n + 8u, c2_2 + bias2); }
+  if (m + 3u < tp.mCount) { store4(base, m + 3u, n + 0u, c3_0 + bias0); store4(base, m + 3u, n + 4u, c3_1 + bias1); store4(base, m + 3u, n + 8u, c3_2 + bias2); }
+  if (m + 4u < tp.mCount) { store4(base, m + 4u, n + 0u, c4_0 + bias0); store4(base, m + 4u, n + 4u, c4_1 + bias1); store4(base, m + 4u, n + 8u, c4_2 + bias2); }
+  if (m + 5u < tp.mCount) { store4(base, m + 5u, n + 0u, c5_0 + bias0); store4(base, m + 5u, n + 4u, c5_1 + bias1); store4(base, m + 5u, n + 8u, c5_2 + bias2); }
+  if (m + 6u < tp.mCount) { store4(base, m + 6u, n + 0u, c6_0 + bias0); store4(base, m + 6u, n + 4u, c6_1 + bias1); store4(base, m + 6u, n + 8u, c6_2 + bias2); }
+  if (m + 7u < tp.mCount) { store4(base, m + 7u, n + 0u, c7_0 + bias0); store4(base, m + 7u, n + 4u, c7_1 + bias1); store4(base, m + 7u, n + 8u, c7_2 + bias2); }
+  if (m + 8u < tp.mCount) { store4(base, m + 8u, n + 0u, c8_0 + bias0); store4(base, m + 8u, n + 4u, c8_1 + bias1); store4(base, m + 8u, n + 8u, c8_2 + bias2); }
+  if (m + 9u < tp.mCount) { store4(base, m + 9u, n + 0u, c9_0 + bias0); store4(base, m + 9u, n + 4u, c9_1 + bias1); store4(base, m + 9u, n + 8u, c9_2 + bias2); }
+  if (m + 10u < tp.mCount) { store4(base, m + 10u, n + 0u, c10_0 + bias0); store4(base, m + 10u, n + 4u, c10_1 + bias1); store4(base, m + 10u, n + 8u, c10_2 + bias2); }
+  if (m + 11u < tp.mCount) { store4(base, m + 11u, n + 0u, c11_0 + bias0); store4(base, m + 11u, n + 4u, c11_1 + bias1); store4(base, m + 11u, n + 8u, c11_2 + bias2); }
+  if (m + 12u < tp.mCount) { store4(base, m + 12u, n + 0u, c12_0 + bias0); store4(base, m + 12u, n + 4u, c12_1 + bias1); store4(base, m + 12u, n + 8u, c12_2 + bias2); }
+  if (m + 13u < tp.mCount) { store4(base, m + 13u, n + 0u, c13_0 + bias0); store4(base, m + 13u, n + 4u, c13_1 + bias1); store4(base, m + 13u, n + 8u, c13_2 + bias2); }
+  if (m + 14u < tp.mCount) { store4(base, m + 14u, n + 0u, c14_0 + bias0); store4(base, m + 14u, n + 4u, c14_1 + bias1); store4(base, m + 14u, n + 8u, c14_2 + bias2); }
+  if (m + 15u < tp.mCount) { store4(base, m + 15u, n + 0u, c15_0 + bias0); store4(base, m + 15u, n + 4u, c15_1 + bias1); store4(base, m + 15u, n + 8u, c15_2 + bias2); }
 }

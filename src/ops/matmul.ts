@@ -7,7 +7,7 @@ import src from "../../kernels/matmul.wgsl" with { type: "text" };
 import { gpu } from "../engine/gpu.ts";
 import { record } from "../engine/tape.ts";
 import { Tensor } from "../engine/tensor.ts";
-import { sumRows } from "./elementwise.ts";
+import { addInPlace, sumRows } from "./elementwise.ts";
 
 /** Options of {@link matmul}. */
 export interface MatmulOptions {
@@ -42,8 +42,6 @@ interface _Gemm {
   /** Element offsets of the first batch entry of a and b (batch groups of a split reduction). */
   offA?: number;
   offB?: number;
-  /** Add to `out` instead of overwriting it. */
-  accumulate?: boolean;
 }
 
 /**
@@ -266,8 +264,8 @@ function _stage(
 }
 
 /**
- * The texture path for any shape: splits products whose K does not fit a texture into several launches
- * that accumulate into `out` (K ranges; for a batch-summed product, groups of batch entries).
+ * The texture path for any shape: splits products whose K does not fit a texture into several products
+ * summed into `out` (K ranges; for a batch-summed product, groups of batch entries).
  */
 function _gemmTexAll(g: _Gemm, out: Tensor): boolean {
   const L = _texLimit || gpu().limits.maxTextureDimension2D;
@@ -297,9 +295,15 @@ function _gemmTexAll(g: _Gemm, out: Tensor): boolean {
       }
     }
   }
+  // The first part writes `out` (with the bias); the others are added in.
   parts.forEach((p, i) => {
-    if (!_gemmTex({ ...p, accumulate: i > 0, bias: i > 0 ? null : g.bias }, out)) {
+    const dst = i === 0 ? out : Tensor.empty(out.shape, "f32", "matmul.part");
+    if (!_gemmTex({ ...p, bias: i === 0 ? g.bias : null }, dst)) {
       throw new Error("matmul: internal error: a K chunk does not fit a texture");
+    }
+    if (dst !== out) {
+      addInPlace(out, dst);
+      dst.dispose();
     }
   });
   return true;
@@ -371,7 +375,7 @@ function _gemmTex(g: _Gemm, out: Tensor): boolean {
             reduce ? 0 : M * N,
             n0,
             g.bias ? 1 : 0,
-            g.accumulate ? 1 : 0,
+            0,
             0,
           ],
           workgroups: [Math.ceil(nc / _WG_N), Math.ceil(mc / _WG_M), zc],
