@@ -192,6 +192,9 @@ export class Trainer {
       const c = await loadCheckpoint(resumeFrom, this.model, this.optimizer);
       this.#state = c.state;
       this.#microBatches = c.rng.microBatches;
+    } else {
+      await Deno.mkdir(a.outputDir, { recursive: true });
+      await Deno.writeTextFile(`${a.outputDir}/train_log.jsonl`, ""); // a fresh run starts a fresh log
     }
     this.#lossSum = zeros([1], "loss_sum").keep();
     if (this.#state.loss_since_log) addInPlace(this.#lossSum, fill([1], this.#state.loss_since_log));
