@@ -1,8 +1,8 @@
 import { assertEquals, assertThrows } from "../_assert.ts";
 import {
   ConfigError,
-  configToJson,
   configLabels,
+  configToJson,
   makeBertConfig,
   numLabels,
   parseBertConfig,
