@@ -58,11 +58,13 @@ let _texLimit = 0;
  * storage textures (copyBufferToTexture when rows are 256-byte multiples, else a pack kernel) and runs
  * the register-tiled kernel; `"texture-pack"` always uses the pack kernel; `"generic"` always uses the
  * direct buffer kernel. `textureLimit` overrides the texture side limit (default: the device's
- * maxTextureDimension2D) so tests can exercise the chunking.
+ * maxTextureDimension2D) and `textureBytes` the staging-texture cache budget (default 256 MiB), so tests
+ * can exercise chunking and eviction.
  */
-export function setMatmulPath(path: MatmulPath, textureLimit = 0): void {
+export function setMatmulPath(path: MatmulPath, textureLimit = 0, textureBytes = 0): void {
   _path = path;
   _texLimit = textureLimit;
+  _maxTextureBytes = textureBytes || _DEFAULT_TEXTURE_BYTES;
 }
 
 /** Runs a GEMM on the GPU and returns its (unrecorded) output. */
@@ -80,8 +82,11 @@ const _TM = 16, _TN = 12, _WG_M = 2 * _TM, _WG_N = 8 * _TN;
 
 const _textures = new Map<string, GPUTexture>();
 /** Bytes of cached staging textures kept before the least recently used are destroyed. */
-const _MAX_TEXTURE_BYTES = 256 * 2 ** 20;
+const _DEFAULT_TEXTURE_BYTES = 256 * 2 ** 20;
+let _maxTextureBytes = _DEFAULT_TEXTURE_BYTES;
 let _textureBytes = 0;
+/** Textures staged for the launch being encoded: never evicted before that launch is encoded. */
+const _pinned = new Set<GPUTexture>();
 
 /**
  * A staging texture of exactly w×h texels for a role ("A" or "B"). Textures are cached by role and size
@@ -99,13 +104,15 @@ function _texture(role: string, width: number, height: number): GPUTexture {
   if (t) {
     _textures.delete(key);
     _textures.set(key, t);
+    _pinned.add(t);
     return t;
   }
   const bytes = w * h * 16;
-  if (_textureBytes + bytes > _MAX_TEXTURE_BYTES && _textures.size > 0) {
+  if (_textureBytes + bytes > _maxTextureBytes && _textures.size > 0) {
     gpu().flush();
     for (const [k, old] of _textures) {
-      if (_textureBytes + bytes <= _MAX_TEXTURE_BYTES) break;
+      if (_textureBytes + bytes <= _maxTextureBytes) break;
+      if (_pinned.has(old)) continue;
       _textures.delete(k);
       _textureBytes -= old.width * old.height * 16;
       old.destroy();
@@ -119,6 +126,7 @@ function _texture(role: string, width: number, height: number): GPUTexture {
     label: `matmul.stage${role}`,
   });
   _textures.set(key, t);
+  _pinned.add(t);
   return t;
 }
 
@@ -381,9 +389,12 @@ function _gemmTex(g: _Gemm, out: Tensor): boolean {
           workgroups: [Math.ceil(nc / _WG_N), Math.ceil(mc / _WG_M), zc],
           constants: { TRANS_A: g.transA ? 1 : 0, TRANS_B: g.transB ? 1 : 0 },
         });
+        _pinned.clear();
+        _pinned.add(texA); // still read by the next column chunk
       }
     }
   }
+  _pinned.clear();
   return true;
 }
 

@@ -128,8 +128,8 @@ Deno.test("matmul[texture]: 64-aligned shapes (staged by copyBufferToTexture) an
 });
 
 Deno.test("matmul[texture]: chunking over batch, rows and columns when textures are small", async () => {
-  // A 96-texel limit forces several chunks per product.
-  setMatmulPath("texture", 96);
+  // A 96-texel limit forces several chunks per product; a 64 KiB texture budget forces evictions.
+  setMatmulPath("texture", 96, 64 * 1024);
   try {
     let seed = 700;
     for (const [transA, transB] of LAYOUTS) {
