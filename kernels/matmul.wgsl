@@ -9,13 +9,13 @@
 //
 // Contract: every entry point OVERWRITES its output. With `reduce` = 1 the batch is summed instead:
 // C = Σ_b op(A_b) · op(B_b), one (M, N) output (the weight gradient of a matrix shared across a batch).
-// The optional bias (N) is added to every row of C once (HAS_BIAS).
+// The optional bias (N) is added to every row of C once (mm_generic: HAS_BIAS; mm_tex: the hasBias param).
 //
 // Entry points:
 //   mm_generic — the general fallback: any shape and layout, reads the stored tensors directly.
 //   pack_tex   — copies a stored operand into an rgba32float texture (zero padded) when a plain copy can't.
 //   mm_tex     — the fast path: C from two staged textures, 16×12 register tile per invocation.
-// Numbers (GFLOP/s on lavapipe, 2 cores) are in bench/matmul_bench.ts.
+// Design notes and measured GFLOP/s: src/ops/matmul.ts; benchmark: bench/matmul_bench.ts --report.
 
 override TRANS_A: bool = false;
 override TRANS_B: bool = false;
