@@ -423,6 +423,10 @@ function _gemmGeneric(g: _Gemm, out: Tensor): void {
   });
 }
 
+function _checkF32(op: string, ...ts: (Tensor | null)[]): void {
+  for (const t of ts) if (t && t.dtype !== "f32") throw new TypeError(`${op}: ${t} is not f32`);
+}
+
 function _prod(dims: readonly number[]): number {
   return dims.reduce((p, d) => p * d, 1);
 }
@@ -440,6 +444,7 @@ export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
   if (a.shape.length < 2 || b.shape.length < 2) {
     throw new RangeError(`matmul: operands must be at least 2-D, got ${a} and ${b}`);
   }
+  _checkF32("matmul", a, b, bias);
   const ra = a.shape.length, rb = b.shape.length;
   const M = transA ? a.shape[ra - 1] : a.shape[ra - 2];
   const K = transA ? a.shape[ra - 2] : a.shape[ra - 1];
@@ -594,6 +599,7 @@ function _bmmBackward(g: Tensor, a: Tensor, b: Tensor, s: _Bmm): [Tensor | null,
  */
 export function linear(x: Tensor, weight: Tensor, bias: Tensor | null = null): Tensor {
   if (weight.shape.length !== 2) throw new RangeError(`linear: weight ${weight} must be (out, in)`);
+  _checkF32("linear", x, weight, bias);
   const [outF, inF] = weight.shape;
   if (x.shape.length < 1 || x.shape[x.shape.length - 1] !== inF) {
     throw new RangeError(`linear: input ${x} must end in ${inF} (weight ${weight})`);

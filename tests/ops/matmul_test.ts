@@ -189,5 +189,6 @@ Deno.test("matmul: shape errors are reported", () => {
     assertThrows(() => matmul(Tensor.empty([2, 4, 5]), Tensor.empty([3, 5, 3])), RangeError, "batch");
     assertThrows(() => matmul(a, Tensor.empty([5, 3]), { bias: Tensor.empty([4]) }), RangeError, "bias");
     assertThrows(() => linear(a, Tensor.empty([3, 4])), RangeError, "must end in");
+    assertThrows(() => matmul(a, Tensor.empty([5, 3], "i32")), TypeError, "not f32");
   });
 });
