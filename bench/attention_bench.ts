@@ -1,57 +1,59 @@
 /**
- * Attention throughput at BERT-base shapes: B=8, H=12, T=128, D=64. Nominal FLOPs: forward 4·B·H·T²·D
- * (Q·Kᵀ and P·V), backward 8·B·H·T²·D (dP, dQ, dK, dV; the recomputation of S is not counted).
- * Run: `XDG_RUNTIME_DIR=/tmp deno bench -A bench/attention_bench.ts`.
+ * Attention throughput at BERT-base shapes: B=8, H=12, T=128, D=64 (mask with some padded keys).
+ *
+ *   deno bench -A bench/attention_bench.ts            Deno.bench timings (one iteration = ITERS calls)
+ *   deno run -A bench/attention_bench.ts --report     a GFLOP/s table (best of --rounds=3);
+ *                                                     --path=generic measures the generic kernels
+ *
+ * Nominal FLOPs: forward 4·B·H·T²·D (Q·Kᵀ and P·V); backward 8·B·H·T²·D (dP, dQ, dK, dV — recomputing S
+ * is not counted). Each measurement encodes ITERS calls and waits once (`gpu().sync()`); times include
+ * staging the operands into textures.
  * @module
  */
 import { gpu, initGpu } from "../src/engine/gpu.ts";
 import { backward } from "../src/engine/tape.ts";
 import { Tensor, tidy } from "../src/engine/tensor.ts";
-import { attention } from "../src/ops/attention.ts";
+import { attention, type AttentionPath, setAttentionPath } from "../src/ops/attention.ts";
 
 await initGpu();
-const B = 8, H = 12, T = 128, D = 64, ITERS = 5;
+const B = 8, H = 12, T = 128, D = 64, ITERS = 4;
 const N = B * T * H * D;
 const FWD_FLOPS = 4 * B * H * T * T * D;
 const BWD_FLOPS = 8 * B * H * T * T * D;
 
-function rand(n: number, seed: number): Float32Array {
-  let s = seed;
-  return Float32Array.from({ length: n }, () => ((s = (s * 1103515245 + 12345) >>> 0) / 2 ** 32) * 2 - 1);
-}
-
-const q = Tensor.from(rand(N, 1), [B, T, H * D]).keep();
-const k = Tensor.from(rand(N, 2), [B, T, H * D]).keep();
-const v = Tensor.from(rand(N, 3), [B, T, H * D]).keep();
+const rand = (n: number, s: number) => Float32Array.from({ length: n }, (_, i) => Math.sin(i * 12.9898 + s));
+const [q, k, v] = [1, 2, 3].map((s) => {
+  const t = Tensor.from(rand(N, s), [B, T, H * D], "f32", "bench.qkv").keep();
+  t.requiresGrad = true;
+  return t;
+});
 const maskHost = new Float32Array(B * T).fill(1);
-for (let b = 0; b < B; b++) maskHost.fill(0, b * T + T - 8 * b, (b + 1) * T);
-const mask = Tensor.from(maskHost, [B, T]).keep();
-const gOut = Tensor.from(rand(N, 4), [B, T, H * D]).keep();
-for (const t of [q, k, v]) t.requiresGrad = true;
+for (let b = 0; b < B; b++) maskHost.fill(0, b * T + T - 8 * b, (b + 1) * T); // batch b pads 8·b keys
+const mask = Tensor.from(maskHost, [B, T], "f32", "bench.mask").keep();
+const gOut = Tensor.from(rand(N, 4), [B, T, H * D], "f32", "bench.grad").keep();
 
-async function forward(p: number): Promise<number> {
+/** Milliseconds per forward call (`iters` calls encoded, one sync). */
+async function forwardMs(p: number, iters: number): Promise<number> {
   return await tidy(async () => {
-    attention(q, k, v, mask, H, { dropoutP: p, seed: 1 }); // warm-up: pipelines compiled
-    await gpu().sync();
     const t0 = performance.now();
-    for (let i = 0; i < ITERS; i++) attention(q, k, v, mask, H, { dropoutP: p, seed: i });
+    for (let i = 0; i < iters; i++) attention(q, k, v, mask, H, { dropoutP: p, seed: i });
     await gpu().sync();
-    return (performance.now() - t0) / ITERS;
+    return (performance.now() - t0) / iters;
   });
 }
 
-async function backwardMs(p: number): Promise<number> {
+/** Milliseconds per backward call (the forwards are encoded and finished before timing). */
+async function backwardMs(p: number, iters: number): Promise<number> {
   return await tidy(async () => {
     const outs = Array.from(
-      { length: ITERS + 1 },
+      { length: iters },
       (_, i) => attention(q, k, v, mask, H, { dropoutP: p, seed: i }),
     );
-    backward(outs[0], gOut);
     await gpu().sync();
     const t0 = performance.now();
-    for (let i = 1; i <= ITERS; i++) backward(outs[i], gOut);
+    for (const out of outs) backward(out, gOut);
     await gpu().sync();
-    const ms = (performance.now() - t0) / ITERS;
+    const ms = (performance.now() - t0) / iters;
     for (const t of [q, k, v]) {
       t.grad?.dispose();
       t.grad = null;
@@ -60,13 +62,31 @@ async function backwardMs(p: number): Promise<number> {
   });
 }
 
-for (const p of [0, 0.1]) {
-  Deno.bench(`attention forward B${B} H${H} T${T} D${D} dropout ${p}`, { n: 1, warmup: 0 }, async () => {
-    const ms = await forward(p);
-    console.log(`  forward  p=${p}: ${ms.toFixed(1)} ms/iter, ${(FWD_FLOPS / ms / 1e6).toFixed(1)} GFLOP/s`);
-  });
-  Deno.bench(`attention backward B${B} H${H} T${T} D${D} dropout ${p}`, { n: 1, warmup: 0 }, async () => {
-    const ms = await backwardMs(p);
-    console.log(`  backward p=${p}: ${ms.toFixed(1)} ms/iter, ${(BWD_FLOPS / ms / 1e6).toFixed(1)} GFLOP/s`);
-  });
+if (import.meta.main && Deno.args.includes("--report")) {
+  const path = (Deno.args.find((a) => a.startsWith("--path="))?.slice(7) ?? "auto") as AttentionPath;
+  const rounds = Number(Deno.args.find((a) => a.startsWith("--rounds="))?.slice(9) ?? 3);
+  setAttentionPath(path);
+  console.log(`attention B=${B} H=${H} T=${T} D=${D}, ${path} kernels, ${gpu().describe().description}`);
+  for (const p of [0, 0.1]) {
+    await forwardMs(p, 1); // warm-up: pipelines compiled, textures created
+    await backwardMs(p, 1);
+    let f = Infinity, b = Infinity;
+    for (let r = 0; r < rounds; r++) {
+      f = Math.min(f, await forwardMs(p, ITERS));
+      b = Math.min(b, await backwardMs(p, ITERS));
+    }
+    console.log(
+      `  dropout ${p}: forward ${f.toFixed(1)} ms = ${(FWD_FLOPS / f / 1e6).toFixed(1)} GFLOP/s, ` +
+        `backward ${b.toFixed(1)} ms = ${(BWD_FLOPS / b / 1e6).toFixed(1)} GFLOP/s`,
+    );
+  }
+} else {
+  for (const p of [0, 0.1]) {
+    Deno.bench(`attention forward B${B} H${H} T${T} D${D}, dropout ${p} (×${ITERS})`, async () => {
+      await forwardMs(p, ITERS);
+    });
+    Deno.bench(`attention backward B${B} H${H} T${T} D${D}, dropout ${p} (×${ITERS})`, async () => {
+      await backwardMs(p, ITERS);
+    });
+  }
 }

@@ -337,9 +337,20 @@ fn row_dot(x: Row, y: Row) -> f32 {
   return (acc.x + acc.y) + (acc.z + acc.w);
 }
 
-// (x0·y, x1·y, x2·y, x3·y)
+// Column k of the four dot products: (x0[k]·y[k], x1[k]·y[k], x2[k]·y[k], x3[k]·y[k]).
+fn col_dots(x0: vec4f, x1: vec4f, x2: vec4f, x3: vec4f, y: vec4f) -> vec4f {
+  return vec4f(dot(x0, y), dot(x1, y), dot(x2, y), dot(x3, y));
+}
+
+fn mat_dots(x0: mat4x4f, x1: mat4x4f, x2: mat4x4f, x3: mat4x4f, y: mat4x4f) -> vec4f {
+  return (col_dots(x0[0], x1[0], x2[0], x3[0], y[0]) + col_dots(x0[1], x1[1], x2[1], x3[1], y[1])) +
+         (col_dots(x0[2], x1[2], x2[2], x3[2], y[2]) + col_dots(x0[3], x1[3], x2[3], x3[3], y[3]));
+}
+
+// (x0·y, x1·y, x2·y, x3·y), column by column so each column of y is loaded once for the four rows.
 fn dots4(x0: Row, x1: Row, x2: Row, x3: Row, y: Row) -> vec4f {
-  return vec4f(row_dot(x0, y), row_dot(x1, y), row_dot(x2, y), row_dot(x3, y));
+  return (mat_dots(x0.a, x1.a, x2.a, x3.a, y.a) + mat_dots(x0.b, x1.b, x2.b, x3.b, y.b)) +
+         (mat_dots(x0.c, x1.c, x2.c, x3.c, y.c) + mat_dots(x0.d, x1.d, x2.d, x3.d, y.d));
 }
 
 fn mat_fma(s: f32, x: mat4x4f, y: mat4x4f) -> mat4x4f {
@@ -356,6 +367,22 @@ fn row_scale(x: Row, s: f32) -> Row {
   return Row(x.a * s, x.b * s, x.c * s, x.d * s);
 }
 
+fn col_acc4(o: vec4f, s: f32, w: vec4f, a: vec4f, b: vec4f, c: vec4f, d: vec4f) -> vec4f {
+  return fma(vec4f(w.w), d, fma(vec4f(w.z), c, fma(vec4f(w.y), b, fma(vec4f(w.x), a, o * s))));
+}
+
+fn mat_acc4(o: mat4x4f, s: f32, w: vec4f, a: mat4x4f, b: mat4x4f, c: mat4x4f, d: mat4x4f) -> mat4x4f {
+  return mat4x4f(col_acc4(o[0], s, w, a[0], b[0], c[0], d[0]), col_acc4(o[1], s, w, a[1], b[1], c[1], d[1]),
+                 col_acc4(o[2], s, w, a[2], b[2], c[2], d[2]), col_acc4(o[3], s, w, a[3], b[3], c[3], d[3]));
+}
+
+// o·s + w.x·a + w.y·b + w.z·c + w.w·d, column by column: each accumulator column is loaded and stored
+// once for four rows of input.
+fn row_acc4(o: Row, s: f32, w: vec4f, a: Row, b: Row, c: Row, d: Row) -> Row {
+  return Row(mat_acc4(o.a, s, w, a.a, b.a, c.a, d.a), mat_acc4(o.b, s, w, a.b, b.b, c.b, d.b),
+             mat_acc4(o.c, s, w, a.c, b.c, c.c, d.c), mat_acc4(o.d, s, w, a.d, b.d, c.d, d.d));
+}
+
 fn tex_mat(t: texture_storage_2d<rgba32float, read>, x: u32, y: u32) -> mat4x4f {
   return mat4x4f(textureLoad(t, vec2u(x, y)), textureLoad(t, vec2u(x + 1u, y)), textureLoad(t, vec2u(x + 2u, y)),
                  textureLoad(t, vec2u(x + 3u, y)));
@@ -366,7 +393,7 @@ fn tex_row(t: texture_storage_2d<rgba32float, read>, x: u32, y: u32) -> Row {
   return Row(tex_mat(t, x, y), tex_mat(t, x + 4u, y), tex_mat(t, x + 8u, y), tex_mat(t, x + 12u, y));
 }
 
-// Additive mask bias of key row `r` (0 when there is no mask); m is the mask value.
+// HF's additive mask bias of a key whose mask value is m: 0 for m = 1, f32_min for m = 0.
 fn mask_bias(m: f32) -> f32 {
   return (1.0 - m) * F32_MIN;
 }
@@ -376,6 +403,12 @@ fn drop4(seed: u32, first: u32, t: u32, p_drop: f32, keep_scale: f32) -> vec4f {
   return vec4f(drop_factor(seed, first, p_drop, keep_scale), drop_factor(seed, first + t, p_drop, keep_scale),
                drop_factor(seed, first + 2u * t, p_drop, keep_scale),
                drop_factor(seed, first + 3u * t, p_drop, keep_scale));
+}
+
+// Dropout multipliers of one query row against 4 consecutive keys: indices first .. first+3.
+fn drop4k(seed: u32, first: u32, p_drop: f32, keep_scale: f32) -> vec4f {
+  return vec4f(drop_factor(seed, first, p_drop, keep_scale), drop_factor(seed, first + 1u, p_drop, keep_scale),
+               drop_factor(seed, first + 2u, p_drop, keep_scale), drop_factor(seed, first + 3u, p_drop, keep_scale));
 }
 
 // ---- attn_fwd64 ----------------------------------------------------------------------------------------------
@@ -466,30 +499,14 @@ fn attn_fwd64(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) l
       pc *= drop4(pg.seed, rj + 2u, t, pg.p_drop, pg.keep_scale);
       pd *= drop4(pg.seed, rj + 3u, t, pg.p_drop, pg.keep_scale);
     }
-    o0 = row_scale(o0, corr.x);
-    o1 = row_scale(o1, corr.y);
-    o2 = row_scale(o2, corr.z);
-    o3 = row_scale(o3, corr.w);
     let va = tex_row(gv_tex, head, tex0 + ja);
-    o0 = row_fma(pa.x, va, o0);
-    o1 = row_fma(pa.y, va, o1);
-    o2 = row_fma(pa.z, va, o2);
-    o3 = row_fma(pa.w, va, o3);
     let vb = tex_row(gv_tex, head, tex0 + jb);
-    o0 = row_fma(pb.x, vb, o0);
-    o1 = row_fma(pb.y, vb, o1);
-    o2 = row_fma(pb.z, vb, o2);
-    o3 = row_fma(pb.w, vb, o3);
     let vc = tex_row(gv_tex, head, tex0 + jc);
-    o0 = row_fma(pc.x, vc, o0);
-    o1 = row_fma(pc.y, vc, o1);
-    o2 = row_fma(pc.z, vc, o2);
-    o3 = row_fma(pc.w, vc, o3);
     let vd = tex_row(gv_tex, head, tex0 + jd);
-    o0 = row_fma(pd.x, vd, o0);
-    o1 = row_fma(pd.y, vd, o1);
-    o2 = row_fma(pd.z, vd, o2);
-    o3 = row_fma(pd.w, vd, o3);
+    o0 = row_acc4(o0, corr.x, vec4f(pa.x, pb.x, pc.x, pd.x), va, vb, vc, vd);
+    o1 = row_acc4(o1, corr.y, vec4f(pa.y, pb.y, pc.y, pd.y), va, vb, vc, vd);
+    o2 = row_acc4(o2, corr.z, vec4f(pa.z, pb.z, pc.z, pd.z), va, vb, vc, vd);
+    o3 = row_acc4(o3, corr.w, vec4f(pa.w, pb.w, pc.w, pd.w), va, vb, vc, vd);
   }
   let st = (bh * t + r0);
   if (r0 < t) {
@@ -692,29 +709,58 @@ fn attn_bwd_dkv64(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_i
   var dv1 = row_zero();
   var dv2 = row_zero();
   var dv3 = row_zero();
-  for (var i = 0u; i < t; i++) {
-    let q = tex_row(iq_tex, head, tex0 + i);
-    let g = tex_row(ig_tex, head, tex0 + i);
-    let st = textureLoad(ist_tex, vec2u(i, wid.y)); // (m, l, Δ) of query row i
-    let p = exp(dots4(k0, k1, k2, k3, q) / pi.sqrt_d + bias - st.x) / st.y;
-    var z = vec4f(1.0);
+  let rng_bh = bh * t; // dropout index of (i, j) = (rng_bh + i)·T + j
+  for (var i0 = 0u; i0 < t; i0 += 4u) {
+    // Four queries per step (clamped into range; queries past T get weight 0).
+    let ia = i0;
+    let ib = min(i0 + 1u, last);
+    let ic = min(i0 + 2u, last);
+    let id = min(i0 + 3u, last);
+    let qa = tex_row(iq_tex, head, tex0 + ia);
+    let qb = tex_row(iq_tex, head, tex0 + ib);
+    let qc = tex_row(iq_tex, head, tex0 + ic);
+    let qd = tex_row(iq_tex, head, tex0 + id);
+    let ga = tex_row(ig_tex, head, tex0 + ia);
+    let gb = tex_row(ig_tex, head, tex0 + ib);
+    let gc = tex_row(ig_tex, head, tex0 + ic);
+    let gd = tex_row(ig_tex, head, tex0 + id);
+    let st_a = textureLoad(ist_tex, vec2u(ia, wid.y));
+    let st_b = textureLoad(ist_tex, vec2u(ib, wid.y));
+    let st_c = textureLoad(ist_tex, vec2u(ic, wid.y));
+    let st_d = textureLoad(ist_tex, vec2u(id, wid.y));
+    // Per query: probabilities p, dropout multipliers z and dS over this invocation's 4 keys.
+    let pa = exp(dots4(k0, k1, k2, k3, qa) / pi.sqrt_d + bias - st_a.x) / st_a.y;
+    let pb = select(vec4f(0.0), exp(dots4(k0, k1, k2, k3, qb) / pi.sqrt_d + bias - st_b.x) / st_b.y, i0 + 1u < t);
+    let pc = select(vec4f(0.0), exp(dots4(k0, k1, k2, k3, qc) / pi.sqrt_d + bias - st_c.x) / st_c.y, i0 + 2u < t);
+    let pd = select(vec4f(0.0), exp(dots4(k0, k1, k2, k3, qd) / pi.sqrt_d + bias - st_d.x) / st_d.y, i0 + 3u < t);
+    var za = vec4f(1.0);
+    var zb = vec4f(1.0);
+    var zc = vec4f(1.0);
+    var zd = vec4f(1.0);
     if (pi.use_dropout != 0u) {
-      let first = (bh * t + i) * t + r0;
-      z = vec4f(drop_factor(pi.seed, first, pi.p_drop, pi.keep_scale),
-                drop_factor(pi.seed, first + 1u, pi.p_drop, pi.keep_scale),
-                drop_factor(pi.seed, first + 2u, pi.p_drop, pi.keep_scale),
-                drop_factor(pi.seed, first + 3u, pi.p_drop, pi.keep_scale));
+      za = drop4k(pi.seed, (rng_bh + ia) * t + r0, pi.p_drop, pi.keep_scale);
+      zb = drop4k(pi.seed, (rng_bh + ib) * t + r0, pi.p_drop, pi.keep_scale);
+      zc = drop4k(pi.seed, (rng_bh + ic) * t + r0, pi.p_drop, pi.keep_scale);
+      zd = drop4k(pi.seed, (rng_bh + id) * t + r0, pi.p_drop, pi.keep_scale);
     }
-    let pz = p * z;
-    let ds = p * (dots4(v0, v1, v2, v3, g) * z - st.z) / pi.sqrt_d;
-    dv0 = row_fma(pz.x, g, dv0);
-    dv1 = row_fma(pz.y, g, dv1);
-    dv2 = row_fma(pz.z, g, dv2);
-    dv3 = row_fma(pz.w, g, dv3);
-    dk0 = row_fma(ds.x, q, dk0);
-    dk1 = row_fma(ds.y, q, dk1);
-    dk2 = row_fma(ds.z, q, dk2);
-    dk3 = row_fma(ds.w, q, dk3);
+    let dsa = pa * (dots4(v0, v1, v2, v3, ga) * za - st_a.z) / pi.sqrt_d;
+    let dsb = pb * (dots4(v0, v1, v2, v3, gb) * zb - st_b.z) / pi.sqrt_d;
+    let dsc = pc * (dots4(v0, v1, v2, v3, gc) * zc - st_c.z) / pi.sqrt_d;
+    let dsd = pd * (dots4(v0, v1, v2, v3, gd) * zd - st_d.z) / pi.sqrt_d;
+    let pza = pa * za;
+    let pzb = pb * zb;
+    let pzc = pc * zc;
+    let pzd = pd * zd;
+    // dV_j += Σ_i P_ij Z_ij dO_i and dK_j += Σ_i dS_ij q_i over the 4 queries (weights transposed to
+    // key-major).
+    dv0 = row_acc4(dv0, 1.0, vec4f(pza.x, pzb.x, pzc.x, pzd.x), ga, gb, gc, gd);
+    dv1 = row_acc4(dv1, 1.0, vec4f(pza.y, pzb.y, pzc.y, pzd.y), ga, gb, gc, gd);
+    dv2 = row_acc4(dv2, 1.0, vec4f(pza.z, pzb.z, pzc.z, pzd.z), ga, gb, gc, gd);
+    dv3 = row_acc4(dv3, 1.0, vec4f(pza.w, pzb.w, pzc.w, pzd.w), ga, gb, gc, gd);
+    dk0 = row_acc4(dk0, 1.0, vec4f(dsa.x, dsb.x, dsc.x, dsd.x), qa, qb, qc, qd);
+    dk1 = row_acc4(dk1, 1.0, vec4f(dsa.y, dsb.y, dsc.y, dsd.y), qa, qb, qc, qd);
+    dk2 = row_acc4(dk2, 1.0, vec4f(dsa.z, dsb.z, dsc.z, dsd.z), qa, qb, qc, qd);
+    dk3 = row_acc4(dk3, 1.0, vec4f(dsa.w, dsb.w, dsc.w, dsd.w), qa, qb, qc, qd);
   }
   if (r0 < t) {
     idk_store(o0, dk0);
