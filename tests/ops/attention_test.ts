@@ -121,6 +121,13 @@ Deno.test("attention: the D = 64 kernels split the batch when textures are small
   );
 });
 
+Deno.test("attention: many sequence lengths in a row (staging textures are cached and evicted)", async () => {
+  for (let i = 0; i < 12; i++) {
+    const t = 3 + 60 * i; // heights 64·k + 1 for k = 1 .. 12: more sizes than the cache holds
+    await checkAgainstRef({ b: 1, t, h: 1, d: 64 }, "random", NO_DROP, 100 + i);
+  }
+});
+
 Deno.test("attention: dropout forward/backward match the float64 reference with the same RNG", async () => {
   await checkAgainstRef({ b: 2, t: 33, h: 2, d: 16 }, "random", { p: 0.1, seed: 1234 }, 5);
   await checkAgainstRef({ b: 1, t: 17, h: 3, d: 5 }, "edge", { p: 0.5, seed: 99 }, 6);
