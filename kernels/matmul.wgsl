@@ -11,6 +11,11 @@
 // C = Σ_b op(A_b) · op(B_b), one (M, N) output (the weight gradient of a matrix shared across a batch).
 // The optional bias (N) is added to every row of C once (mm_generic: HAS_BIAS; mm_tex: the hasBias param).
 //
+// UNIFORMS: each entry point copies its parameters from `<x>_u[gid.x >> 31]` (always element 0). Lavapipe
+// inlines uniform values that feed loop bounds or branches when they are loaded at constant offsets and
+// compiles a new shader variant (~2 s for mm_tex) for every new set of values, i.e. every new shape; the
+// opaque index keeps one compiled shader for all shapes.
+//
 // Entry points:
 //   mm_generic — the general fallback: any shape and layout, reads the stored tensors directly.
 //   pack_tex   — copies a stored operand into an rgba32float texture (zero padded) when a plain copy can't.
@@ -40,7 +45,8 @@ struct Params {
 @group(0) @binding(1) var<storage, read> gb: array<f32>;          // (batch?, K, N) or (batch?, N, K)
 @group(0) @binding(2) var<storage, read> gbias: array<f32>;       // (N) (any buffer when !HAS_BIAS)
 @group(0) @binding(3) var<storage, read_write> gc: array<f32>;    // (batch, M, N) or (M, N) if reduce
-@group(0) @binding(4) var<uniform> gp: Params;
+@group(0) @binding(4) var<uniform> gp_u: array<Params, 2>;        // element 0 (see UNIFORMS)
+var<private> gp: Params;
 
 fn g_load_a(base: u32, m: u32, k: u32) -> f32 {
   if (TRANS_A) { return ga[base + k * gp.M + m]; }
@@ -54,6 +60,7 @@ fn g_load_b(base: u32, k: u32, n: u32) -> f32 {
 
 @compute @workgroup_size(8, 8)
 fn mm_generic(@builtin(global_invocation_id) gid: vec3u) {
+  gp = gp_u[gid.x >> 31u];
   let n0 = gid.x * 4u;
   let m0 = gid.y * 4u;
   if (m0 >= gp.M || n0 >= gp.N) { return; }
@@ -131,7 +138,8 @@ struct PackParams {
 
 @group(0) @binding(0) var<storage, read> px: array<f32>;                  // the stored tensor
 @group(0) @binding(1) var pout: texture_storage_2d<rgba32float, write>;   // (kq, zcount·rowsPad)
-@group(0) @binding(2) var<uniform> pp: PackParams;
+@group(0) @binding(2) var<uniform> pp_u: array<PackParams, 2>;         // element 0 (see UNIFORMS)
+var<private> pp: PackParams;
 
 fn pack_elem(z: u32, r: u32, k: u32) -> f32 {
   if (r >= pp.rows || k >= pp.ktot) { return 0.0; }
@@ -142,6 +150,7 @@ fn pack_elem(z: u32, r: u32, k: u32) -> f32 {
 // Grid: (⌈kq/16⌉, ⌈zcount·rowsPad/16⌉); one texel per invocation.
 @compute @workgroup_size(16, 16)
 fn pack_tex(@builtin(global_invocation_id) gid: vec3u) {
+  pp = pp_u[gid.x >> 31u];
   let x = gid.x;
   let y = gid.y;
   if (x >= pp.kq || y >= pp.zcount * pp.rowsPad) { return; }
@@ -171,7 +180,8 @@ struct TexParams {
 @group(0) @binding(1) var tb: texture_storage_2d<rgba32float, read>;   // staged B (see above)
 @group(0) @binding(2) var<storage, read> tbias: array<f32>;            // (N)
 @group(0) @binding(3) var<storage, read_write> tc: array<f32>;         // (batch, M, N)
-@group(0) @binding(4) var<uniform> tp: TexParams;
+@group(0) @binding(4) var<uniform> tp_u: array<TexParams, 2>;         // element 0 (see UNIFORMS)
+var<private> tp: TexParams;
 
 // c + a·[t] for one row of C: t[q] holds the 4 columns' values at k-component q; 4 fused multiply-adds.
 fn mac(c: vec4f, a: vec4f, t: mat4x4f) -> vec4f {
@@ -203,6 +213,7 @@ fn bias4(col: u32) -> vec4f {
 // Grid: (⌈nCount/96⌉, ⌈mCount/32⌉, batch entries of the launch).
 @compute @workgroup_size(8, 2)
 fn mm_tex(@builtin(global_invocation_id) gid: vec3u) {
+  tp = tp_u[gid.x >> 31u];
   let n = gid.x * 12u;
   let m = gid.y * 16u;
   if (m >= tp.mCount || n >= tp.nCount) { return; }
