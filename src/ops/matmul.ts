@@ -11,8 +11,10 @@
  *
  * Measured on lavapipe (llvmpipe, 2 cores, AVX-512 EPYC), `deno run -A bench/matmul_bench.ts --report`
  * at 512×768·768×768, 512×768·768×3072, 512×3072·3072×768 in A·B, A·Bᵀ, Aᵀ·B, staging included:
- * 47–63 GFLOP/s (kernel alone up to ~66; FMA-only ceiling ~110); with pack_tex staging 41–53; the generic
- * buffer kernel 2.5–4.6; the same tiling over vec4 storage buffers instead of textures 15–22.
+ * 52–68 GFLOP/s (kernel alone up to ~68; FMA-only ceiling ~110); with pack_tex staging instead of copies
+ * 40–53; the generic buffer kernel 2.5–4.6; the same tiling over vec4 storage buffers instead of textures
+ * 15–22. Batched attention-sized products (96 × 128×64·64×128 and similar, K ≤ 128) reach 19–25: with
+ * few K steps the per-invocation overhead and the scalar output stores dominate.
  * @module
  */
 import src from "../../kernels/matmul.wgsl" with { type: "text" };
