@@ -1,6 +1,7 @@
 /**
  * Training progress: a one-line bar redrawn in place on a TTY (steps, epoch, loss, learning rate,
- * tokens/s, ETA), or plain lines every few seconds when stdout is not a terminal (CI, pipes, logs).
+ * tokens/s, ETA), or plain lines every few seconds when it is not a terminal (CI, pipes, logs). Progress
+ * goes to stderr, as tqdm does, so stdout carries only results.
  * @module
  */
 
@@ -49,9 +50,9 @@ export class Progress {
   constructor(total: number, startStep = 0, opts: { tty?: boolean; write?: (s: string) => void } = {}) {
     this.#total = total;
     this.#startStep = startStep;
-    this.#tty = opts.tty ?? Deno.stdout.isTerminal();
+    this.#tty = opts.tty ?? Deno.stderr.isTerminal();
     const enc = new TextEncoder();
-    this.#write = opts.write ?? ((s) => Deno.stdout.writeSync(enc.encode(s)));
+    this.#write = opts.write ?? ((s) => Deno.stderr.writeSync(enc.encode(s)));
   }
 
   /** Reports that `step` steps are done. */
