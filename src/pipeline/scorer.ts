@@ -1,0 +1,37 @@
+/**
+ * The default {@link TokenScorer}: a BertForTokenClassification's forward on the GPU, in eval mode and
+ * without recording gradients; every temporary tensor is freed once the logits are read back.
+ * @module
+ */
+import { noGrad } from "../engine/tape.ts";
+import { tidy } from "../engine/tensor.ts";
+import type { BertForTokenClassification } from "../model/bert.ts";
+import { configLabels } from "../model/config.ts";
+import type { ScoreBatch, TokenScorer } from "./types.ts";
+
+/**
+ * Wraps a model as a scorer: labels from `config.id2label`, `maxLength` = `max_position_embeddings`. Dropout
+ * is off during the forward (the model's `training` flag is restored afterwards). The GPU must be
+ * initialised (`await initGpu()`).
+ */
+export function modelScorer(model: BertForTokenClassification): TokenScorer {
+  return {
+    labels: configLabels(model.config),
+    maxLength: model.config.max_position_embeddings,
+    vocabSize: model.config.vocab_size,
+    score: (batch: ScoreBatch) =>
+      noGrad(() =>
+        tidy(async () => {
+          const training = model.training;
+          model.eval();
+          let logits;
+          try {
+            logits = model.forward(batch).logits;
+          } finally {
+            model.training = training;
+          }
+          return await logits.readF32();
+        })
+      ),
+  };
+}
