@@ -14,3 +14,5 @@ export * from "./src/engine/mod.ts";
 export * from "./src/data/mod.ts";
 export * from "./src/metrics/mod.ts";
 export * from "./src/io/mod.ts";
+export * from "./src/model/mod.ts";
+export * from "./src/train/mod.ts";

@@ -1,0 +1,12 @@
+/**
+ * Training: TrainingArguments, the Trainer, checkpoints, LR schedules and the building blocks of a custom
+ * (Accelerate-style) loop.
+ * @module
+ */
+export * from "./args.ts";
+export * from "./schedule.ts";
+export * from "./checkpoint.ts";
+export * from "./trainer.ts";
+export { formatDuration, Progress, type ProgressInfo } from "./progress.ts";
+export { modelCard, type ModelCardInput } from "./model_card.ts";
+export { trainingCurveSvg } from "./svg.ts";

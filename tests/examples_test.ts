@@ -1,0 +1,27 @@
+// The README's custom-loop example must keep running.
+import { assert, assertEquals } from "./_assert.ts";
+
+Deno.test("examples/custom_loop.ts trains, evaluates with seqeval and saves an HF folder", async () => {
+  const dir = await Deno.makeTempDir();
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      new URL("../examples/custom_loop.ts", import.meta.url).pathname,
+      "--train-samples",
+      "64",
+      "--output-dir",
+      dir,
+    ],
+    env: { XDG_RUNTIME_DIR: Deno.env.get("XDG_RUNTIME_DIR") ?? "/tmp" },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const stdout = new TextDecoder().decode(out.stdout);
+  assertEquals(out.code, 0, new TextDecoder().decode(out.stderr));
+  assert(/epoch 0: \{[^}]*f1: [0-9.]+/s.test(stdout), stdout);
+  const config = JSON.parse(await Deno.readTextFile(`${dir}/config.json`));
+  assertEquals(config.id2label["1"], "B-PER");
+  await Deno.stat(`${dir}/model.safetensors`);
+  await Deno.remove(dir, { recursive: true });
+});
