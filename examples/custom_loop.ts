@@ -29,6 +29,7 @@ import {
   savePretrained,
   tidy,
   tokenizeAndAlign,
+  toTokenBatch,
 } from "../mod.ts";
 
 const arg = (name: string, fallback: string) => {
@@ -81,13 +82,7 @@ for (let epoch = 0; epoch < epochs; epoch++) {
   model.train();
   for (const batch of trainLoader.batches(epoch)) {
     tidy(() => {
-      const out = model.forward({
-        batch: batch.batchSize,
-        seqLen: batch.seqLen,
-        inputIds: batch.inputIds,
-        attentionMask: batch.attentionMask,
-        labels: batch.labels!,
-      });
+      const out = model.forward(toTokenBatch(batch));
       backward(out.loss!); // accelerator.backward(loss)
     });
     noGrad(() => tidy(() => optimizer.step(learningRate(step, schedule), clipGradNorm(params, 1).scale)));
@@ -101,12 +96,7 @@ for (let epoch = 0; epoch < epochs; epoch++) {
     const [logits] = await noGrad(() =>
       tidy(() =>
         readAll([
-          model.forward({
-            batch: batch.batchSize,
-            seqLen: batch.seqLen,
-            inputIds: batch.inputIds,
-            attentionMask: batch.attentionMask,
-          }).logits,
+          model.forward(toTokenBatch(batch, false)).logits,
         ])
       )
     );

@@ -12,11 +12,12 @@ import { attention } from "../ops/attention.ts";
 import { crossEntropy } from "../ops/cross_entropy.ts";
 import { dropout, DropoutSeeds } from "../ops/dropout.ts";
 import { add, reshape } from "../ops/elementwise.ts";
-import { embedding } from "../ops/embedding.ts";
+import { checkIds, embedding } from "../ops/embedding.ts";
 import { gelu } from "../ops/gelu.ts";
 import { layerNorm } from "../ops/layernorm.ts";
 import { linear } from "../ops/matmul.ts";
 import { Tensor } from "../engine/tensor.ts";
+import type { Batch } from "../data/collator.ts";
 import { type BertConfig, numLabels } from "./config.ts";
 
 /** A batch as the collator produces it: (B, T) arrays, row-major. */
@@ -33,6 +34,18 @@ export interface TokenBatch {
   tokenTypeIds?: Int32Array;
   /** (B, T) label ids, −100 where ignored (optional: no loss without it). */
   labels?: Int32Array;
+}
+
+/** A collated batch (`collate`/`BatchLoader`) as model input; labels are dropped when `withLabels` is false. */
+export function toTokenBatch(b: Batch, withLabels = true): TokenBatch {
+  return {
+    batch: b.batchSize,
+    seqLen: b.seqLen,
+    inputIds: b.inputIds,
+    attentionMask: b.attentionMask,
+    tokenTypeIds: b.tokenTypeIds,
+    labels: withLabels ? b.labels ?? undefined : undefined,
+  };
 }
 
 /** The model's outputs. */
@@ -228,7 +241,7 @@ export class BertForTokenClassification {
         `sequence length ${T} exceeds max_position_embeddings ${c.max_position_embeddings}`,
       );
     }
-    _checkIds(batch.inputIds, c.vocab_size, "input_ids");
+    checkIds(batch.inputIds, c.vocab_size, "input_ids");
     const ids = Tensor.from(batch.inputIds, [B, T], "i32", "input_ids");
     const posIds = Tensor.from(
       Int32Array.from({ length: B * T }, (_, i) => i % T),
@@ -237,7 +250,7 @@ export class BertForTokenClassification {
       "position_ids",
     );
     const typeHost = batch.tokenTypeIds ?? new Int32Array(B * T);
-    _checkIds(typeHost, c.type_vocab_size, "token_type_ids");
+    checkIds(typeHost, c.type_vocab_size, "token_type_ids");
     const typeIds = Tensor.from(typeHost, [B, T], "i32", "token_type_ids");
     const maskHost = batch.attentionMask
       ? Float32Array.from(batch.attentionMask)
@@ -298,13 +311,5 @@ export class BertForTokenClassification {
       c.hidden_dropout_prob,
     );
     return layerNorm(add(o, h), p("output.LayerNorm.weight"), p("output.LayerNorm.bias"), c.layer_norm_eps);
-  }
-}
-
-function _checkIds(ids: Int32Array, limit: number, what: string): void {
-  for (let i = 0; i < ids.length; i++) {
-    if (ids[i] < 0 || ids[i] >= limit) {
-      throw new RangeError(`${what}[${i}] = ${ids[i]} is outside [0, ${limit})`);
-    }
   }
 }

@@ -16,7 +16,7 @@ import { AdamW, clipGradNorm } from "../ops/adamw.ts";
 import { addInPlace, fill, zeros } from "../ops/elementwise.ts";
 import { backward, noGrad } from "../engine/tape.ts";
 import { readAll, type Tensor, tidy } from "../engine/tensor.ts";
-import { type BertForTokenClassification, decays } from "../model/bert.ts";
+import { type BertForTokenClassification, decays, toTokenBatch } from "../model/bert.ts";
 import { configLabels } from "../model/config.ts";
 import { savePretrained } from "../model/pretrained.ts";
 import type { TrainingArguments } from "./args.ts";
@@ -294,14 +294,7 @@ export class Trainer {
 
   #microStep(batch: Batch, accum: number): void {
     tidy(() => {
-      const out = this.model.forward({
-        batch: batch.batchSize,
-        seqLen: batch.seqLen,
-        inputIds: batch.inputIds,
-        attentionMask: batch.attentionMask,
-        tokenTypeIds: batch.tokenTypeIds,
-        labels: batch.labels ?? undefined,
-      });
+      const out = this.model.forward(toTokenBatch(batch));
       if (!out.loss) throw new Error("training batch has no labels");
       addInPlace(this.#lossSum!, out.loss, 1 / accum);
       backward(out.loss, fill([1], 1 / accum));
@@ -405,14 +398,7 @@ export class Trainer {
       const batch = _collateIndices(loader, indices);
       const [logits, loss] = await noGrad(() =>
         tidy(async () => {
-          const out = this.model.forward({
-            batch: batch.batchSize,
-            seqLen: batch.seqLen,
-            inputIds: batch.inputIds,
-            attentionMask: batch.attentionMask,
-            tokenTypeIds: batch.tokenTypeIds,
-            labels: batch.labels ?? undefined,
-          });
+          const out = this.model.forward(toTokenBatch(batch));
           return await readAll(out.loss ? [out.logits, out.loss] : [out.logits]);
         })
       );
