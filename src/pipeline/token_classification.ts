@@ -214,7 +214,8 @@ export class TokenClassificationPipeline<S extends AggregationStrategy = "none">
       p.scores,
       this.labels.length,
       this.tokenizer.unkToken,
-    );
+      // Special tokens typed in the text ("[SEP]") are skipped, as HF's special_tokens_mask does.
+    ).filter((_, i) => !this.tokenizer.specialIds.has(p.inputIds[i]));
     return aggregate(p.text, pre, this.labels, this.aggregationStrategy, this.ignoreLabels) as EntityFor<S>[];
   }
 

@@ -126,6 +126,12 @@ Deno.test("pipeline: batches give the same results as one text at a time; paddin
   assertEquals(spans(together[3]).map((s) => s[2]), [11, 33, 49, 70, 92, 108]);
 });
 
+Deno.test("pipeline: special tokens typed in the text are skipped like HF's special_tokens_mask", async () => {
+  const ner = new TokenClassificationPipeline(tokenScorer(tokenizer, () => "B-MISC"), tokenizer);
+  const out: TokenEntity[] = await ner.run("Hi [SEP] there [MASK]!");
+  assertEquals(out.map((e) => [e.word, e.index]), [["Hi", 1], ["there", 3], ["!", 5]]);
+});
+
 // ---- long texts ----------------------------------------------------------------------------------------
 
 const ENTITIES: [string, string][] = [
