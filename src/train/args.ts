@@ -97,7 +97,7 @@ export const DEFAULT_CLI_OPTIONS: TrainCliOptions = {
   tokenizer: null,
   dataset: "conll2003",
   labelColumn: "ner_tags",
-  labelAllTokens: false,
+  labelAllTokens: true,
   maxLength: null,
   maxTrainSamples: null,
   maxEvalSamples: null,
@@ -164,7 +164,8 @@ const _DESCRIPTIONS: Record<string, string> = {
   tokenizer: "tokenizer folder (default: the model's, else the shipped bert-base-cased)",
   dataset: "conll2003 (shipped), or a path: CoNLL files/folder, HF save_to_disk or cache folder, .jsonl",
   labelColumn: "ner_tags | pos_tags | chunk_tags (the metric follows)",
-  labelAllTokens: "label every subtoken (course rule) instead of the first only",
+  labelAllTokens:
+    "label every subtoken, B-X continuations as I-X (the course's rule); false: first subtoken only",
   fromScratch: "random initialisation instead of pretrained weights (use with the size flags)",
   resumeFromCheckpoint: "a checkpoint folder, or 'latest' for the newest in the output dir",
 };

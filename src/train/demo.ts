@@ -9,7 +9,7 @@
  */
 import { main as trainMain } from "./cli.ts";
 
-/** The demo's recipe: 2 layers × 128 hidden, lr 1e-3 with 10% warmup, 3 epochs, batch 32. */
+/** The demo's recipe: 2 layers × 128 hidden, lr 1e-3 with 10% warmup, 4 epochs, batch 32. */
 export const DEMO_ARGS: string[] = [
   "--from-scratch",
   "--hidden-size",
@@ -27,7 +27,7 @@ export const DEMO_ARGS: string[] = [
   "--warmup-ratio",
   "0.1",
   "--num-train-epochs",
-  "3",
+  "4",
   "--per-device-train-batch-size",
   "32",
   "--per-device-eval-batch-size",
