@@ -6,17 +6,20 @@ const root = new URL("../", import.meta.url);
 
 Deno.test("mod.ts imported from an http URL runs a GPU kernel", async () => {
   const ac = new AbortController();
-  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, signal: ac.signal, onListen() {} }, async (req) => {
-    const path = decodeURIComponent(new URL(req.url).pathname).replace(/^\/+/, "");
-    if (path.includes("..")) return new Response("bad path", { status: 400 });
-    try {
-      const body = await Deno.readFile(new URL(path, root));
-      const type = path.endsWith(".ts") ? "application/typescript" : "text/plain";
-      return new Response(body, { headers: { "content-type": type } });
-    } catch {
-      return new Response("not found", { status: 404 });
-    }
-  });
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, signal: ac.signal, onListen() {} },
+    async (req) => {
+      const path = decodeURIComponent(new URL(req.url).pathname).replace(/^\/+/, "");
+      if (path.includes("..")) return new Response("bad path", { status: 400 });
+      try {
+        const body = await Deno.readFile(new URL(path, root));
+        const type = path.endsWith(".ts") ? "application/typescript" : "text/plain";
+        return new Response(body, { headers: { "content-type": type } });
+      } catch {
+        return new Response("not found", { status: 404 });
+      }
+    },
+  );
   const base = `http://127.0.0.1:${server.addr.port}`;
   const script = await Deno.makeTempFile({ suffix: ".ts" });
   await Deno.writeTextFile(
