@@ -514,9 +514,13 @@ export interface ShardedIndex {
 /**
  * Reads a sharded-checkpoint index (`model.safetensors.index.json`: `{"metadata": {...}, "weight_map":
  * {"<tensor>": "<shard file>"}}`). Checks that every shard named is a plain relative file name and exists
- * beside the index; the error for a missing one names the file and a tensor mapped to it.
+ * beside the index (unless `checkFiles` is false: shards still to be downloaded); the error for a missing
+ * one names the file and a tensor mapped to it.
  */
-export async function loadShardedIndex(indexPath: string | URL): Promise<ShardedIndex> {
+export async function loadShardedIndex(
+  indexPath: string | URL,
+  opts: { checkFiles?: boolean } = {},
+): Promise<ShardedIndex> {
   const path = indexPath instanceof URL ? fileURLToPath(indexPath) : indexPath;
   const dir = dirname(path);
   let json: unknown;
@@ -550,7 +554,7 @@ export async function loadShardedIndex(indexPath: string | URL): Promise<Sharded
     if (!files.has(file)) files.set(file, key);
     weightMap.set(key, join(dir, file));
   }
-  for (const [file, key] of files) {
+  for (const [file, key] of opts.checkFiles === false ? [] : files) {
     let ok = false;
     try {
       ok = (await Deno.stat(join(dir, file))).isFile;

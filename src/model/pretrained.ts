@@ -44,23 +44,12 @@ export function normalizeKey(key: string): string {
   return k;
 }
 
-/** Reads every tensor of a model folder's weights as f32, keyed by normalised name. */
+/** Reads every tensor of the weight files as f32, keyed by normalised name. */
 async function _readWeights(
-  files: Record<string, string>,
-  dir: string,
+  paths: string[],
 ): Promise<Map<string, { data: Float32Array; shape: number[]; key: string }>> {
   const out = new Map<string, { data: Float32Array; shape: number[]; key: string }>();
-  let shardPaths: string[];
-  if (files["model.safetensors"]) shardPaths = [files["model.safetensors"]];
-  else if (files["model.safetensors.index.json"]) {
-    const index = await loadShardedIndex(files["model.safetensors.index.json"]);
-    shardPaths = index.shards.map((s: string) => `${dir}/${s}`);
-  } else {
-    throw new Error(
-      `${dir}: no model.safetensors or model.safetensors.index.json (pytorch_model.bin is not supported)`,
-    );
-  }
-  for (const path of shardPaths) {
+  for (const path of paths) {
     const file = await readSafetensors(path);
     for (const [key, t] of file.tensors) {
       out.set(normalizeKey(key), { data: toFloat32(t, `${path}: ${key}`), shape: t.shape, key });
@@ -86,16 +75,25 @@ export async function fromPretrained(
   const configPath = resolved.files["config.json"];
   let config: BertConfig = parseBertConfig(JSON.parse(await Deno.readTextFile(configPath)), configPath);
   if (opts.labels) config = { ...config, ...labelMaps(opts.labels) };
-  if (!resolved.files["model.safetensors"] && resolved.files["model.safetensors.index.json"]) {
-    const index = await loadShardedIndex(resolved.files["model.safetensors.index.json"]);
-    const shards = await resolveModelFiles(dirOrHubId, index.shards, {
+  let weightPaths: string[];
+  if (resolved.files["model.safetensors"]) weightPaths = [resolved.files["model.safetensors"]];
+  else if (resolved.files["model.safetensors.index.json"]) {
+    const index = await loadShardedIndex(resolved.files["model.safetensors.index.json"], {
+      checkFiles: false,
+    });
+    const names = index.shards.map((p) => p.slice(index.dir.replace(/\/?$/, "/").length));
+    const shards = await resolveModelFiles(dirOrHubId, names, {
       revision: opts.revision,
       env: opts.env,
       onProgress: opts.onProgress,
     });
-    Object.assign(resolved.files, shards.files);
+    weightPaths = names.map((n) => shards.files[n]);
+  } else {
+    throw new Error(
+      `${resolved.dir}: no model.safetensors or model.safetensors.index.json (pytorch_model.bin is not supported)`,
+    );
   }
-  const ckpt = await _readWeights(resolved.files, resolved.dir);
+  const ckpt = await _readWeights(weightPaths);
   const weights = new Map<string, Float32Array>();
   const newlyInitialized: string[] = [];
   const missing: string[] = [];
