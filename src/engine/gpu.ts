@@ -296,6 +296,13 @@ export class Gpu {
       if (_isTexture(r)) entries.push({ binding, resource: r.texture.createView() });
       else {
         const size = r.size ?? r.buffer.size;
+        if (size > this.device.limits.maxStorageBufferBindingSize) {
+          throw new RangeError(
+            `kernel ${spec.label}: binding ${binding} is ${size} bytes, over this device's ` +
+              `maxStorageBufferBindingSize (${this.device.limits.maxStorageBufferBindingSize}); ` +
+              `use smaller batches/sequences or a device with larger limits`,
+          );
+        }
         entries.push({ binding, resource: { buffer: r.buffer, offset: r.offset ?? 0, size: _align4(size) } });
       }
     }

@@ -14,6 +14,7 @@ import { BertForTokenClassification } from "../model/bert.ts";
 import { makeBertConfig } from "../model/config.ts";
 import { describeLoadReport, fromPretrained } from "../model/pretrained.ts";
 import { ArgsError, helpText, parseTrainArgs, type TrainCliOptions, type TrainingArguments } from "./args.ts";
+import { downloadProgress } from "./progress.ts";
 import { type EvalSet, Trainer } from "./trainer.ts";
 
 /** Thrown when pretrained weights are not available; the message shows the two ways on. */
@@ -94,6 +95,7 @@ export async function prepareRun(
         labels,
         revision: cli.revision,
         seed: args.seed,
+        onProgress: downloadProgress(),
       });
       model = m;
       for (const line of describeLoadReport(report, cli.model)) log(line);

@@ -79,3 +79,25 @@ export class Progress {
     if (this.#tty) this.#write("\n");
   }
 }
+
+/**
+ * A download progress callback for `fromPretrained`/`resolveModelFiles`: `download <file> 12.3/440.0 MB`
+ * redrawn on a TTY, or a line every few seconds (and at the end of each file) otherwise.
+ */
+export function downloadProgress(
+  opts: { tty?: boolean; write?: (s: string) => void } = {},
+): (p: { file: string; bytes: number; total: number | null }) => void {
+  const tty = opts.tty ?? Deno.stderr.isTerminal();
+  const enc = new TextEncoder();
+  const write = opts.write ?? ((s: string) => Deno.stderr.writeSync(enc.encode(s)));
+  let last = -Infinity;
+  return ({ file, bytes, total }) => {
+    const now = performance.now();
+    const done = total !== null && bytes >= total;
+    if (!done && now - last < (tty ? 100 : 5000)) return;
+    last = now;
+    const mb = (b: number) => (b / 1e6).toFixed(1);
+    const text = `download ${file} ${mb(bytes)}/${total === null ? "?" : mb(total)} MB`;
+    write(tty ? `\r\x1b[2K${text}${done ? "\n" : ""}` : `${text}\n`);
+  };
+}

@@ -97,3 +97,28 @@ Deno.test("scopes: tidy disposes everything but the result and persistent tensor
   kept.dispose();
   assertEquals(gpu().memory().inUseCount, inUse);
 });
+
+Deno.test("gpu: a binding larger than maxStorageBufferBindingSize is a clear error naming the kernel", () => {
+  const limit = gpu().limits.maxStorageBufferBindingSize;
+  const code = `@group(0) @binding(0) var<storage, read_write> o: array<f32>;
+    @compute @workgroup_size(1) fn main() { o[0] = 1.0; }`;
+  const big = gpu().pool.acquire(limit + 1024, "too-big");
+  try {
+    assertThrows(
+      () =>
+        gpu().dispatch({
+          label: "big.kernel",
+          code,
+          entryPoint: "main",
+          inputs: [],
+          outputs: [{ buffer: big }],
+          workgroups: [1],
+        }),
+      RangeError,
+      "kernel big.kernel: binding 0",
+    );
+  } finally {
+    gpu().pool.release(big);
+    gpu().pool.trim();
+  }
+});

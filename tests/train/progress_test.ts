@@ -1,5 +1,5 @@
 import { assert, assertEquals } from "../_assert.ts";
-import { formatDuration, Progress } from "../../src/train/progress.ts";
+import { downloadProgress, formatDuration, Progress } from "../../src/train/progress.ts";
 import { trainingCurveSvg } from "../../src/train/svg.ts";
 import { modelCard } from "../../src/train/model_card.ts";
 import { DEFAULT_TRAINING_ARGS } from "../../src/train/args.ts";
@@ -57,4 +57,16 @@ Deno.test("model card: metadata, hyperparameters and the per-epoch results table
     card.includes("| Training Loss | Epoch | Step | Validation Loss | Precision | Recall | F1 | Accuracy |"),
   );
   assert(card.includes("| 0.7000 | 1 | 20 | 0.6000 | 0.5000 | 0.6000 | 0.5450 | 0.9000 |"), card);
+});
+
+Deno.test("progress: download lines show file, bytes and total, and always the completed file", () => {
+  const lines: string[] = [];
+  const cb = downloadProgress({ tty: false, write: (s) => lines.push(s) });
+  cb({ file: "model.safetensors", bytes: 1e6, total: 4.4e8 });
+  cb({ file: "model.safetensors", bytes: 2e6, total: 4.4e8 }); // throttled
+  cb({ file: "model.safetensors", bytes: 4.4e8, total: 4.4e8 });
+  assertEquals(lines, [
+    "download model.safetensors 1.0/440.0 MB\n",
+    "download model.safetensors 440.0/440.0 MB\n",
+  ]);
 });
