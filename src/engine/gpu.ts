@@ -449,25 +449,26 @@ export interface InitGpuOptions {
  */
 export function initGpu(opts: InitGpuOptions = {}): Promise<Gpu> {
   if (_gpu) return Promise.resolve(_gpu);
-  _pending ??= (async () => {
-    const nav = (globalThis as { navigator?: { gpu?: GPU } }).navigator;
-    if (!nav?.gpu) throw new WebGpuUnavailableError("navigator.gpu is undefined");
-    const adapter = await nav.gpu.requestAdapter({ powerPreference: opts.powerPreference });
-    if (!adapter) throw new WebGpuUnavailableError("requestAdapter() returned no adapter");
-    const requiredLimits: Record<string, number> = {};
-    for (const k in adapter.limits) {
-      const v = (adapter.limits as unknown as Record<string, number>)[k];
-      if (typeof v === "number") requiredLimits[k] = v;
-    }
-    const device = await adapter.requestDevice({ requiredLimits, label: "webgpu-ner" });
-    _gpu = new Gpu(device, adapter.info);
-    return _gpu;
-  })();
-  try {
-    return _pending;
-  } finally {
-    _pending.catch(() => _pending = null);
+  _pending ??= _createGpu(opts).catch((e) => {
+    _pending = null; // a later call may try again
+    throw e;
+  });
+  return _pending;
+}
+
+async function _createGpu(opts: InitGpuOptions): Promise<Gpu> {
+  const nav = (globalThis as { navigator?: { gpu?: GPU } }).navigator;
+  if (!nav?.gpu) throw new WebGpuUnavailableError("navigator.gpu is undefined");
+  const adapter = await nav.gpu.requestAdapter({ powerPreference: opts.powerPreference });
+  if (!adapter) throw new WebGpuUnavailableError("requestAdapter() returned no adapter");
+  const requiredLimits: Record<string, number> = {};
+  for (const k in adapter.limits) {
+    const v = (adapter.limits as unknown as Record<string, number>)[k];
+    if (typeof v === "number") requiredLimits[k] = v;
   }
+  const device = await adapter.requestDevice({ requiredLimits, label: "webgpu-ner" });
+  _gpu = new Gpu(device, adapter.info);
+  return _gpu;
 }
 
 /** The runtime created by {@link initGpu}; throws when it has not been awaited yet. */
