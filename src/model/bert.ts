@@ -18,6 +18,7 @@ import { layerNorm } from "../ops/layernorm.ts";
 import { linear } from "../ops/matmul.ts";
 import { Tensor } from "../engine/tensor.ts";
 import type { Batch } from "../data/collator.ts";
+import { seededRandom } from "../data/loader.ts";
 import { type BertConfig, numLabels } from "./config.ts";
 
 /** A batch as the collator produces it: (B, T) arrays, row-major. */
@@ -120,17 +121,10 @@ function _hashName(s: string): number {
 }
 
 function _normal(n: number, std: number, seed: number): Float32Array {
-  let s = seed >>> 0;
-  const u = () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (((t ^ (t >>> 14)) >>> 0) + 0.5) / 4294967296;
-  };
+  const u = seededRandom(seed);
   const out = new Float32Array(n);
   for (let i = 0; i < n; i += 2) {
-    const r = Math.sqrt(-2 * Math.log(u())) * std, th = 2 * Math.PI * u();
+    const r = Math.sqrt(-2 * Math.log(1 - u())) * std, th = 2 * Math.PI * u();
     out[i] = r * Math.cos(th);
     if (i + 1 < n) out[i + 1] = r * Math.sin(th);
   }

@@ -76,14 +76,4 @@ export function assertConsistent(f: SafetensorsFile, file: Uint8Array, label: st
   if (pos !== end) throw new Error(`${label}: tensors cover ${pos - start} of ${end - start} data bytes`);
 }
 
-/** A seeded uniform [0, 1) generator (mulberry32). */
-export function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { rng } from "../_util.ts";
