@@ -142,3 +142,47 @@ Deno.test("train CLI: SIGKILL while saving leaves every checkpoint folder comple
   }
   await Deno.remove(dir, { recursive: true });
 });
+
+Deno.test("train CLI: Ctrl-C (SIGINT) finishes the step, saves a checkpoint and exits cleanly; resume continues", async () => {
+  const dir = await Deno.makeTempDir();
+  const args = [
+    ...SMALL,
+    "--max-steps",
+    "400",
+    "--output-dir",
+    dir,
+    "--save-strategy",
+    "no",
+    "--eval-strategy",
+    "no",
+  ];
+  const child = command(args).spawn();
+  const deadline = Date.now() + 60_000;
+  const log = `${dir}/train_log.jsonl`;
+  // Wait until a few steps are logged, then interrupt.
+  while (Date.now() < deadline) {
+    const lines = await Deno.readTextFile(log).catch(() => "");
+    if (lines.split("\n").length > 4) break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  child.kill("SIGINT");
+  const out = await child.output();
+  assertEquals(out.code, 0, text(out.stderr));
+  const summary = JSON.parse(text(out.stdout).trim().split("\n").pop()!);
+  assertEquals(summary.interrupted, true);
+  const cps = await listCheckpoints(dir);
+  assertEquals(cps.map((c) => c.step), [summary.global_step]);
+  const resumed = await command([
+    ...args,
+    "--max-steps",
+    String(summary.global_step + 2),
+    "--resume-from-checkpoint",
+    "latest",
+  ]).output();
+  assertEquals(resumed.code, 0, text(resumed.stderr));
+  assertEquals(
+    JSON.parse(text(resumed.stdout).trim().split("\n").pop()!).global_step,
+    summary.global_step + 2,
+  );
+  await Deno.remove(dir, { recursive: true });
+});
