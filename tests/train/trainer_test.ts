@@ -8,6 +8,7 @@ import { DEFAULT_TRAINING_ARGS, type TrainingArguments } from "../../src/train/a
 import { listCheckpoints } from "../../src/train/checkpoint.ts";
 import { type EvalSet, Trainer } from "../../src/train/trainer.ts";
 import { setupGpu } from "../_util.ts";
+import { gpu } from "../../src/engine/gpu.ts";
 
 await setupGpu();
 const FIXTURE = new URL("../fixtures/bert-tiny-parity/", import.meta.url).pathname;
@@ -38,6 +39,7 @@ function args(outputDir: string, over: Partial<TrainingArguments> = {}): Trainin
 }
 
 async function run(a: TrainingArguments) {
+  const inUse = gpu().memory().inUseCount;
   const { model } = await fromPretrained(FIXTURE, { labels: NAMES });
   const trainer = new Trainer({
     model,
@@ -49,7 +51,9 @@ async function run(a: TrainingArguments) {
     tokenizerDir: BERT_BASE_CASED_DIR,
   });
   const result = await trainer.train();
+  trainer.optimizer.dispose();
   model.dispose();
+  assertEquals(gpu().memory().inUseCount, inUse, "GPU tensors left alive after training");
   return result;
 }
 
