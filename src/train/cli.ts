@@ -164,7 +164,7 @@ export async function main(argv: string[]): Promise<number> {
     padId: run.tokenizer.padId,
     metric: run.metric,
     tokenizerDir: run.tokenizerDir,
-    baseModel: cli.fromScratch ? "from scratch" : cli.model,
+    baseModel: cli.fromScratch ? null : await _exists(cli.model) ? await Deno.realPath(cli.model) : cli.model,
     datasetName: cli.dataset,
   });
   console.error(

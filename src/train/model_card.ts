@@ -3,13 +3,15 @@
  * Trainer generates: YAML metadata, the evaluation results, the hyperparameters and the per-epoch table.
  * @module
  */
+import { isValidModelId } from "../io/hub.ts";
 import type { TrainingArguments } from "./args.ts";
 import type { LogEntry } from "./checkpoint.ts";
 
 /** What the card describes. */
 export interface ModelCardInput {
   modelName: string;
-  baseModel: string;
+  /** Hub id or local path of the starting checkpoint; null when trained from scratch. */
+  baseModel: string | null;
   datasetName: string;
   args: TrainingArguments;
   logHistory: readonly LogEntry[];
@@ -24,13 +26,19 @@ function _fmt(v: unknown): string {
 export function modelCard(c: ModelCardInput): string {
   const a = c.args;
   const ev = c.finalEval ?? {};
+  const hubBase = c.baseModel !== null && isValidModelId(c.baseModel);
+  const origin = c.baseModel === null
+    ? "This model was trained from scratch"
+    : hubBase
+    ? `This model is a fine-tuned version of [${c.baseModel}](https://huggingface.co/${c.baseModel})`
+    : `This model is a fine-tuned version of the checkpoint at \`${c.baseModel}\``;
   const metricNames = ["precision", "recall", "f1", "accuracy"].filter((m) =>
     typeof ev[`eval_${m}`] === "number"
   );
   const lines = [
     "---",
     "library_name: transformers",
-    `base_model: ${c.baseModel}`,
+    ...(hubBase ? [`base_model: ${c.baseModel}`] : []),
     "tags:",
     "- generated_from_trainer",
     "- token-classification",
@@ -59,8 +67,7 @@ export function modelCard(c: ModelCardInput): string {
     "",
     `# ${c.modelName}`,
     "",
-    `This model is a fine-tuned version of [${c.baseModel}](https://huggingface.co/${c.baseModel}) on the ` +
-    `${c.datasetName} dataset, trained with webgpu-ner (BERT on a WGSL/WebGPU engine).`,
+    `${origin} on the ${c.datasetName} dataset, trained with webgpu-ner (BERT on a WGSL/WebGPU engine).`,
     "It achieves the following results on the evaluation set (entity-level seqeval at word level; the",
     "`_subword` figures score every labelled subtoken as the Hugging Face course does):",
     ...Object.entries(ev).filter(([k]) => k.startsWith("eval_") && !/runtime|per_second/.test(k))

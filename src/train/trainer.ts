@@ -54,7 +54,7 @@ export interface TrainerOptions {
   /** Tokenizer folder copied into checkpoints and the final folder. */
   tokenizerDir?: string | URL;
   /** Model name or path shown in the model card. */
-  baseModel?: string;
+  baseModel?: string | null;
   /** Dataset name shown in the model card. */
   datasetName?: string;
   /** Receives every log entry (also written to `<outputDir>/train_log.jsonl`). */

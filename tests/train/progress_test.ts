@@ -70,3 +70,22 @@ Deno.test("progress: download lines show file, bytes and total, and always the c
     "download model.safetensors 440.0/440.0 MB\n",
   ]);
 });
+
+Deno.test("model card: from scratch has no base_model; a local checkpoint is named, not linked", () => {
+  const base = {
+    modelName: "m",
+    datasetName: "conll2003",
+    args: DEFAULT_TRAINING_ARGS,
+    logHistory: history,
+    finalEval: history[2],
+  };
+  const scratch = modelCard({ ...base, baseModel: null });
+  assert(
+    !scratch.includes("base_model:") &&
+      scratch.includes("This model was trained from scratch on the conll2003"),
+  );
+  const local = modelCard({ ...base, baseModel: "/tmp/my-bert" });
+  assert(!local.includes("base_model:") && local.includes("the checkpoint at `/tmp/my-bert`"), local);
+  const hub = modelCard({ ...base, baseModel: "bert-base-cased" });
+  assert(hub.includes("[bert-base-cased](https://huggingface.co/bert-base-cased)"));
+});
