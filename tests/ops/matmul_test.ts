@@ -1,20 +1,11 @@
 import { linear, matmul, type MatmulPath, setMatmulPath } from "../../src/ops/matmul.ts";
 import { backward } from "../../src/engine/tape.ts";
 import { readAll, Tensor, tidy } from "../../src/engine/tensor.ts";
+import { assertThrows } from "../_assert.ts";
 import { assertClose, dot, f64, finiteDiff, randn, setupGpu } from "../_util.ts";
 import { refMatmul, refMatmulAbs, refMatmulGrads, type RefMatmulSpec } from "../ref/matmul.ts";
 
 await setupGpu();
-
-function assertThrows(fn: () => unknown, cls: new (...args: never[]) => Error, includes: string): void {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof cls && e.message.includes(includes)) return;
-    throw new Error(`expected ${cls.name} mentioning '${includes}', got ${e}`);
-  }
-  throw new Error(`expected ${cls.name} mentioning '${includes}', nothing was thrown`);
-}
 
 // Tolerances. A float32 sum of n products has |error| ≤ γ_n·Σ|terms| with γ_n ≈ n·eps, eps = 2⁻²⁴ (unit
 // roundoff; any summation order, FMA or not). Each check uses atol = (n + 2)·eps·max Σ|terms| over the
