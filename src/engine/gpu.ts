@@ -226,12 +226,14 @@ export class Gpu {
     const key = `${spec.entryPoint}\u0000${layout.label}\u0000${constKey}\u0000${spec.code}`;
     let p = this.#pipelines.get(key);
     if (!p) {
+      this.device.pushErrorScope("internal"); // e.g. a backend's shader translation failing
       this.device.pushErrorScope("validation");
       const pipeline = this.device.createComputePipeline({
         label: spec.label,
         layout: this.device.createPipelineLayout({ bindGroupLayouts: [layout], label: spec.label }),
         compute: { module: this.#module(spec.code), entryPoint: spec.entryPoint, constants: spec.constants },
       });
+      this.#watch(this.device.popErrorScope(), [spec.label]);
       this.#watch(this.device.popErrorScope(), [spec.label]);
       p = { pipeline, layout };
       this.#pipelines.set(key, p);

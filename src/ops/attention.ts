@@ -11,7 +11,19 @@ import { record } from "../engine/tape.ts";
 import { Tensor } from "../engine/tensor.ts";
 import { RNG_WGSL } from "./rng.ts";
 
-const _CODE = `${RNG_WGSL}\n${src}`;
+/** Per-texture row loaders (see attention.wgsl: GL backends reject textures as function parameters). */
+function _texRowLoaders(): string {
+  const textures = ["gk_tex", "gv_tex", "hk_tex", "hv_tex", "iq_tex", "ig_tex"];
+  const load = (t: string, dx: number) => `textureLoad(${t}, vec2u(x + ${dx}u, y))`;
+  const mat = (t: string, dx: number) => `mat4x4f(${[0, 1, 2, 3].map((i) => load(t, dx + i)).join(", ")})`;
+  return textures.map((t) =>
+    `fn ${t}_row(x: u32, y: u32) -> Row {\n  return Row(${
+      [0, 4, 8, 12].map((dx) => mat(t, dx)).join(",\n    ")
+    });\n}\n`
+  ).join("");
+}
+
+const _CODE = `${RNG_WGSL}\n${src}\n${_texRowLoaders()}`;
 const _MAX_HEAD = 128;
 /** Rows (queries or keys) per workgroup of the generic kernels. */
 const _WG = 64;

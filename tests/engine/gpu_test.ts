@@ -122,3 +122,18 @@ Deno.test("gpu: a binding larger than maxStorageBufferBindingSize is a clear err
     gpu().pool.trim();
   }
 });
+
+Deno.test("gpu: a pipeline the backend cannot build is reported with its own message", async () => {
+  // Reads an undeclared entry point: creation fails; the error must name the kernel and say why.
+  const code = `@compute @workgroup_size(1) fn main() {}`;
+  gpu().dispatch({
+    label: "missing.entry",
+    code,
+    entryPoint: "nope",
+    inputs: [],
+    outputs: [],
+    workgroups: [1],
+  });
+  const err = await assertRejects(() => gpu().sync(), GpuError);
+  assert(err.message.includes("missing.entry") && /entry point|nope/i.test(err.message), err.message);
+});

@@ -128,6 +128,10 @@ Deno.test("train CLI: SIGKILL while saving leaves every checkpoint folder comple
     await new Promise((r) => setTimeout(r, 50));
   }
   await new Promise((r) => setTimeout(r, 137));
+  let exited: Deno.CommandStatus | null = null;
+  child.status.then((s) => exited = s);
+  await new Promise((r) => setTimeout(r, 0));
+  if (exited) throw new Error(`the training process ended before the kill: ${JSON.stringify(exited)}`);
   child.kill("SIGKILL");
   await child.output();
   const cps = await listCheckpoints(dir);
