@@ -194,7 +194,49 @@ export async function pretrainedFiles(
       }
     }
   }
+  if (files["tokenizer.json"]) {
+    Object.assign(files, _tokenizerConfigs(files, model.config.max_position_embeddings));
+  }
   return { ...files, ...opts.extraFiles };
+}
+
+const _SPECIAL_TOKENS = {
+  unk_token: "[UNK]",
+  sep_token: "[SEP]",
+  pad_token: "[PAD]",
+  cls_token: "[CLS]",
+  mask_token: "[MASK]",
+};
+
+/**
+ * The tokenizer_config.json and special_tokens_map.json that `save_pretrained` writes for a BERT fast
+ * tokenizer: the source config's fields kept, plus the tokenizer class, special tokens and
+ * `model_max_length` (the model's position limit when the source has none), so `AutoTokenizer` and the
+ * pipeline truncate as with the original.
+ */
+function _tokenizerConfigs(
+  files: Record<string, Uint8Array | string>,
+  maxPositions: number,
+): Record<string, string> {
+  const raw = files["tokenizer_config.json"];
+  const text = typeof raw === "string" ? raw : raw ? new TextDecoder().decode(raw) : "{}";
+  let source: Record<string, unknown> = {};
+  try {
+    source = JSON.parse(text);
+  } catch { /* an unreadable source config is replaced */ }
+  const config = {
+    tokenizer_class: "BertTokenizer",
+    do_lower_case: false,
+    ..._SPECIAL_TOKENS,
+    model_max_length: maxPositions,
+    clean_up_tokenization_spaces: false,
+    ...source,
+  };
+  const out: Record<string, string> = { "tokenizer_config.json": JSON.stringify(config, null, 2) + "\n" };
+  if (!files["special_tokens_map.json"]) {
+    out["special_tokens_map.json"] = JSON.stringify(_SPECIAL_TOKENS, null, 2) + "\n";
+  }
+  return out;
 }
 
 /**

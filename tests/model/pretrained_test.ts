@@ -30,6 +30,12 @@ Deno.test("pretrained: save → load round trip is bit-identical and matches HF'
   for (const f of ["config.json", "tokenizer.json", "tokenizer_config.json", "vocab.txt"]) {
     await Deno.stat(`${dir}/${f}`);
   }
+  const tokConfig = JSON.parse(await Deno.readTextFile(`${dir}/tokenizer_config.json`));
+  assertEquals(
+    [tokConfig.tokenizer_class, tokConfig.do_lower_case, tokConfig.model_max_length, tokConfig.cls_token],
+    ["BertTokenizer", false, 64, "[CLS]"],
+  );
+  assertEquals(JSON.parse(await Deno.readTextFile(`${dir}/special_tokens_map.json`)).sep_token, "[SEP]");
   const again = await fromPretrained(dir);
   assertEquals(again.model.config, model.config);
   model.dispose();
