@@ -70,3 +70,4 @@ export {
 export { type Batch, type CollatableExample, collate, type CollateOptions } from "./collator.ts";
 export { BatchLoader, type LoaderOptions, permutation, seededRandom } from "./loader.ts";
 export { alignColumns, labelCells } from "./view.ts";
+export { tokenizerJsonFromVocab } from "./vocab_tokenizer.ts";

@@ -6,6 +6,7 @@
  * special tokens come from the tokenizer's post-processor.
  * @module
  */
+import { tokenizerJsonFromVocab } from "./vocab_tokenizer.ts";
 import { Tokenizer } from "../deps.ts";
 import { DataError } from "./errors.ts";
 import { encodeTextWithOffsets } from "./offsets.ts";
@@ -380,15 +381,24 @@ function _modelTypeLine(text: string): number | undefined {
 /**
  * Loads `tokenizer.json` (+ `tokenizer_config.json` when present) from a directory or URL; by default the
  * shipped bert-base-cased files, so it works offline. `location` may also name a `tokenizer.json` file.
- * A non-WordPiece tokenizer is rejected (word ids and offsets need WordPiece) with the file and line.
+ * A folder with only `vocab.txt` (a slow-tokenizer checkpoint) gets the equivalent fast definition
+ * ({@link tokenizerJsonFromVocab}). A non-WordPiece tokenizer is rejected (word ids and offsets need
+ * WordPiece) with the file and line.
  */
 export async function loadTokenizer(location: Location = BERT_BASE_CASED_DIR): Promise<WordTokenizer> {
   const url = toUrl(location);
   const jsonUrl = url.pathname.endsWith(".json") ? url : joinUrl(url, "tokenizer.json");
   const configUrl = new URL("tokenizer_config.json", jsonUrl);
+  const config = await exists(configUrl) ? (await readJson(configUrl)).value : {};
+  const vocabUrl = new URL("vocab.txt", jsonUrl);
+  if (!url.pathname.endsWith(".json") && !await exists(jsonUrl) && await exists(vocabUrl)) {
+    // Only the slow tokenizer's files: build the fast definition as transformers' converter does.
+    const source = displayLocation(vocabUrl);
+    const json = tokenizerJsonFromVocab(await readText(vocabUrl), config as Record<string, unknown>, source);
+    return WordTokenizer.fromJson(json, config, source);
+  }
   const source = displayLocation(jsonUrl);
   const text = await readText(jsonUrl);
   const json = parseJsonText(text, source);
-  const config = await exists(configUrl) ? (await readJson(configUrl)).value : {};
   return WordTokenizer.fromJson(json, config, source, text);
 }
