@@ -17,7 +17,7 @@ import { AGGREGATION_STRATEGIES, type AggregationStrategy } from "./types.ts";
 /** The command's help text. */
 export const PREDICT_USAGE = `usage: deno task predict --model DIR|HUB_ID [options] [TEXT…]
   --model DIR|ID          HF BertForTokenClassification folder or Hub id (required)
-  --tokenizer DIR         tokenizer folder (default: the model's tokenizer.json, else bert-base-cased)
+  --tokenizer DIR         tokenizer folder (default: the model's tokenizer.json or vocab.txt, else bert-base-cased)
   --aggregation NAME      none, simple (default), first, average or max
   --format json|conll     json (default): one JSON line of entities per text (TEXT arguments, or stdin
                           lines when none); conll: pre-split input (one token per line, blank line

@@ -2,7 +2,7 @@
  * `pipeline("token-classification", { model, tokenizer, aggregationStrategy, … })`: the course's entry
  * point. `model` is a model folder or Hub id (loaded with `fromPretrained`), a loaded
  * BertForTokenClassification, or any {@link TokenScorer}. The tokenizer defaults to the model folder's
- * `tokenizer.json` when it has one, else the shipped bert-base-cased files.
+ * `tokenizer.json` (or `vocab.txt`) when it has one, else the shipped bert-base-cased files.
  * @module
  */
 import { BERT_BASE_CASED_DIR, loadTokenizer, type WordTokenizer } from "../data/tokenizer.ts";
@@ -28,18 +28,21 @@ export interface PipelineOptions<S extends AggregationStrategy = AggregationStra
   onLoad?: (report: LoadReport) => void;
 }
 
-/** The tokenizer a model folder or Hub id ships (`tokenizer.json`), or undefined when it has none. */
+/**
+ * The tokenizer a model folder or Hub id ships (`tokenizer.json`, or a slow tokenizer's `vocab.txt`), or
+ * undefined when it has none.
+ */
 async function _modelTokenizer(
   model: string,
   opts: PipelineOptions["loadOptions"],
 ): Promise<string | undefined> {
   try {
     const found = await resolveModelFiles(model, [], {
-      optional: ["tokenizer.json", "tokenizer_config.json"],
+      optional: ["tokenizer.json", "tokenizer_config.json", "vocab.txt"],
       revision: opts?.revision,
       env: opts?.env,
     });
-    return found.files["tokenizer.json"] ? found.dir : undefined;
+    return found.files["tokenizer.json"] || found.files["vocab.txt"] ? found.dir : undefined;
   } catch {
     return undefined;
   }

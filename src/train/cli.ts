@@ -99,7 +99,9 @@ export async function prepareRun(
       });
       model = m;
       for (const line of describeLoadReport(report, cli.model)) log(line);
-      if (!cli.tokenizer && await _exists(`${report.dir}/tokenizer.json`)) tokenizerDir = report.dir;
+      const ownTokenizer = await _exists(`${report.dir}/tokenizer.json`) ||
+        await _exists(`${report.dir}/vocab.txt`);
+      if (!cli.tokenizer && ownTokenizer) tokenizerDir = report.dir;
     } catch (e) {
       if (e instanceof ArgsError) throw e;
       throw new WeightsUnavailableError(cli.model, (e as Error).message);
