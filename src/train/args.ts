@@ -61,7 +61,7 @@ export const DEFAULT_TRAINING_ARGS: TrainingArguments = {
   evalSteps: 500,
   saveStrategy: "epoch",
   saveSteps: 500,
-  loggingSteps: 50,
+  loggingSteps: 500,
   saveTotalLimit: null,
   loadBestModelAtEnd: false,
   metricForBestModel: "f1",

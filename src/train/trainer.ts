@@ -393,7 +393,7 @@ export class Trainer {
     const names = this.#labelNames;
     const ner = new NerEvaluator(names);
     const tok = new TokenMetric();
-    let lossSum = 0, lossBatches = 0;
+    let lossSum = 0, lossSamples = 0;
     for (const indices of loader.batchIndices(0)) {
       const batch = _collateIndices(loader, indices);
       const [logits, loss] = await noGrad(() =>
@@ -403,8 +403,9 @@ export class Trainer {
         })
       );
       if (loss) {
-        lossSum += loss[0];
-        lossBatches++;
+        // HF repeats each batch's mean loss per sample, so the eval loss is a per-sample mean.
+        lossSum += loss[0] * batch.batchSize;
+        lossSamples += batch.batchSize;
       }
       const preds = argmaxLastAxis(logits as Float32Array, names.length);
       const rows = Array.from(indices, (i) => ev.examples[i]);
@@ -423,7 +424,7 @@ export class Trainer {
       }
     }
     const seconds = (performance.now() - started) / 1000;
-    const out: EvalMetrics = { eval_loss: lossBatches ? lossSum / lossBatches : NaN };
+    const out: EvalMetrics = { eval_loss: lossSamples ? lossSum / lossSamples : NaN };
     if (this.#opts.metric === "token") {
       const r = tok.compute();
       out.eval_accuracy = r.accuracy;
