@@ -3,10 +3,14 @@
  *
  *   deno bench -A bench/matmul_bench.ts              Deno.bench timings (one iteration = ITERS products)
  *   deno run -A bench/matmul_bench.ts --report       a GFLOP/s table; --path=texture-pack | generic
- *                                                    measures the pack-kernel staging or the buffer kernel
+ *                                                    measures the pack-kernel staging or the buffer kernel;
+ *                                                    --attention adds batched attention-sized products;
+ *                                                    --iters=N products per sync (default 4)
  *
  * Each measurement encodes many products and waits once (`gpu().sync()`), so the ~12 ms readback and the
- * per-submit latency do not dominate. Times include packing the operands into textures.
+ * per-submit latency do not dominate. Times include packing the operands into textures. The report also
+ * prints the latency of an empty sync (~11 ms on lavapipe), which is included once per `--iters` products:
+ * at the default 4 it is ~2.8 ms of each product's time, so --iters=16 is closer to the kernel throughput.
  * @module
  */
 import { gpu, initGpu } from "../src/engine/gpu.ts";
@@ -16,6 +20,8 @@ import { matmul, matmulFlops, type MatmulPath, setMatmulPath } from "../src/ops/
 await initGpu();
 
 const SHAPES: [number, number, number][] = [[512, 768, 768], [512, 768, 3072], [512, 3072, 768]];
+/** Attention-sized batched products (batch 8 × 12 heads, 128 tokens, head size 64): M, K, N, batch. */
+const ATTENTION: [number, number, number, number][] = [[128, 64, 128, 96], [128, 128, 64, 96]];
 const LAYOUTS = ["A·B", "A·Bᵀ", "Aᵀ·B"] as const;
 const ITERS = 4;
 
@@ -27,11 +33,14 @@ interface Operands {
 }
 
 /** Persistent random operands of an M×K · K×N product in the given layout. */
-function _operands(M: number, K: number, N: number, layout: (typeof LAYOUTS)[number]): Operands {
+function _operands(M: number, K: number, N: number, layout: (typeof LAYOUTS)[number], batch = 1): Operands {
   const transA = layout === "Aᵀ·B", transB = layout === "A·Bᵀ";
   const rand = (n: number) => Float32Array.from({ length: n }, (_, i) => Math.sin(i * 12.9898) * 0.5);
-  const a = Tensor.from(rand(M * K), transA ? [K, M] : [M, K], "f32", "bench.a").keep();
-  const b = Tensor.from(rand(K * N), transB ? [N, K] : [K, N], "f32", "bench.b").keep();
+  const lead = batch > 1 ? [batch] : [];
+  const a = Tensor.from(rand(batch * M * K), [...lead, ...(transA ? [K, M] : [M, K])], "f32", "bench.a")
+    .keep();
+  const b = Tensor.from(rand(batch * K * N), [...lead, ...(transB ? [N, K] : [K, N])], "f32", "bench.b")
+    .keep();
   return { a, b, transA, transB };
 }
 
@@ -58,24 +67,37 @@ async function _measure(o: Operands, flops: number, iters: number, rounds: numbe
 if (import.meta.main && Deno.args.includes("--report")) {
   const path = (Deno.args.find((a) => a.startsWith("--path="))?.slice(7) ?? "auto") as MatmulPath;
   const passes = Number(Deno.args.find((a) => a.startsWith("--passes="))?.slice(9) ?? 3);
+  const iters = Number(Deno.args.find((a) => a.startsWith("--iters="))?.slice(8) ?? ITERS);
   setMatmulPath(path);
-  console.log(`adapter: ${gpu().describe().description}; path: ${path}; best of ${passes} passes × 2 rounds`);
+  let syncMs = Infinity;
+  for (let r = 0; r < 3; r++) {
+    const t0 = performance.now();
+    await gpu().sync();
+    syncMs = Math.min(syncMs, performance.now() - t0);
+  }
+  console.log(
+    `adapter: ${gpu().describe().description}; path: ${path}; best of ${passes} passes × 2 rounds of ` +
+      `${iters} products per sync; empty sync ${syncMs.toFixed(1)} ms`,
+  );
   // The machine is shared: configurations are measured round-robin and the best of the passes is kept,
   // so a burst of foreign load does not decide a row.
-  const configs = SHAPES.flatMap(([M, K, N]) => LAYOUTS.map((layout) => ({ M, K, N, layout })));
-  const operands = configs.map((c) => _operands(c.M, c.K, c.N, c.layout));
+  const shapes = SHAPES.map(([M, K, N]) => [M, K, N, 1]);
+  if (Deno.args.includes("--attention")) shapes.push(...ATTENTION);
+  const configs = shapes.flatMap(([M, K, N, batch]) => LAYOUTS.map((layout) => ({ M, K, N, batch, layout })));
+  const operands = configs.map((c) => _operands(c.M, c.K, c.N, c.layout, c.batch));
   const best = configs.map(() => 0);
   for (let p = 0; p < passes; p++) {
     for (let i = 0; i < configs.length; i++) {
-      const { M, K, N } = configs[i];
-      best[i] = Math.max(best[i], await _measure(operands[i], matmulFlops(M, N, K), ITERS, 2));
+      const { M, K, N, batch } = configs[i];
+      best[i] = Math.max(best[i], await _measure(operands[i], matmulFlops(M, N, K, batch), iters, 2));
     }
   }
   console.log("| shape (M×K · K×N) | layout | ms / product | GFLOP/s |");
   console.log("|---|---|---|---|");
-  configs.forEach(({ M, K, N, layout }, i) => {
-    const ms = matmulFlops(M, N, K) / best[i] / 1e6;
-    console.log(`| ${M}×${K} · ${K}×${N} | ${layout} | ${ms.toFixed(1)} | ${best[i].toFixed(1)} |`);
+  configs.forEach(({ M, K, N, batch, layout }, i) => {
+    const ms = matmulFlops(M, N, K, batch) / best[i] / 1e6;
+    const shape = `${batch > 1 ? `${batch} × ` : ""}${M}×${K} · ${K}×${N}`;
+    console.log(`| ${shape} | ${layout} | ${ms.toFixed(2)} | ${best[i].toFixed(1)} |`);
   });
 } else if (!import.meta.main || Deno.args.length === 0) {
   for (const [M, K, N] of SHAPES) {

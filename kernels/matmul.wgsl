@@ -20,6 +20,7 @@
 //   mm_generic — the general fallback: any shape and layout, reads the stored tensors directly.
 //   pack_tex   — copies a stored operand into an rgba32float texture (zero padded) when a plain copy can't.
 //   mm_tex     — the fast path: C from two staged textures, 16×12 register tile per invocation.
+//   mm_tex4    — mm_tex with vec4 output stores, used when N % 4 == 0 (mm_tex is the scalar fallback).
 // Design notes and measured GFLOP/s: src/ops/matmul.ts; benchmark: bench/matmul_bench.ts --report.
 
 override TRANS_A: bool = false;
@@ -206,17 +207,21 @@ fn bias4(col: u32) -> vec4f {
                tbias[b + min(col + 3u, last)]);
 }
 
+// Accumulators of one invocation's 16×12 tile of C: tacc[3·i + j] = row m + i, columns n + 4j .. n + 4j + 3.
+var<private> tacc: array<vec4f, 48>;
+
 // Each invocation computes a 16×12 block of C (register tiling: per K step of 4 it loads 16 texels
 // of A and 12 of B and does 768 multiply-adds); an 8×2 workgroup covers 32×96. The tile and
 // workgroup were chosen by measurement on lavapipe (8-wide SIMD per 8 invocations): 16×12 beat 8×8, 16×8,
 // 16×16, 20×12, 24×8 and 24×12; 8×2 and 16×1 workgroups beat 4×4/8×8 (lanes along N share A's texels).
 // Grid: (⌈nCount/96⌉, ⌈mCount/32⌉, batch entries of the launch).
-@compute @workgroup_size(8, 2)
-fn mm_tex(@builtin(global_invocation_id) gid: vec3u) {
+// tex_tile runs the main loop into tacc (false: the tile lies outside the launch); the entry points differ
+// only in how they store it.
+fn tex_tile(gid: vec3u) -> bool {
   tp = tp_u[gid.x >> 31u];
   let n = gid.x * 12u;
   let m = gid.y * 16u;
-  if (m >= tp.mCount || n >= tp.nCount) { return; }
+  if (m >= tp.mCount || n >= tp.nCount) { return false; }
   let ya = gid.z * tp.aStep;
   let yb = gid.z * tp.bStep;
   let mq = m / 4u;
@@ -295,24 +300,90 @@ fn mm_tex(@builtin(global_invocation_id) gid: vec3u) {
     c14_0 = mac(c14_0, a14, t0); c14_1 = mac(c14_1, a14, t1); c14_2 = mac(c14_2, a14, t2);
     c15_0 = mac(c15_0, a15, t0); c15_1 = mac(c15_1, a15, t1); c15_2 = mac(c15_2, a15, t2);
   }
+  tacc = array<vec4f, 48>(
+    c0_0, c0_1, c0_2,
+    c1_0, c1_1, c1_2,
+    c2_0, c2_1, c2_2,
+    c3_0, c3_1, c3_2,
+    c4_0, c4_1, c4_2,
+    c5_0, c5_1, c5_2,
+    c6_0, c6_1, c6_2,
+    c7_0, c7_1, c7_2,
+    c8_0, c8_1, c8_2,
+    c9_0, c9_1, c9_2,
+    c10_0, c10_1, c10_2,
+    c11_0, c11_1, c11_2,
+    c12_0, c12_1, c12_2,
+    c13_0, c13_1, c13_2,
+    c14_0, c14_1, c14_2,
+    c15_0, c15_1, c15_2,
+  );
+  return true;
+}
+
+@compute @workgroup_size(8, 2)
+fn mm_tex(@builtin(global_invocation_id) gid: vec3u) {
+  if (!tex_tile(gid)) { return; }
+  let n = gid.x * 12u;
+  let m = gid.y * 16u;
   let base = tp.cBase + gid.z * tp.cStride;
   let bias0 = bias4(n);
   let bias1 = bias4(n + 4u);
   let bias2 = bias4(n + 8u);
-  if (m + 0u < tp.mCount) { store4(base, m + 0u, n + 0u, c0_0 + bias0); store4(base, m + 0u, n + 4u, c0_1 + bias1); store4(base, m + 0u, n + 8u, c0_2 + bias2); }
-  if (m + 1u < tp.mCount) { store4(base, m + 1u, n + 0u, c1_0 + bias0); store4(base, m + 1u, n + 4u, c1_1 + bias1); store4(base, m + 1u, n + 8u, c1_2 + bias2); }
-  if (m + 2u < tp.mCount) { store4(base, m + 2u, n + 0u, c2_0 + bias0); store4(base, m + 2u, n + 4u, c2_1 + bias1); store4(base, m + 2u, n + 8u, c2_2 + bias2); }
-  if (m + 3u < tp.mCount) { store4(base, m + 3u, n + 0u, c3_0 + bias0); store4(base, m + 3u, n + 4u, c3_1 + bias1); store4(base, m + 3u, n + 8u, c3_2 + bias2); }
-  if (m + 4u < tp.mCount) { store4(base, m + 4u, n + 0u, c4_0 + bias0); store4(base, m + 4u, n + 4u, c4_1 + bias1); store4(base, m + 4u, n + 8u, c4_2 + bias2); }
-  if (m + 5u < tp.mCount) { store4(base, m + 5u, n + 0u, c5_0 + bias0); store4(base, m + 5u, n + 4u, c5_1 + bias1); store4(base, m + 5u, n + 8u, c5_2 + bias2); }
-  if (m + 6u < tp.mCount) { store4(base, m + 6u, n + 0u, c6_0 + bias0); store4(base, m + 6u, n + 4u, c6_1 + bias1); store4(base, m + 6u, n + 8u, c6_2 + bias2); }
-  if (m + 7u < tp.mCount) { store4(base, m + 7u, n + 0u, c7_0 + bias0); store4(base, m + 7u, n + 4u, c7_1 + bias1); store4(base, m + 7u, n + 8u, c7_2 + bias2); }
-  if (m + 8u < tp.mCount) { store4(base, m + 8u, n + 0u, c8_0 + bias0); store4(base, m + 8u, n + 4u, c8_1 + bias1); store4(base, m + 8u, n + 8u, c8_2 + bias2); }
-  if (m + 9u < tp.mCount) { store4(base, m + 9u, n + 0u, c9_0 + bias0); store4(base, m + 9u, n + 4u, c9_1 + bias1); store4(base, m + 9u, n + 8u, c9_2 + bias2); }
-  if (m + 10u < tp.mCount) { store4(base, m + 10u, n + 0u, c10_0 + bias0); store4(base, m + 10u, n + 4u, c10_1 + bias1); store4(base, m + 10u, n + 8u, c10_2 + bias2); }
-  if (m + 11u < tp.mCount) { store4(base, m + 11u, n + 0u, c11_0 + bias0); store4(base, m + 11u, n + 4u, c11_1 + bias1); store4(base, m + 11u, n + 8u, c11_2 + bias2); }
-  if (m + 12u < tp.mCount) { store4(base, m + 12u, n + 0u, c12_0 + bias0); store4(base, m + 12u, n + 4u, c12_1 + bias1); store4(base, m + 12u, n + 8u, c12_2 + bias2); }
-  if (m + 13u < tp.mCount) { store4(base, m + 13u, n + 0u, c13_0 + bias0); store4(base, m + 13u, n + 4u, c13_1 + bias1); store4(base, m + 13u, n + 8u, c13_2 + bias2); }
-  if (m + 14u < tp.mCount) { store4(base, m + 14u, n + 0u, c14_0 + bias0); store4(base, m + 14u, n + 4u, c14_1 + bias1); store4(base, m + 14u, n + 8u, c14_2 + bias2); }
-  if (m + 15u < tp.mCount) { store4(base, m + 15u, n + 0u, c15_0 + bias0); store4(base, m + 15u, n + 4u, c15_1 + bias1); store4(base, m + 15u, n + 8u, c15_2 + bias2); }
+  if (m + 0u < tp.mCount) { store4(base, m + 0u, n + 0u, tacc[0] + bias0); store4(base, m + 0u, n + 4u, tacc[1] + bias1); store4(base, m + 0u, n + 8u, tacc[2] + bias2); }
+  if (m + 1u < tp.mCount) { store4(base, m + 1u, n + 0u, tacc[3] + bias0); store4(base, m + 1u, n + 4u, tacc[4] + bias1); store4(base, m + 1u, n + 8u, tacc[5] + bias2); }
+  if (m + 2u < tp.mCount) { store4(base, m + 2u, n + 0u, tacc[6] + bias0); store4(base, m + 2u, n + 4u, tacc[7] + bias1); store4(base, m + 2u, n + 8u, tacc[8] + bias2); }
+  if (m + 3u < tp.mCount) { store4(base, m + 3u, n + 0u, tacc[9] + bias0); store4(base, m + 3u, n + 4u, tacc[10] + bias1); store4(base, m + 3u, n + 8u, tacc[11] + bias2); }
+  if (m + 4u < tp.mCount) { store4(base, m + 4u, n + 0u, tacc[12] + bias0); store4(base, m + 4u, n + 4u, tacc[13] + bias1); store4(base, m + 4u, n + 8u, tacc[14] + bias2); }
+  if (m + 5u < tp.mCount) { store4(base, m + 5u, n + 0u, tacc[15] + bias0); store4(base, m + 5u, n + 4u, tacc[16] + bias1); store4(base, m + 5u, n + 8u, tacc[17] + bias2); }
+  if (m + 6u < tp.mCount) { store4(base, m + 6u, n + 0u, tacc[18] + bias0); store4(base, m + 6u, n + 4u, tacc[19] + bias1); store4(base, m + 6u, n + 8u, tacc[20] + bias2); }
+  if (m + 7u < tp.mCount) { store4(base, m + 7u, n + 0u, tacc[21] + bias0); store4(base, m + 7u, n + 4u, tacc[22] + bias1); store4(base, m + 7u, n + 8u, tacc[23] + bias2); }
+  if (m + 8u < tp.mCount) { store4(base, m + 8u, n + 0u, tacc[24] + bias0); store4(base, m + 8u, n + 4u, tacc[25] + bias1); store4(base, m + 8u, n + 8u, tacc[26] + bias2); }
+  if (m + 9u < tp.mCount) { store4(base, m + 9u, n + 0u, tacc[27] + bias0); store4(base, m + 9u, n + 4u, tacc[28] + bias1); store4(base, m + 9u, n + 8u, tacc[29] + bias2); }
+  if (m + 10u < tp.mCount) { store4(base, m + 10u, n + 0u, tacc[30] + bias0); store4(base, m + 10u, n + 4u, tacc[31] + bias1); store4(base, m + 10u, n + 8u, tacc[32] + bias2); }
+  if (m + 11u < tp.mCount) { store4(base, m + 11u, n + 0u, tacc[33] + bias0); store4(base, m + 11u, n + 4u, tacc[34] + bias1); store4(base, m + 11u, n + 8u, tacc[35] + bias2); }
+  if (m + 12u < tp.mCount) { store4(base, m + 12u, n + 0u, tacc[36] + bias0); store4(base, m + 12u, n + 4u, tacc[37] + bias1); store4(base, m + 12u, n + 8u, tacc[38] + bias2); }
+  if (m + 13u < tp.mCount) { store4(base, m + 13u, n + 0u, tacc[39] + bias0); store4(base, m + 13u, n + 4u, tacc[40] + bias1); store4(base, m + 13u, n + 8u, tacc[41] + bias2); }
+  if (m + 14u < tp.mCount) { store4(base, m + 14u, n + 0u, tacc[42] + bias0); store4(base, m + 14u, n + 4u, tacc[43] + bias1); store4(base, m + 14u, n + 8u, tacc[44] + bias2); }
+  if (m + 15u < tp.mCount) { store4(base, m + 15u, n + 0u, tacc[45] + bias0); store4(base, m + 15u, n + 4u, tacc[46] + bias1); store4(base, m + 15u, n + 8u, tacc[47] + bias2); }
+}
+
+// mm_tex4: mm_tex with vec4 output stores, for ldc, cBase and nCount multiples of 4 (every 4-column group of
+// C is then 16-byte aligned and wholly inside or outside the launch).
+@group(0) @binding(3) var<storage, read_write> tc4: array<vec4f>;   // (batch, M, N / 4)
+
+// Stores the 12 columns of one row of the tile, skipping rows past mCount and groups past nCount.
+fn row4(base: u32, row: u32, col: u32, v0: vec4f, v1: vec4f, v2: vec4f) {
+  if (row >= tp.mCount) { return; }
+  let o = (base + row * tp.ldc + col) >> 2u;
+  tc4[o] = v0;
+  if (col + 4u < tp.nCount) { tc4[o + 1u] = v1; }
+  if (col + 8u < tp.nCount) { tc4[o + 2u] = v2; }
+}
+
+@compute @workgroup_size(8, 2)
+fn mm_tex4(@builtin(global_invocation_id) gid: vec3u) {
+  if (!tex_tile(gid)) { return; }
+  let n = gid.x * 12u;
+  let m = gid.y * 16u;
+  let base = tp.cBase + gid.z * tp.cStride;
+  let bias0 = bias4(n);
+  let bias1 = bias4(n + 4u);
+  let bias2 = bias4(n + 8u);
+  row4(base, m + 0u, n, tacc[0] + bias0, tacc[1] + bias1, tacc[2] + bias2);
+  row4(base, m + 1u, n, tacc[3] + bias0, tacc[4] + bias1, tacc[5] + bias2);
+  row4(base, m + 2u, n, tacc[6] + bias0, tacc[7] + bias1, tacc[8] + bias2);
+  row4(base, m + 3u, n, tacc[9] + bias0, tacc[10] + bias1, tacc[11] + bias2);
+  row4(base, m + 4u, n, tacc[12] + bias0, tacc[13] + bias1, tacc[14] + bias2);
+  row4(base, m + 5u, n, tacc[15] + bias0, tacc[16] + bias1, tacc[17] + bias2);
+  row4(base, m + 6u, n, tacc[18] + bias0, tacc[19] + bias1, tacc[20] + bias2);
+  row4(base, m + 7u, n, tacc[21] + bias0, tacc[22] + bias1, tacc[23] + bias2);
+  row4(base, m + 8u, n, tacc[24] + bias0, tacc[25] + bias1, tacc[26] + bias2);
+  row4(base, m + 9u, n, tacc[27] + bias0, tacc[28] + bias1, tacc[29] + bias2);
+  row4(base, m + 10u, n, tacc[30] + bias0, tacc[31] + bias1, tacc[32] + bias2);
+  row4(base, m + 11u, n, tacc[33] + bias0, tacc[34] + bias1, tacc[35] + bias2);
+  row4(base, m + 12u, n, tacc[36] + bias0, tacc[37] + bias1, tacc[38] + bias2);
+  row4(base, m + 13u, n, tacc[39] + bias0, tacc[40] + bias1, tacc[41] + bias2);
+  row4(base, m + 14u, n, tacc[42] + bias0, tacc[43] + bias1, tacc[44] + bias2);
+  row4(base, m + 15u, n, tacc[45] + bias0, tacc[46] + bias1, tacc[47] + bias2);
 }

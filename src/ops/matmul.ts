@@ -5,7 +5,8 @@
  * Fast path ("texture"): A and B are staged into rgba32float storage textures in their stored layouts —
  * by copyBufferToTexture when stored rows are 256-byte multiples (all BERT shapes), else by the pack_tex
  * kernel — and mm_tex computes a 16×12 register tile per invocation in 8×2 workgroups, handling Aᵀ/Bᵀ by
- * 4×4 in-register transposes. Texture sides over the device limit are chunked (batch, rows, columns);
+ * 4×4 in-register transposes. When N % 4 == 0 the mm_tex4 entry point stores C as vec4s (one 16-byte store
+ * per 4 columns instead of 4 scalar stores); other N use mm_tex's scalar stores. Texture sides over the device limit are chunked (batch, rows, columns);
  * a K too long is split into ranges whose products are summed. Staging textures are cached per size
  * (bounded LRU), with odd widths and no power-of-two sides (see `_texture`).
  *
@@ -14,7 +15,10 @@
  * 52–68 GFLOP/s (kernel alone up to ~68; FMA-only ceiling ~110); with pack_tex staging instead of copies
  * 40–53; the generic buffer kernel 2.5–4.6; the same tiling over vec4 storage buffers instead of textures
  * 15–22. Batched attention-sized products (96 × 128×64·64×128 and similar, K ≤ 128) reach 19–25: with
- * few K steps the per-invocation overhead and the scalar output stores dominate.
+ * few K steps the per-invocation overhead and the output stores dominate. Vec4 stores (mm_tex4) raised
+ * those from 20–23 to 23–25 and left the BERT-base shapes unchanged within noise (K ≥ 768: the epilogue is
+ * a small share). Note the benchmark's default of 4 products per sync includes ~2.8 ms of sync latency per
+ * product; with --iters=16 the same kernels measure 59–73 at the BERT-base shapes.
  * @module
  */
 import src from "../../kernels/matmul.wgsl" with { type: "text" };
@@ -364,6 +368,9 @@ function _gemmTex(g: _Gemm, out: Tensor): boolean {
     shared: !reduce && g.strideB === 0,
   };
   const Z = reduce ? 1 : batch;
+  // Vec4 output stores when every row of C starts 16-byte aligned (N % 4 == 0; then so are all chunk
+  // offsets and column counts, chunks being multiples of 96 columns); otherwise scalar stores.
+  const entryPoint = N % 4 === 0 ? "mm_tex4" : "mm_tex";
   const mChunk = Math.min(M, Math.floor(L / _WG_M) * _WG_M);
   const nChunk = Math.min(N, Math.floor(L / _WG_N) * _WG_N);
   // Texture rows one batch entry needs in each operand's texture.
@@ -381,9 +388,9 @@ function _gemmTex(g: _Gemm, out: Tensor): boolean {
         const nc = Math.min(nChunk, N - n0);
         const [texB, bStep] = _stage(B, g, z0, zc, n0, nc, pack);
         gpu().dispatch({
-          label: "matmul.mm_tex",
+          label: `matmul.${entryPoint}`,
           code: src,
-          entryPoint: "mm_tex",
+          entryPoint,
           inputs: [{ texture: texA }, { texture: texB }, (g.bias ?? g.a).res],
           outputs: [out.res],
           params: [

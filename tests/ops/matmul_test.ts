@@ -118,6 +118,25 @@ Deno.test("matmul[texture]: 64-aligned shapes (staged by copyBufferToTexture) an
   }
 });
 
+Deno.test("matmul[texture]: vec4 output stores (N % 4 == 0) at uneven M, K and partial tiles", async () => {
+  // N = 4, 8: one invocation with 1 or 2 of its 3 column groups in range; N = 100: a second workgroup
+  // with one group in range; N = 36: a partial workgroup. M and K are odd (partial row tiles, K padding).
+  // Backward products have N = K or M (not multiples of 4) and take the scalar-store kernel.
+  setMatmulPath("texture");
+  try {
+    let seed = 1500;
+    for (const [transA, transB] of LAYOUTS) {
+      await check({ M: 37, N: 4, K: 23, transA, transB, bias: true }, seed += 10, 2);
+      await check({ M: 5, N: 8, K: 3, transA, transB }, seed += 10, 2);
+      await check({ M: 33, N: 100, K: 19, transA, transB, bias: true }, seed += 10, 2);
+      await check({ batchDims: [3], M: 17, N: 36, K: 9, transA, transB, bias: true }, seed += 10, 2);
+      await check({ batchDims: [2], M: 21, N: 36, K: 11, transA, transB, sharedB: true }, seed += 10, 2);
+    }
+  } finally {
+    setMatmulPath("auto");
+  }
+});
+
 Deno.test("matmul[texture]: chunking over batch, rows and columns when textures are small", async () => {
   // A 96-texel limit forces several chunks per product; a 64 KiB texture budget forces evictions.
   setMatmulPath("texture", 96, 64 * 1024);
