@@ -211,9 +211,11 @@ export class Trainer {
     try {
       this.model.train();
       const nb = this.#loader.numBatches;
+      let orderEpoch = -1;
+      let indices: Int32Array[] = [];
       while (this.#state.global_step < total && !this.#stopRequested) {
         const epoch = Math.floor(this.#microBatches / nb);
-        const indices = this.#loader.batchIndices(epoch);
+        if (epoch !== orderEpoch) [orderEpoch, indices] = [epoch, this.#loader.batchIndices(epoch)];
         const inEpoch = this.#microBatches % nb;
         const group = indices.slice(inEpoch, Math.min(nb, inEpoch + a.gradientAccumulationSteps));
         for (const idx of group) {
