@@ -114,7 +114,8 @@ export class Gpu {
   readonly adapterInfo: GPUAdapterInfo;
   /** The pool all tensors allocate from. */
   readonly pool: BufferPool;
-  #pipelines = new Map<string, _Pipe>();
+  /** code → (entry point, layout, constants) → pipeline; nested so no long key is built per dispatch. */
+  #pipelines = new Map<string, Map<string, _Pipe>>();
   #modules = new Map<string, GPUShaderModule>();
   #layouts = new Map<string, GPUBindGroupLayout>();
   #encoder: GPUCommandEncoder | null = null;
@@ -223,8 +224,10 @@ export class Gpu {
   #pipeline(spec: DispatchSpec): _Pipe {
     const layout = this.#layout(spec);
     const constKey = spec.constants ? JSON.stringify(spec.constants) : "";
-    const key = `${spec.entryPoint}\u0000${layout.label}\u0000${constKey}\u0000${spec.code}`;
-    let p = this.#pipelines.get(key);
+    const key = `${spec.entryPoint}\u0000${layout.label}\u0000${constKey}`;
+    let byCode = this.#pipelines.get(spec.code);
+    if (!byCode) this.#pipelines.set(spec.code, byCode = new Map());
+    let p = byCode.get(key);
     if (!p) {
       this.device.pushErrorScope("internal"); // e.g. a backend's shader translation failing
       this.device.pushErrorScope("validation");
@@ -236,7 +239,7 @@ export class Gpu {
       this.#watch(this.device.popErrorScope(), [spec.label]);
       this.#watch(this.device.popErrorScope(), [spec.label]);
       p = { pipeline, layout };
-      this.#pipelines.set(key, p);
+      byCode.set(key, p);
     }
     return p;
   }
