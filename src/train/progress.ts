@@ -5,11 +5,11 @@
  * @module
  */
 
-/** Values shown with each tick. */
+/** Values shown with each tick (evaluation passes only `tokens`). */
 export interface ProgressInfo {
-  epoch: number;
-  loss: number | null;
-  lr: number;
+  epoch?: number;
+  loss?: number | null;
+  lr?: number;
   /** Tokens processed since the previous tick. */
   tokens: number;
 }
@@ -31,9 +31,12 @@ export function progressText(
   tokPerSec: number,
   eta: number,
 ): string {
-  const loss = info.loss === null ? "-" : info.loss.toFixed(4);
-  return `${step}/${total} epoch ${info.epoch.toFixed(2)} loss ${loss} lr ${info.lr.toExponential(2)} ` +
-    `${Math.round(tokPerSec)} tok/s ETA ${formatDuration(eta)}`;
+  const parts = [`${step}/${total}`];
+  if (info.epoch !== undefined) parts.push(`epoch ${info.epoch.toFixed(2)}`);
+  if (info.loss !== undefined) parts.push(`loss ${info.loss === null ? "-" : info.loss.toFixed(4)}`);
+  if (info.lr !== undefined) parts.push(`lr ${info.lr.toExponential(2)}`);
+  parts.push(`${Math.round(tokPerSec)} tok/s ETA ${formatDuration(eta)}`);
+  return parts.join(" ");
 }
 
 /** A progress reporter for `total` steps. */
@@ -45,10 +48,16 @@ export class Progress {
   #lastPrint = 0;
   #tokens = 0;
   #write: (s: string) => void;
+  readonly #label: string;
 
-  /** `startStep` > 0 when resuming (ETA counts only steps of this run). */
-  constructor(total: number, startStep = 0, opts: { tty?: boolean; write?: (s: string) => void } = {}) {
+  /** `startStep` > 0 when resuming (ETA counts only steps of this run); `label` prefixes plain lines. */
+  constructor(
+    total: number,
+    startStep = 0,
+    opts: { tty?: boolean; write?: (s: string) => void; label?: string } = {},
+  ) {
     this.#total = total;
+    this.#label = opts.label ?? "train";
     this.#startStep = startStep;
     this.#tty = opts.tty ?? Deno.stderr.isTerminal();
     const enc = new TextEncoder();
@@ -66,10 +75,10 @@ export class Progress {
     if (this.#tty) {
       if (now - this.#lastPrint < 100 && step < this.#total) return;
       const width = 24, filled = Math.round(width * step / this.#total);
-      this.#write(`\r\x1b[2K[${"#".repeat(filled)}${"-".repeat(width - filled)}] ${text}`);
+      this.#write(`\r\x1b[2K${this.#label} [${"#".repeat(filled)}${"-".repeat(width - filled)}] ${text}`);
     } else {
       if (now - this.#lastPrint < 5000 && step < this.#total && step !== this.#startStep + 1) return;
-      this.#write(`train: ${text}\n`);
+      this.#write(`${this.#label}: ${text}\n`);
     }
     this.#lastPrint = now;
   }

@@ -396,8 +396,13 @@ export class Trainer {
     const ner = new NerEvaluator(names);
     const tok = new TokenMetric();
     let lossSum = 0, lossSamples = 0;
+    const progress = this.#opts.progress === false
+      ? null
+      : new Progress(loader.numBatches, 0, { label: "eval" });
+    let done = 0;
     for (const indices of loader.batchIndices(0)) {
       const batch = _collateIndices(loader, indices);
+      progress?.tick(++done, { tokens: batch.attentionMask.reduce((s, m) => s + m, 0) });
       const [logits, loss] = await noGrad(() =>
         tidy(async () => {
           const out = this.model.forward(toTokenBatch(batch));
@@ -425,6 +430,7 @@ export class Trainer {
         ner.addBatch({ predictions, labels, wordIds, wordTags });
       }
     }
+    progress?.done();
     const seconds = (performance.now() - started) / 1000;
     const out: EvalMetrics = { eval_loss: lossSamples ? lossSum / lossSamples : NaN };
     if (this.#opts.metric === "token") {

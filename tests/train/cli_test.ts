@@ -74,7 +74,8 @@ Deno.test("train CLI: --max-steps 5 --from-scratch completes and writes the HF f
     await Deno.stat(`${dir}/${f}`);
   }
   assertEquals((await listCheckpoints(dir)).map((c) => c.step), [5]);
-  assert(text(out.stderr).includes("5/5"), "progress shows steps");
+  assert(text(out.stderr).includes("train: 5/5 epoch"), "progress shows steps");
+  assert(/eval: \d+\/\d+ \d+ tok\/s/.test(text(out.stderr)), "evaluation shows progress");
   await Deno.remove(dir, { recursive: true });
 });
 

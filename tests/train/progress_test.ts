@@ -15,7 +15,7 @@ Deno.test("progress: durations, a redrawn bar on a TTY and plain lines otherwise
     b.tick(s, info);
   }
   a.done();
-  assert(tty[0].startsWith("\r\x1b[2K[") && tty.some((l) => l.includes("10/10")), JSON.stringify(tty));
+  assert(tty[0].startsWith("\r\x1b[2Ktrain [") && tty.some((l) => l.includes("10/10")), JSON.stringify(tty));
   assert(tty.at(-2)!.includes("loss 0.2500 lr 2.00e-5") && tty.at(-2)!.includes("tok/s ETA"), tty.at(-2)!);
   assertEquals(plain.length, 2); // first step and last step; the rest are throttled to one line per 5 s
   assert(plain.every((l) => l.startsWith("train: ") && l.endsWith("\n") && !l.includes("\r")));
