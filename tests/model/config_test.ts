@@ -1,4 +1,5 @@
 import { assertEquals, assertThrows } from "../_assert.ts";
+import { CONLL2003_NER_NAMES } from "../../src/data/conll2003.ts";
 import {
   ConfigError,
   configLabels,
@@ -16,17 +17,7 @@ Deno.test("config: the fixture's config.json parses with its label maps", () => 
   const c = parseBertConfig(fixture);
   assertEquals(c.hidden_size, 32);
   assertEquals(numLabels(c), 9);
-  assertEquals(configLabels(c), [
-    "O",
-    "B-PER",
-    "I-PER",
-    "B-ORG",
-    "I-ORG",
-    "B-LOC",
-    "I-LOC",
-    "B-MISC",
-    "I-MISC",
-  ]);
+  assertEquals(configLabels(c), [...CONLL2003_NER_NAMES]);
   assertEquals(c.layer_norm_eps, 1e-12);
 });
 
