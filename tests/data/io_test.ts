@@ -5,37 +5,10 @@ import { DataError } from "../../src/data/errors.ts";
 import { displayLocation, joinUrl, readText, toUrl } from "../../src/data/io.ts";
 import { loadDataset } from "../../src/data/load.ts";
 import { loadTokenizer } from "../../src/data/tokenizer.ts";
+import { serving } from "../_serve.ts";
 import { arrowStream, conllFeatures, TRAIN_HEAD, writeSavedDict } from "./_arrow_fixtures.ts";
 
 const root = new URL("../../", import.meta.url);
-
-/** Serves files below `base` over http on 127.0.0.1 while `fn` runs. */
-async function serving(base: URL, fn: (origin: string) => Promise<void>): Promise<void> {
-  const ac = new AbortController();
-  const server = Deno.serve(
-    { hostname: "127.0.0.1", port: 0, signal: ac.signal, onListen() {} },
-    async (req) => {
-      const path = decodeURIComponent(new URL(req.url).pathname).replace(/^\/+/, "");
-      if (path.includes("..")) return new Response("bad path", { status: 400 });
-      try {
-        const body = await Deno.readFile(new URL(path, base));
-        return new Response(req.method === "HEAD" ? null : body, {
-          headers: {
-            "content-type": path.endsWith(".ts") ? "application/typescript" : "application/octet-stream",
-          },
-        });
-      } catch {
-        return new Response("not found", { status: 404 });
-      }
-    },
-  );
-  try {
-    await fn(`http://127.0.0.1:${server.addr.port}`);
-  } finally {
-    ac.abort();
-    await server.finished;
-  }
-}
 
 Deno.test("io: paths and URLs", () => {
   assertEquals(toUrl("/tmp/a b.txt").href, "file:///tmp/a%20b.txt");
