@@ -10,52 +10,23 @@
  */
 import { attention } from "../ops/attention.ts";
 import { crossEntropy } from "../ops/cross_entropy.ts";
-import { dropout, DropoutSeeds } from "../ops/dropout.ts";
 import { add, reshape } from "../ops/elementwise.ts";
 import { checkIds, embedding } from "../ops/embedding.ts";
 import { gelu } from "../ops/gelu.ts";
 import { layerNorm } from "../ops/layernorm.ts";
 import { linear } from "../ops/matmul.ts";
 import { Tensor } from "../engine/tensor.ts";
-import type { Batch } from "../data/collator.ts";
-import { seededRandom } from "../data/loader.ts";
-import { type BertConfig, numLabels } from "./config.ts";
+import {
+  defaultInit,
+  type ModelFamily,
+  type TokenBatch,
+  TokenClassifierBase,
+  type TokenClassifierOutput,
+  uploadWeights,
+} from "./classifier.ts";
+import { type BertConfig, configToJson, makeBertConfig, numLabels, parseBertConfig } from "./config.ts";
 
-/** A batch as the collator produces it: (B, T) arrays, row-major. */
-export interface TokenBatch {
-  /** Batch size. */
-  batch: number;
-  /** Padded sequence length. */
-  seqLen: number;
-  /** (B, T) token ids. */
-  inputIds: Int32Array;
-  /** (B, T) 1 for real tokens, 0 for padding (default all 1). */
-  attentionMask?: Int32Array;
-  /** (B, T) segment ids (default all 0). */
-  tokenTypeIds?: Int32Array;
-  /** (B, T) label ids, −100 where ignored (optional: no loss without it). */
-  labels?: Int32Array;
-}
-
-/** A collated batch (`collate`/`BatchLoader`) as model input; labels are dropped when `withLabels` is false. */
-export function toTokenBatch(b: Batch, withLabels = true): TokenBatch {
-  return {
-    batch: b.batchSize,
-    seqLen: b.seqLen,
-    inputIds: b.inputIds,
-    attentionMask: b.attentionMask,
-    tokenTypeIds: b.tokenTypeIds,
-    labels: withLabels ? b.labels ?? undefined : undefined,
-  };
-}
-
-/** The model's outputs. */
-export interface TokenClassifierOutput {
-  /** (B, T, num_labels) scores for every position, padding included. */
-  logits: Tensor;
-  /** Mean cross-entropy over labelled positions (shape [1]), when labels were given. */
-  loss?: Tensor;
-}
+export { type TokenBatch, type TokenClassifierOutput, toTokenBatch } from "./classifier.ts";
 
 /** Parameter name → shape for a config, in HF's module order. */
 export function parameterShapes(config: BertConfig): [string, number[]][] {
@@ -104,59 +75,15 @@ export function initialWeights(
   name: string,
   shape: number[],
 ): Float32Array {
-  const n = shape.reduce((a, b) => a * b, 1);
-  if (name.includes("LayerNorm")) return new Float32Array(n).fill(name.endsWith(".weight") ? 1 : 0);
-  if (name.endsWith(".bias")) return new Float32Array(n);
-  const out = _normal(n, config.initializer_range, seed ^ _hashName(name));
-  if (name === "bert.embeddings.word_embeddings.weight") {
-    out.fill(0, config.pad_token_id * config.hidden_size, (config.pad_token_id + 1) * config.hidden_size);
-  }
-  return out;
-}
-
-function _hashName(s: string): number {
-  let h = 2166136261;
-  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 16777619);
-  return h >>> 0;
-}
-
-function _normal(n: number, std: number, seed: number): Float32Array {
-  const u = seededRandom(seed);
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i += 2) {
-    const r = Math.sqrt(-2 * Math.log(1 - u())) * std, th = 2 * Math.PI * u();
-    out[i] = r * Math.cos(th);
-    if (i + 1 < n) out[i + 1] = r * Math.sin(th);
-  }
-  return out;
+  const padRow = name === "bert.embeddings.word_embeddings.weight" ? config.pad_token_id : null;
+  return defaultInit(name, shape, config.initializer_range, seed, (n) => n.includes("LayerNorm"), padRow);
 }
 
 /** BertForTokenClassification: parameters on the GPU and a differentiable forward. */
-export class BertForTokenClassification {
-  /** The configuration. */
-  readonly config: BertConfig;
-  /** Parameters by checkpoint key, in HF module order; persistent, requiresGrad. */
-  readonly params: Map<string, Tensor>;
-  /** Dropout on (training) or off (eval). */
-  training = false;
-  /** Seeds for dropout masks (one per dropout call); its state is saved with checkpoints. */
-  readonly seeds: DropoutSeeds;
-
+export class BertForTokenClassification extends TokenClassifierBase<BertConfig> {
   /** Wraps parameters already on the GPU; see {@link BertForTokenClassification.fromWeights}. */
   constructor(config: BertConfig, params: Map<string, Tensor>, seed = 42) {
-    this.config = config;
-    this.params = params;
-    this.seeds = new DropoutSeeds(seed);
-    for (const [name, shape] of parameterShapes(config)) {
-      const t = params.get(name);
-      if (!t) throw new Error(`model parameter '${name}' is missing`);
-      if (t.shape.join() !== shape.join()) {
-        throw new RangeError(`parameter '${name}' has shape [${t.shape}], the config needs [${shape}]`);
-      }
-      t.name = name;
-      t.requiresGrad = true;
-      t.persistent = true;
-    }
+    super(config, params, parameterShapes(config), seed);
   }
 
   /** Uploads host weights (one Float32Array per parameter name; all must be present). */
@@ -165,13 +92,7 @@ export class BertForTokenClassification {
     weights: Map<string, Float32Array>,
     seed = 42,
   ): BertForTokenClassification {
-    const params = new Map<string, Tensor>();
-    for (const [name, shape] of parameterShapes(config)) {
-      const w = weights.get(name);
-      if (!w) throw new Error(`weights for '${name}' are missing`);
-      params.set(name, Tensor.from(w, shape, "f32", name).keep());
-    }
-    return new BertForTokenClassification(config, params, seed);
+    return new BertForTokenClassification(config, uploadWeights(parameterShapes(config), weights), seed);
   }
 
   /** A randomly initialised model (HF's initialisation; see {@link initialWeights}). */
@@ -183,44 +104,9 @@ export class BertForTokenClassification {
     return BertForTokenClassification.fromWeights(config, weights, seed);
   }
 
-  /** Parameters as [name, tensor] pairs in HF order. */
-  namedParameters(): [string, Tensor][] {
-    return [...this.params.entries()];
-  }
-
-  /** Total number of scalar parameters. */
-  numParameters(): number {
-    let n = 0;
-    for (const t of this.params.values()) n += t.size;
-    return n;
-  }
-
-  /** Switches dropout on; returns this. */
-  train(): this {
-    this.training = true;
-    return this;
-  }
-
-  /** Switches dropout off; returns this. */
-  eval(): this {
-    this.training = false;
-    return this;
-  }
-
-  /** Frees every parameter, gradient and the model's GPU memory. */
-  dispose(): void {
-    for (const t of this.params.values()) {
-      t.persistent = false;
-      t.dispose();
-    }
-  }
-
-  #p(name: string): Tensor {
-    return this.params.get(name)!;
-  }
-
-  #dropout(x: Tensor, p: number): Tensor {
-    return this.training && p > 0 ? dropout(x, p, this.seeds.next()) : x;
+  /** HF Trainer's weight-decay grouping (see {@link decays}). */
+  override decays(name: string): boolean {
+    return decays(name);
   }
 
   /** Runs the model; records on the tape unless inside `noGrad`. Call inside a scope (`tidy`). */
@@ -254,20 +140,20 @@ export class BertForTokenClassification {
     const e = "bert.embeddings";
     let x = add(
       add(
-        embedding(ids, this.#p(`${e}.word_embeddings.weight`), c.pad_token_id),
-        embedding(posIds, this.#p(`${e}.position_embeddings.weight`)),
+        embedding(ids, this.p(`${e}.word_embeddings.weight`), c.pad_token_id),
+        embedding(posIds, this.p(`${e}.position_embeddings.weight`)),
       ),
-      embedding(typeIds, this.#p(`${e}.token_type_embeddings.weight`)),
+      embedding(typeIds, this.p(`${e}.token_type_embeddings.weight`)),
     );
-    x = this.#dropout(
-      layerNorm(x, this.#p(`${e}.LayerNorm.weight`), this.#p(`${e}.LayerNorm.bias`), c.layer_norm_eps),
+    x = this.drop(
+      layerNorm(x, this.p(`${e}.LayerNorm.weight`), this.p(`${e}.LayerNorm.bias`), c.layer_norm_eps),
       c.hidden_dropout_prob,
     );
 
     for (let i = 0; i < c.num_hidden_layers; i++) x = this.#layer(i, x, mask);
 
     const pc = c.classifier_dropout ?? c.hidden_dropout_prob;
-    const logits = linear(this.#dropout(x, pc), this.#p("classifier.weight"), this.#p("classifier.bias"));
+    const logits = linear(this.drop(x, pc), this.p("classifier.weight"), this.p("classifier.bias"));
     if (!batch.labels) return { logits };
     if (batch.labels.length !== B * T) {
       throw new RangeError(`labels has ${batch.labels.length} values, expected ${B}×${T}`);
@@ -280,7 +166,7 @@ export class BertForTokenClassification {
 
   #layer(i: number, x: Tensor, mask: Tensor): Tensor {
     const c = this.config;
-    const p = (s: string) => this.#p(`bert.encoder.layer.${i}.${s}`);
+    const p = (s: string) => this.p(`bert.encoder.layer.${i}.${s}`);
     const q = linear(x, p("attention.self.query.weight"), p("attention.self.query.bias"));
     const k = linear(x, p("attention.self.key.weight"), p("attention.self.key.bias"));
     const v = linear(x, p("attention.self.value.weight"), p("attention.self.value.bias"));
@@ -289,7 +175,7 @@ export class BertForTokenClassification {
       dropoutP: attnP,
       seed: attnP > 0 ? this.seeds.next() : 0,
     });
-    const ao = this.#dropout(
+    const ao = this.drop(
       linear(ctx, p("attention.output.dense.weight"), p("attention.output.dense.bias")),
       c.hidden_dropout_prob,
     );
@@ -300,10 +186,44 @@ export class BertForTokenClassification {
       c.layer_norm_eps,
     );
     const inter = gelu(linear(h, p("intermediate.dense.weight"), p("intermediate.dense.bias")));
-    const o = this.#dropout(
+    const o = this.drop(
       linear(inter, p("output.dense.weight"), p("output.dense.bias")),
       c.hidden_dropout_prob,
     );
     return layerNorm(add(o, h), p("output.LayerNorm.weight"), p("output.LayerNorm.bias"), c.layer_norm_eps);
   }
 }
+
+/** BERT's checkpoint key → model key: adds `bert.` to bare keys, renames LayerNorm gamma/beta. */
+export function normalizeBertKey(key: string): string {
+  let k = key.replace(/LayerNorm\.gamma$/, "LayerNorm.weight").replace(/LayerNorm\.beta$/, "LayerNorm.bias");
+  if (/^(embeddings|encoder|pooler)\./.test(k)) k = `bert.${k}`;
+  return k;
+}
+
+/** BERT's special tokens (bert-base-cased's tokenizer files). */
+export const BERT_SPECIAL_TOKENS: Record<string, string> = {
+  unk_token: "[UNK]",
+  sep_token: "[SEP]",
+  pad_token: "[PAD]",
+  cls_token: "[CLS]",
+  mask_token: "[MASK]",
+};
+
+/** The registry entry of `model_type: bert`. */
+export const BERT_FAMILY: ModelFamily<BertConfig> = {
+  modelTypes: ["bert"],
+  architecture: () => "BertForTokenClassification",
+  parseConfig: (json, source) => parseBertConfig(json, source),
+  makeConfig: (_type, fields, labels) =>
+    makeBertConfig({ ...fields, labels } as Parameters<typeof makeBertConfig>[0]),
+  configToJson,
+  parameterShapes,
+  initialWeights,
+  isHead: (name) => name.startsWith("classifier."),
+  normalizeKey: normalizeBertKey,
+  create: (config, params, seed) => new BertForTokenClassification(config, params, seed),
+  tokenizerClass: () => "BertTokenizer",
+  tokenizerConfig: () => ({ do_lower_case: false }),
+  specialTokens: () => ({ ...BERT_SPECIAL_TOKENS }),
+};

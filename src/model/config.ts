@@ -4,9 +4,11 @@
  * course calls a wrong label count the most common bug.
  * @module
  */
+import { ConfigError, type TokenClassifierConfig } from "./classifier.ts";
 
 /** Every BertConfig field this project uses, with HF's names. */
-export interface BertConfig {
+export interface BertConfig extends TokenClassifierConfig {
+  model_type: "bert";
   vocab_size: number;
   hidden_size: number;
   num_hidden_layers: number;
@@ -33,6 +35,7 @@ export interface BertConfig {
 
 /** HF's BertConfig defaults (bert-base-uncased shapes). */
 export const BERT_DEFAULTS: Omit<BertConfig, "id2label" | "label2id" | "extra"> = {
+  model_type: "bert",
   vocab_size: 30522,
   hidden_size: 768,
   num_hidden_layers: 12,
@@ -51,12 +54,21 @@ export const BERT_DEFAULTS: Omit<BertConfig, "id2label" | "label2id" | "extra"> 
   classifier_dropout: null,
 };
 
-/** Thrown for an invalid config.json; the message names the source and the field. */
-export class ConfigError extends Error {
-  /** Creates the error. */
-  constructor(source: string, message: string) {
-    super(`${source}: ${message}`);
-    this.name = "ConfigError";
+export { ConfigError };
+
+/** Checks `cfg[k]` is an integer >= `min` (a ConfigError naming `source` and the field otherwise). */
+export function requireInt(cfg: Record<string, unknown>, k: string, min: number, source: string): void {
+  const v = cfg[k];
+  if (typeof v !== "number" || !Number.isInteger(v) || v < min) {
+    throw new ConfigError(source, `field '${k}' must be an integer >= ${min}, got ${JSON.stringify(v)}`);
+  }
+}
+
+/** Checks `cfg[k]` is a number >= 0 (a ConfigError naming `source` and the field otherwise). */
+export function requireNonNegative(cfg: Record<string, unknown>, k: string, source: string): void {
+  const v = cfg[k];
+  if (typeof v !== "number" || !(v >= 0)) {
+    throw new ConfigError(source, `field '${k}' must be a number >= 0, got ${JSON.stringify(v)}`);
   }
 }
 
@@ -117,21 +129,10 @@ export function parseBertConfig(json: unknown, source = "config.json"): BertConf
   const extra: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(raw)) {
     if (k in BERT_DEFAULTS) cfg[k] = v;
-    else if (!["id2label", "label2id", "num_labels", "model_type", "architectures"].includes(k)) extra[k] = v;
+    else if (!["id2label", "label2id", "num_labels", "architectures"].includes(k)) extra[k] = v;
   }
-  for (const k of _INT_FIELDS) {
-    const v = cfg[k];
-    const min = k === "pad_token_id" ? 0 : 1;
-    if (typeof v !== "number" || !Number.isInteger(v) || v < min) {
-      throw new ConfigError(source, `field '${k}' must be an integer >= ${min}, got ${JSON.stringify(v)}`);
-    }
-  }
-  for (const k of _FLOAT_FIELDS) {
-    const v = cfg[k];
-    if (typeof v !== "number" || !(v >= 0)) {
-      throw new ConfigError(source, `field '${k}' must be a number >= 0, got ${JSON.stringify(v)}`);
-    }
-  }
+  for (const k of _INT_FIELDS) requireInt(cfg, k, k === "pad_token_id" ? 0 : 1, source);
+  for (const k of _FLOAT_FIELDS) requireNonNegative(cfg, k, source);
   if (cfg.classifier_dropout !== null && typeof cfg.classifier_dropout !== "number") {
     throw new ConfigError(source, `field 'classifier_dropout' must be a number or null`);
   }
@@ -151,10 +152,21 @@ export function parseBertConfig(json: unknown, source = "config.json"): BertConf
   if ((cfg.pad_token_id as number) >= (cfg.vocab_size as number)) {
     throw new ConfigError(source, `pad_token_id ${cfg.pad_token_id} is outside the vocabulary`);
   }
-  return { ...(cfg as Omit<BertConfig, "id2label" | "label2id" | "extra">), ..._labels(raw, source), extra };
+  return {
+    ...(cfg as Omit<BertConfig, "id2label" | "label2id" | "extra">),
+    ...labelsFromJson(raw, source),
+    extra,
+  };
 }
 
-function _labels(raw: Record<string, unknown>, source: string): Pick<BertConfig, "id2label" | "label2id"> {
+/**
+ * The label maps of a parsed config.json (any family): `id2label`/`label2id` reconciled and checked against
+ * `num_labels`; `num_labels` alone (default 2) gives LABEL_i names, as HF's PretrainedConfig does.
+ */
+export function labelsFromJson(
+  raw: Record<string, unknown>,
+  source: string,
+): Pick<BertConfig, "id2label" | "label2id"> {
   const id2 = raw.id2label as Record<string, unknown> | undefined;
   const l2i = raw.label2id as Record<string, unknown> | undefined;
   const n = raw.num_labels;
@@ -211,8 +223,8 @@ export function configToJson(config: BertConfig): Record<string, unknown> {
   const out: Record<string, unknown> = {
     ...extra,
     architectures: ["BertForTokenClassification"],
-    model_type: "bert",
     ...fields,
+    model_type: "bert",
     id2label,
     label2id,
   };

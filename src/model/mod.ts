@@ -1,7 +1,11 @@
 /**
- * BertForTokenClassification on the engine, its config, and Hugging Face checkpoints in and out.
+ * Token classifiers on the engine: the model seam (`TokenClassifier`, `ModelFamily`), the registry keyed
+ * by `model_type`, the families (BertForTokenClassification, …), their configs, and Hugging Face
+ * checkpoints in and out.
  * @module
  */
+export * from "./classifier.ts";
+export * from "./registry.ts";
 export * from "./config.ts";
 export * from "./bert.ts";
 export * from "./pretrained.ts";

@@ -15,7 +15,6 @@ import { readSafetensors, toFloat32, toInt32 } from "../io/safetensors.ts";
 import { backward } from "../engine/tape.ts";
 import { initGpu } from "../engine/gpu.ts";
 import { readAll, tidy } from "../engine/tensor.ts";
-import { decays } from "./bert.ts";
 import { fromPretrained } from "./pretrained.ts";
 
 /** The parity report (the CLI prints exactly these keys) plus the pass verdict. */
@@ -83,7 +82,7 @@ export async function runParity(modelDir: string, goldenPath: string): Promise<P
     return { logits, loss, grads };
   });
   const adam = new AdamW(
-    names.map((n) => ({ param: model.params.get(n)!, weightDecay: decays(n) ? opt.weight_decay : 0 })),
+    names.map((n) => ({ param: model.params.get(n)!, weightDecay: model.decays(n) ? opt.weight_decay : 0 })),
     { lr: opt.lr, betas: opt.betas, eps: opt.eps },
   );
   adam.step();

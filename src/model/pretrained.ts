@@ -10,8 +10,17 @@ import { writeFileAtomic } from "../io/atomic.ts";
 import { resolveModelFiles } from "../io/hub.ts";
 import { loadShardedIndex, readSafetensors, serializeSafetensors, toFloat32 } from "../io/safetensors.ts";
 import { readAll } from "../engine/tensor.ts";
-import { BertForTokenClassification, initialWeights, parameterShapes } from "./bert.ts";
-import { type BertConfig, configToJson, labelMaps, parseBertConfig } from "./config.ts";
+import { normalizeBertKey } from "./bert.ts";
+import type { TokenClassifier, TokenClassifierConfig } from "./classifier.ts";
+import { labelMaps } from "./config.ts";
+import {
+  createModel,
+  familyFor,
+  familyOf,
+  maxInputLength,
+  modelConfigJson,
+  parseModelConfig,
+} from "./registry.ts";
 
 /** Options for {@link fromPretrained}. */
 export interface FromPretrainedOptions {
@@ -35,37 +44,42 @@ export interface LoadReport {
   newlyInitialized: string[];
   /** The local folder the files came from. */
   dir: string;
+  /** HF's class name of the loaded model (e.g. `RobertaForTokenClassification`), for messages. */
+  architecture?: string;
 }
 
-/** Checkpoint key → model key: adds `bert.`, renames LayerNorm gamma/beta; null for keys never used. */
+/** BERT's checkpoint key → model key (adds `bert.`, renames LayerNorm gamma/beta); other families: their registry entry's `normalizeKey`. */
 export function normalizeKey(key: string): string {
-  let k = key.replace(/LayerNorm\.gamma$/, "LayerNorm.weight").replace(/LayerNorm\.beta$/, "LayerNorm.bias");
-  if (/^(embeddings|encoder|pooler)\./.test(k)) k = `bert.${k}`;
-  return k;
+  return normalizeBertKey(key);
 }
 
-/** Reads every tensor of the weight files as f32, keyed by normalised name. */
+/**
+ * Reads every tensor of the weight files as f32, keyed by model key (`normalize` maps checkpoint keys:
+ * the family's prefixes and legacy aliases). The one place weight files are read.
+ */
 async function _readWeights(
   paths: string[],
+  normalize: (key: string) => string,
 ): Promise<Map<string, { data: Float32Array; shape: number[]; key: string }>> {
   const out = new Map<string, { data: Float32Array; shape: number[]; key: string }>();
   for (const path of paths) {
     const file = await readSafetensors(path);
     for (const [key, t] of file.tensors) {
-      out.set(normalizeKey(key), { data: toFloat32(t, `${path}: ${key}`), shape: t.shape, key });
+      out.set(normalize(key), { data: toFloat32(t, `${path}: ${key}`), shape: t.shape, key });
     }
   }
   return out;
 }
 
 /**
- * Loads a BertForTokenClassification from a folder or Hub id. Weights the checkpoint lacks are initialised
- * as HF does only for the classifier head; any other missing weight is an error, as is any shape mismatch.
+ * Loads a token classifier (the family its config.json's `model_type` names) from a folder or Hub id.
+ * Weights the checkpoint lacks are initialised as HF does only for the classifier head; any other missing
+ * weight is an error, as is any shape mismatch.
  */
 export async function fromPretrained(
   dirOrHubId: string,
   opts: FromPretrainedOptions = {},
-): Promise<{ model: BertForTokenClassification; report: LoadReport }> {
+): Promise<{ model: TokenClassifier; report: LoadReport }> {
   const resolved = await resolveModelFiles(dirOrHubId, ["config.json"], {
     revision: opts.revision,
     optional: ["model.safetensors", "model.safetensors.index.json"],
@@ -73,8 +87,12 @@ export async function fromPretrained(
     env: opts.env,
   });
   const configPath = resolved.files["config.json"];
-  let config: BertConfig = parseBertConfig(JSON.parse(await Deno.readTextFile(configPath)), configPath);
+  let config: TokenClassifierConfig = parseModelConfig(
+    JSON.parse(await Deno.readTextFile(configPath)),
+    configPath,
+  );
   if (opts.labels) config = { ...config, ...labelMaps(opts.labels) };
+  const family = familyFor(config.model_type, configPath);
   let weightPaths: string[];
   if (resolved.files["model.safetensors"]) weightPaths = [resolved.files["model.safetensors"]];
   else if (resolved.files["model.safetensors.index.json"]) {
@@ -93,16 +111,16 @@ export async function fromPretrained(
       `${resolved.dir}: no model.safetensors or model.safetensors.index.json (pytorch_model.bin is not supported)`,
     );
   }
-  const ckpt = await _readWeights(weightPaths);
+  const ckpt = await _readWeights(weightPaths, (k) => family.normalizeKey(k));
   const weights = new Map<string, Float32Array>();
   const newlyInitialized: string[] = [];
   const missing: string[] = [];
   const seed = opts.seed ?? 42;
-  for (const [name, shape] of parameterShapes(config)) {
+  for (const [name, shape] of family.parameterShapes(config)) {
     const w = ckpt.get(name);
     if (w) {
       if (w.shape.join() !== shape.join()) {
-        const hint = name.startsWith("classifier.")
+        const hint = family.isHead(name)
           ? ` (the checkpoint's head has another label count; pass labels to train a new head)`
           : "";
         throw new RangeError(
@@ -111,9 +129,9 @@ export async function fromPretrained(
       }
       weights.set(name, w.data);
       ckpt.delete(name);
-    } else if (name.startsWith("classifier.") || opts.labels) {
-      if (!name.startsWith("classifier.")) missing.push(name);
-      weights.set(name, initialWeights(config, seed, name, shape));
+    } else if (family.isHead(name) || opts.labels) {
+      if (!family.isHead(name)) missing.push(name);
+      weights.set(name, family.initialWeights(config, seed, name, shape));
       newlyInitialized.push(name);
     } else missing.push(name);
   }
@@ -124,23 +142,33 @@ export async function fromPretrained(
       }${missing.length > 8 ? ", …" : ""}`,
     );
   }
-  const unused = [...ckpt.values()].map((w) => w.key);
-  const model = BertForTokenClassification.fromWeights(config, weights, seed);
-  return { model, report: { unused, newlyInitialized, dir: resolved.dir } };
+  // position_ids is a buffer, not a weight: HF ignores it on load.
+  const unused = [...ckpt.values()].map((w) => w.key).filter((k) => !k.endsWith("embeddings.position_ids"));
+  const model = createModel(config, weights, seed);
+  return {
+    model,
+    report: {
+      unused,
+      newlyInitialized,
+      dir: resolved.dir,
+      architecture: family.architecture(config.model_type),
+    },
+  };
 }
 
 /** HF's warnings for a {@link LoadReport}, as lines of text (empty when everything matched). */
 export function describeLoadReport(report: LoadReport, modelName: string): string[] {
   const lines: string[] = [];
+  const arch = report.architecture ?? "BertForTokenClassification";
   if (report.unused.length) {
     lines.push(
       `Some weights of the model checkpoint at ${modelName} were not used when initializing ` +
-        `BertForTokenClassification: [${report.unused.join(", ")}]`,
+        `${arch}: [${report.unused.join(", ")}]`,
     );
   }
   if (report.newlyInitialized.length) {
     lines.push(
-      `Some weights of BertForTokenClassification were not initialized from the model checkpoint at ` +
+      `Some weights of ${arch} were not initialized from the model checkpoint at ` +
         `${modelName} and are newly initialized: [${report.newlyInitialized.join(", ")}]. You should ` +
         `probably TRAIN this model on a down-stream task to be able to use it for predictions and inference.`,
     );
@@ -149,7 +177,7 @@ export function describeLoadReport(report: LoadReport, modelName: string): strin
 }
 
 /** The safetensors bytes of a model's parameters (F32, HF key names, `{"format":"pt"}` metadata). */
-export async function modelSafetensors(model: BertForTokenClassification): Promise<Uint8Array> {
+export async function modelSafetensors(model: TokenClassifier): Promise<Uint8Array> {
   const named = model.namedParameters();
   const data = await readAll(named.map(([, t]) => t));
   return serializeSafetensors(
@@ -176,11 +204,11 @@ export interface SavePretrainedOptions {
 
 /** The files of an HF model folder (config.json, model.safetensors, tokenizer files, extras) by name. */
 export async function pretrainedFiles(
-  model: BertForTokenClassification,
+  model: TokenClassifier,
   opts: SavePretrainedOptions = {},
 ): Promise<Record<string, Uint8Array | string>> {
   const files: Record<string, Uint8Array | string> = {
-    "config.json": JSON.stringify(configToJson(model.config), null, 2) + "\n",
+    "config.json": JSON.stringify(modelConfigJson(model.config), null, 2) + "\n",
     "model.safetensors": await modelSafetensors(model),
   };
   if (opts.tokenizerDir) {
@@ -195,29 +223,24 @@ export async function pretrainedFiles(
     }
   }
   if (files["tokenizer.json"]) {
-    Object.assign(files, _tokenizerConfigs(files, model.config.max_position_embeddings));
+    Object.assign(files, _tokenizerConfigs(files, model));
   }
   return { ...files, ...opts.extraFiles };
 }
 
-const _SPECIAL_TOKENS = {
-  unk_token: "[UNK]",
-  sep_token: "[SEP]",
-  pad_token: "[PAD]",
-  cls_token: "[CLS]",
-  mask_token: "[MASK]",
-};
-
 /**
- * The tokenizer_config.json and special_tokens_map.json that `save_pretrained` writes for a BERT fast
- * tokenizer: the source config's fields kept, plus the tokenizer class, special tokens and
- * `model_max_length` (the model's position limit when the source has none), so `AutoTokenizer` and the
- * pipeline truncate as with the original.
+ * The tokenizer_config.json and special_tokens_map.json that `save_pretrained` writes for the model
+ * family's fast tokenizer: the source config's fields kept, plus the family's tokenizer class
+ * (`BertTokenizer`, `RobertaTokenizer`, …), special tokens and `model_max_length` (the model's usable
+ * length when the source has none), so `AutoTokenizer` and the pipeline truncate as with the original.
  */
 function _tokenizerConfigs(
   files: Record<string, Uint8Array | string>,
-  maxPositions: number,
+  model: TokenClassifier,
 ): Record<string, string> {
+  const family = familyOf(model);
+  const type = model.config.model_type;
+  const special = family.specialTokens(type);
   const raw = files["tokenizer_config.json"];
   const text = typeof raw === "string" ? raw : raw ? new TextDecoder().decode(raw) : "{}";
   let source: Record<string, unknown> = {};
@@ -225,16 +248,16 @@ function _tokenizerConfigs(
     source = JSON.parse(text);
   } catch { /* an unreadable source config is replaced */ }
   const config = {
-    tokenizer_class: "BertTokenizer",
-    do_lower_case: false,
-    ..._SPECIAL_TOKENS,
-    model_max_length: maxPositions,
+    tokenizer_class: family.tokenizerClass(type),
+    ...family.tokenizerConfig?.(type),
+    ...special,
+    model_max_length: maxInputLength(model.config),
     clean_up_tokenization_spaces: false,
     ...source,
   };
   const out: Record<string, string> = { "tokenizer_config.json": JSON.stringify(config, null, 2) + "\n" };
   if (!files["special_tokens_map.json"]) {
-    out["special_tokens_map.json"] = JSON.stringify(_SPECIAL_TOKENS, null, 2) + "\n";
+    out["special_tokens_map.json"] = JSON.stringify(special, null, 2) + "\n";
   }
   return out;
 }
@@ -245,7 +268,7 @@ function _tokenizerConfigs(
  * (temporary file, fsync, rename); other files in `dir` (e.g. checkpoint folders) are left alone.
  */
 export async function savePretrained(
-  model: BertForTokenClassification,
+  model: TokenClassifier,
   dir: string,
   opts: SavePretrainedOptions = {},
 ): Promise<void> {

@@ -1,7 +1,7 @@
 /**
  * `pipeline("token-classification", { model, tokenizer, aggregationStrategy, … })`: the course's entry
  * point. `model` is a model folder or Hub id (loaded with `fromPretrained`), a loaded
- * BertForTokenClassification, or any {@link TokenScorer}. The tokenizer defaults to the model folder's
+ * token classifier (any family), or any {@link TokenScorer}. The tokenizer defaults to the model folder's
  * `tokenizer.json` (or `vocab.txt`) when it has one, else the shipped bert-base-cased files.
  * @module
  */
@@ -9,8 +9,13 @@ import { BERT_BASE_CASED_DIR, loadTokenizer, type WordTokenizer } from "../data/
 import type { Location } from "../data/io.ts";
 import { initGpu } from "../engine/gpu.ts";
 import { resolveModelFiles } from "../io/hub.ts";
-import { BertForTokenClassification } from "../model/bert.ts";
-import { fromPretrained, type FromPretrainedOptions, type LoadReport } from "../model/pretrained.ts";
+import { isTokenClassifier, type TokenClassifier } from "../model/classifier.ts";
+import {
+  describeLoadReport,
+  fromPretrained,
+  type FromPretrainedOptions,
+  type LoadReport,
+} from "../model/pretrained.ts";
 import { modelScorer } from "./scorer.ts";
 import { TokenClassificationPipeline, type TokenClassificationSettings } from "./token_classification.ts";
 import { type AggregationStrategy, isTokenScorer, type TokenScorer } from "./types.ts";
@@ -19,7 +24,7 @@ import { type AggregationStrategy, isTokenScorer, type TokenScorer } from "./typ
 export interface PipelineOptions<S extends AggregationStrategy = AggregationStrategy>
   extends TokenClassificationSettings<S> {
   /** A model folder or Hub id, a loaded model, or a scorer. */
-  model: string | BertForTokenClassification | TokenScorer;
+  model: string | TokenClassifier | TokenScorer;
   /** A tokenizer folder (or tokenizer.json path/URL), or a loaded tokenizer. */
   tokenizer?: Location | WordTokenizer;
   /** Passed to `fromPretrained` when `model` is a folder or Hub id (revision, env, progress). */
@@ -67,16 +72,22 @@ export async function pipeline<S extends AggregationStrategy = "none">(
   if (typeof model === "string") {
     await initGpu();
     const loaded = await fromPretrained(model, loadOptions);
-    onLoad?.(loaded.report);
+    try {
+      // Without a handler, HF's load warnings (unused weights; a newly initialized head) go to stderr.
+      (onLoad ?? ((r) => describeLoadReport(r, model).forEach((l) => console.warn(l))))(loaded.report);
+    } catch (e) {
+      loaded.model.dispose();
+      throw e;
+    }
     scorer = modelScorer(loaded.model);
     onDispose = () => loaded.model.dispose();
     tokenizerSource ??= await _modelTokenizer(model, loadOptions);
-  } else if (model instanceof BertForTokenClassification) {
+  } else if (isTokenClassifier(model)) {
     scorer = modelScorer(model);
   } else if (isTokenScorer(model)) {
     scorer = model;
   } else {
-    throw new TypeError("model must be a folder or Hub id, a BertForTokenClassification or a TokenScorer");
+    throw new TypeError("model must be a folder or Hub id, a TokenClassifier or a TokenScorer");
   }
   const defaulted = tokenizerSource === undefined;
   const tok: WordTokenizer = tokenizerSource === undefined

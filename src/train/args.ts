@@ -82,6 +82,8 @@ export interface TrainCliOptions {
   maxTrainSamples: number | null;
   maxEvalSamples: number | null;
   fromScratch: boolean;
+  /** HF model_type for --from-scratch (bert, distilbert, roberta, xlm-roberta, camembert, electra, …). */
+  modelType: string;
   hiddenSize: number | null;
   numHiddenLayers: number | null;
   numAttentionHeads: number | null;
@@ -102,6 +104,7 @@ export const DEFAULT_CLI_OPTIONS: TrainCliOptions = {
   maxTrainSamples: null,
   maxEvalSamples: null,
   fromScratch: false,
+  modelType: "bert",
   hiddenSize: null,
   numHiddenLayers: null,
   numAttentionHeads: null,
@@ -150,6 +153,7 @@ const _KINDS: Record<string, _Kind> = {
   maxTrainSamples: "nullint",
   maxEvalSamples: "nullint",
   fromScratch: "bool",
+  modelType: "str",
   hiddenSize: "nullint",
   numHiddenLayers: "nullint",
   numAttentionHeads: "nullint",
@@ -160,13 +164,15 @@ const _KINDS: Record<string, _Kind> = {
 };
 
 const _DESCRIPTIONS: Record<string, string> = {
-  model: "Hub id or local folder of a BERT checkpoint",
+  model: "Hub id or local folder of a token-classification checkpoint (any supported model_type)",
   tokenizer: "tokenizer folder (default: the model's, else the shipped bert-base-cased)",
   dataset: "conll2003 (shipped), or a path: CoNLL files/folder, HF save_to_disk or cache folder, .jsonl",
   labelColumn: "ner_tags | pos_tags | chunk_tags (the metric follows)",
   labelAllTokens:
     "label every subtoken, B-X continuations as I-X (the course's rule); false: first subtoken only",
   fromScratch: "random initialisation instead of pretrained weights (use with the size flags)",
+  modelType:
+    "model_type of a --from-scratch model: bert, distilbert, roberta, xlm-roberta, camembert, electra, …",
   resumeFromCheckpoint: "a checkpoint folder, or 'latest' for the newest in the output dir",
 };
 

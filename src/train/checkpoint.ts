@@ -12,7 +12,7 @@ import { readSafetensors, serializeSafetensors, toFloat32 } from "../io/safetens
 import type { AdamW } from "../ops/adamw.ts";
 import { readAll } from "../engine/tensor.ts";
 import { gpu } from "../engine/gpu.ts";
-import type { BertForTokenClassification } from "../model/bert.ts";
+import type { TokenClassifier } from "../model/classifier.ts";
 import { pretrainedFiles } from "../model/pretrained.ts";
 
 /** One entry of HF's `log_history`. */
@@ -79,7 +79,7 @@ export async function listCheckpoints(outputDir: string): Promise<{ path: string
 /** Writes `checkpoint-<step>` atomically and returns its path. */
 export async function saveCheckpoint(
   outputDir: string,
-  model: BertForTokenClassification,
+  model: TokenClassifier,
   optimizer: AdamW,
   contents: CheckpointContents,
   tokenizerDir?: string | URL,
@@ -120,7 +120,7 @@ export async function saveCheckpoint(
  */
 export async function loadCheckpoint(
   dir: string,
-  model: BertForTokenClassification,
+  model: TokenClassifier,
   optimizer: AdamW,
 ): Promise<CheckpointContents> {
   const readJson = async (name: string) => {

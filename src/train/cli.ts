@@ -10,8 +10,8 @@ import { BERT_BASE_CASED_DIR, loadTokenizer, type WordTokenizer } from "../data/
 import { tokenizeAndAlign } from "../data/prepare.ts";
 import type { TokenDataset } from "../data/dataset.ts";
 import { initGpu } from "../engine/gpu.ts";
-import { BertForTokenClassification } from "../model/bert.ts";
-import { makeBertConfig } from "../model/config.ts";
+import { ConfigError, type TokenClassifier } from "../model/classifier.ts";
+import { makeModelConfig, maxInputLength, randomModel } from "../model/registry.ts";
 import { describeLoadReport, fromPretrained } from "../model/pretrained.ts";
 import { ArgsError, helpText, parseTrainArgs, type TrainCliOptions, type TrainingArguments } from "./args.ts";
 import { downloadProgress } from "./progress.ts";
@@ -55,7 +55,7 @@ function _labelNames(ds: TokenDataset, column: string): string[] {
 export interface PreparedRun {
   args: TrainingArguments;
   cli: TrainCliOptions;
-  model: BertForTokenClassification;
+  model: TokenClassifier;
   tokenizer: WordTokenizer;
   tokenizerDir: string | URL;
   train: ReturnType<typeof tokenizeAndAlign>;
@@ -77,18 +77,25 @@ export async function prepareRun(
   const evalSplit = data.validation ?? data.valid ?? data.test;
   const labels = _labelNames(trainSplit, cli.labelColumn);
 
-  let model: BertForTokenClassification;
+  let model: TokenClassifier;
   let tokenizerDir: string | URL = cli.tokenizer ?? BERT_BASE_CASED_DIR;
   if (cli.fromScratch) {
     const tok = await loadTokenizer(tokenizerDir);
-    const o: Record<string, number> = { vocab_size: tok.vocabSize };
+    const o: Record<string, number> = { vocab_size: tok.vocabSize, pad_token_id: tok.padId };
     if (cli.hiddenSize) o.hidden_size = cli.hiddenSize;
     if (cli.numHiddenLayers) o.num_hidden_layers = cli.numHiddenLayers;
     if (cli.numAttentionHeads) o.num_attention_heads = cli.numAttentionHeads;
     if (cli.intermediateSize) o.intermediate_size = cli.intermediateSize;
     if (cli.maxPositionEmbeddings) o.max_position_embeddings = cli.maxPositionEmbeddings;
-    model = BertForTokenClassification.random(makeBertConfig({ ...o, labels }), args.seed);
-    log(`train: from scratch, ${(model.numParameters() / 1e6).toFixed(2)}M parameters`);
+    let config;
+    try {
+      config = makeModelConfig(cli.modelType, o, labels);
+    } catch (e) {
+      if (e instanceof ConfigError) throw new ArgsError(`--model-type ${cli.modelType}: ${e.message}`);
+      throw e;
+    }
+    model = randomModel(config, args.seed);
+    log(`train: from scratch, ${cli.modelType}, ${(model.numParameters() / 1e6).toFixed(2)}M parameters`);
   } else {
     try {
       const { model: m, report } = await fromPretrained(cli.model, {
@@ -108,7 +115,7 @@ export async function prepareRun(
     }
   }
   const tokenizer = await loadTokenizer(tokenizerDir);
-  const maxLength = Math.min(cli.maxLength ?? tokenizer.modelMaxLength, model.config.max_position_embeddings);
+  const maxLength = Math.min(cli.maxLength ?? tokenizer.modelMaxLength, maxInputLength(model.config));
   const prep = (ds: TokenDataset, limit: number | null) => {
     const sliced = limit ? { ...ds, rows: ds.rows.slice(0, limit) } : ds;
     return tokenizeAndAlign(sliced, tokenizer, {

@@ -1,5 +1,5 @@
 /**
- * The Trainer: HF Trainer's loop for BertForTokenClassification on the engine — shuffled batches,
+ * The Trainer: HF Trainer's loop for any {@link TokenClassifier} on the engine — shuffled batches,
  * gradient accumulation, grad-norm clipping, AdamW with HF's decay grouping and an LR schedule, logging,
  * evaluation (seqeval at word level as the headline plus the course's subword level; token accuracy for
  * POS), checkpoints with exact resume, `saveTotalLimit` rotation, best-model tracking, SIGINT handling,
@@ -16,7 +16,7 @@ import { AdamW, clipGradNorm } from "../ops/adamw.ts";
 import { addInPlace, fill, zeros } from "../ops/elementwise.ts";
 import { backward, noGrad } from "../engine/tape.ts";
 import { readAll, type Tensor, tidy } from "../engine/tensor.ts";
-import { type BertForTokenClassification, decays, toTokenBatch } from "../model/bert.ts";
+import { type TokenClassifier, toTokenBatch } from "../model/classifier.ts";
 import { configLabels } from "../model/config.ts";
 import { savePretrained } from "../model/pretrained.ts";
 import type { TrainingArguments } from "./args.ts";
@@ -43,7 +43,7 @@ export interface EvalSet {
 
 /** What the Trainer needs besides the model and arguments. */
 export interface TrainerOptions {
-  model: BertForTokenClassification;
+  model: TokenClassifier;
   args: TrainingArguments;
   train: readonly TokenizedExample[];
   eval?: EvalSet;
@@ -81,7 +81,7 @@ export interface TrainResult {
 
 /** The Trainer. */
 export class Trainer {
-  readonly model: BertForTokenClassification;
+  readonly model: TokenClassifier;
   readonly args: TrainingArguments;
   readonly optimizer: AdamW;
   readonly #opts: TrainerOptions;
@@ -102,7 +102,7 @@ export class Trainer {
     this.optimizer = new AdamW(
       this.model.namedParameters().map(([name, param]) => ({
         param,
-        weightDecay: decays(name) ? a.weightDecay : 0,
+        weightDecay: this.model.decays(name) ? a.weightDecay : 0,
       })),
       { lr: a.learningRate, betas: [a.adamBeta1, a.adamBeta2], eps: a.adamEpsilon },
     );

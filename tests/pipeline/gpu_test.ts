@@ -7,7 +7,7 @@ import { loadTokenizer } from "../../src/data/tokenizer.ts";
 import { noGrad } from "../../src/engine/tape.ts";
 import { tidy } from "../../src/engine/tensor.ts";
 import { readSafetensors, toFloat32, toInt32 } from "../../src/io/safetensors.ts";
-import type { BertForTokenClassification } from "../../src/model/bert.ts";
+import type { TokenClassifier } from "../../src/model/classifier.ts";
 import { fromPretrained } from "../../src/model/pretrained.ts";
 import { type GroupedEntity, modelScorer, pipeline } from "../../src/pipeline/mod.ts";
 
@@ -18,7 +18,7 @@ const tokenizer = await loadTokenizer();
 const L = 9;
 
 /** The model's logits for one sequence of ids (special tokens included), straight from forward. */
-function forward(m: BertForTokenClassification, ids: Int32Array): Promise<Float32Array> {
+function forward(m: TokenClassifier, ids: Int32Array): Promise<Float32Array> {
   return noGrad(() =>
     tidy(() => m.forward({ batch: 1, seqLen: ids.length, inputIds: ids }).logits.readF32())
   );
