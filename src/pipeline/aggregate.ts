@@ -4,8 +4,9 @@
  * from its text span, as HF decides for WordPiece tokenizers; `[UNK]` never is), `aggregate_words` /
  * `aggregate_word` (`first`, `average`, `max` decide one label per whole word), `group_entities` (adjacent
  * tokens or words of the same type merge unless the next one starts with `B-`; labels without a B-/I- prefix
- * count as `I-`) and the `ignore_labels` filter applied after grouping. One difference by design: `word` is
- * always `text.slice(start, end)` (HF decodes tokens, e.g. `##yl` for `none`).
+ * count as `I-`) and the `ignore_labels` filter applied after grouping. `word` is HF's by default: the token
+ * string for `none` (`##yl`; the text span for an unknown token), the tokenizer's decoding of the group's
+ * tokens (or words) otherwise (see {@link WordOptions}); `word: "slice"` gives `text.slice(start, end)`.
  * @module
  */
 import type { AggregationStrategy, GroupedEntity, TokenEntity } from "./types.ts";
@@ -24,6 +25,34 @@ export interface PreEntity {
   index: number;
   /** Whether the token continues the previous token's word. */
   isSubword: boolean;
+  /** Whether the token is the unknown token (its `word` is then its text span, as in HF). */
+  isUnknown?: boolean;
+}
+
+/**
+ * How entities get their `word`: `"decoded"` (default, HF's): the token string for `none`, the tokenizer
+ * decoder's `convert_tokens_to_string` of the grouped tokens/words otherwise; `"slice"`:
+ * `text.slice(start, end)`. `decode` is the tokenizer's decoder (default: WordPiece's, `##` joined, spaces
+ * between words).
+ */
+export interface WordOptions {
+  word?: "decoded" | "slice";
+  decode?: (tokens: string[]) => string;
+}
+
+/** WordPiece's decoder with cleanup (the default of {@link WordOptions.decode}). */
+export function decodeWordPiece(tokens: string[], prefix = "##"): string {
+  // As tokenizers' WordPiece decoder: the first token is kept whole; later ones lose the prefix or get a
+  // space; cleanup runs per token.
+  return tokens.map((t, i) => {
+    const piece = i === 0 ? t : t.startsWith(prefix) ? t.slice(prefix.length) : ` ${t}`;
+    return piece.replaceAll(" .", ".").replaceAll(" ?", "?").replaceAll(" !", "!").replaceAll(" ,", ",")
+      .replaceAll(" ' ", "'").replaceAll(" n't", "n't").replaceAll(" 'm", "'m").replaceAll(
+        " do not",
+        " don't",
+      )
+      .replaceAll(" 's", "'s").replaceAll(" 've", "'ve").replaceAll(" 're", "'re");
+  }).join("");
 }
 
 /** Tokens of one text to gather: strings, spans and the position of each in the encoded sequence. */
@@ -95,6 +124,7 @@ export function gatherPreEntities(
       end,
       index: spans.indices?.[i] ?? i + 1,
       isSubword: token !== unkToken && token.length !== end - start,
+      isUnknown: token === unkToken,
     };
   });
 }
@@ -109,6 +139,13 @@ export interface LabelledSpan {
   start: number;
   /** End (exclusive) in the text. */
   end: number;
+  /** HF's `word` of the token or word (decoded), when known. */
+  word?: string;
+}
+
+/** HF's `word` of one pre-entity: the token string, or the text span of an unknown token. */
+function _tokenWord(p: PreEntity, text: string): string {
+  return p.isUnknown ? text.slice(p.start, p.end) : p.token;
 }
 
 /** HF's `aggregate_word`: one label for a whole word from its tokens' scores. */
@@ -116,6 +153,7 @@ function _aggregateWord(
   tokens: PreEntity[],
   labels: readonly string[],
   strategy: AggregationStrategy,
+  word?: (tokens: PreEntity[]) => string,
 ): LabelledSpan {
   let scores: ArrayLike<number>;
   if (strategy === "first") scores = tokens[0].scores;
@@ -132,6 +170,7 @@ function _aggregateWord(
     score: scores[id],
     start: tokens[0].start,
     end: tokens[tokens.length - 1].end,
+    ...(word ? { word: word(tokens) } : {}),
   };
 }
 
@@ -140,17 +179,18 @@ export function aggregateWords(
   pre: readonly PreEntity[],
   labels: readonly string[],
   strategy: "first" | "average" | "max",
+  word?: (tokens: PreEntity[]) => string,
 ): LabelledSpan[] {
   const words: LabelledSpan[] = [];
   let group: PreEntity[] = [];
   for (const p of pre) {
     if (group.length > 0 && !p.isSubword) {
-      words.push(_aggregateWord(group, labels, strategy));
+      words.push(_aggregateWord(group, labels, strategy, word));
       group = [];
     }
     group.push(p);
   }
-  if (group.length > 0) words.push(_aggregateWord(group, labels, strategy));
+  if (group.length > 0) words.push(_aggregateWord(group, labels, strategy, word));
   return words;
 }
 
@@ -163,9 +203,15 @@ export function splitTag(label: string): ["B" | "I", string] {
 
 /**
  * HF's `group_entities`: merges adjacent labelled tokens/words while the type stays the same and the next
- * one is not `B-`; the group's type is its first label after the first `-`, its score the mean.
+ * one is not `B-`; the group's type is its first label after the first `-`, its score the mean. With
+ * `decode`, the group's `word` is the decoding of its members' `word`s (HF's `convert_tokens_to_string`);
+ * without, the text span.
  */
-export function groupEntities(entities: readonly LabelledSpan[], text: string): GroupedEntity[] {
+export function groupEntities(
+  entities: readonly LabelledSpan[],
+  text: string,
+  decode?: (tokens: string[]) => string,
+): GroupedEntity[] {
   const out: GroupedEntity[] = [];
   let group: LabelledSpan[] = [];
   const flush = () => {
@@ -176,7 +222,7 @@ export function groupEntities(entities: readonly LabelledSpan[], text: string): 
     out.push({
       entity_group: dash < 0 ? label : label.slice(dash + 1),
       score: _nanmean(group.map((e) => e.score)),
-      word: text.slice(start, end),
+      word: decode ? decode(group.map((e) => e.word ?? text.slice(e.start, e.end))) : text.slice(start, end),
       start,
       end,
     });
@@ -197,7 +243,8 @@ export function groupEntities(entities: readonly LabelledSpan[], text: string): 
 /**
  * HF's `aggregate` + ignore filter: the entities of one text for a strategy, in text order. `none` gives
  * one {@link TokenEntity} per token, the others {@link GroupedEntity}s; labels in `ignoreLabels` (default
- * `["O"]`) are dropped after grouping (compared with `entity` for `none`, `entity_group` otherwise).
+ * `["O"]`) are dropped after grouping (compared with `entity` for `none`, `entity_group` otherwise);
+ * `words` chooses HF's decoded `word` (default) or the text slice.
  */
 export function aggregate(
   text: string,
@@ -205,8 +252,14 @@ export function aggregate(
   labels: readonly string[],
   strategy: AggregationStrategy,
   ignoreLabels: readonly string[] = ["O"],
+  words: WordOptions = {},
 ): TokenEntity[] | GroupedEntity[] {
   const ignore = new Set(ignoreLabels);
+  const sliced = words.word === "slice";
+  if (!sliced && words.word !== undefined && words.word !== "decoded") {
+    throw new RangeError(`unknown word mode "${words.word}" (decoded, slice)`);
+  }
+  const decode = sliced ? undefined : words.decode ?? ((t: string[]) => decodeWordPiece(t));
   if (strategy === "none" || strategy === "simple") {
     const tokens: TokenEntity[] = pre.map((p) => {
       const id = argmax(p.scores);
@@ -214,18 +267,19 @@ export function aggregate(
         entity: labels[id],
         score: p.scores[id],
         index: p.index,
-        word: text.slice(p.start, p.end),
+        word: sliced ? text.slice(p.start, p.end) : _tokenWord(p, text),
         start: p.start,
         end: p.end,
       };
     });
     if (strategy === "none") return tokens.filter((t) => !ignore.has(t.entity));
-    return groupEntities(tokens, text).filter((g) => !ignore.has(g.entity_group));
+    return groupEntities(tokens, text, decode).filter((g) => !ignore.has(g.entity_group));
   }
   if (strategy !== "first" && strategy !== "average" && strategy !== "max") {
     throw new RangeError(`unknown aggregation strategy "${strategy}" (none, simple, first, average, max)`);
   }
-  return groupEntities(aggregateWords(pre, labels, strategy), text).filter((g) =>
+  const word = decode ? (ts: PreEntity[]) => decode(ts.map((t) => _tokenWord(t, text))) : undefined;
+  return groupEntities(aggregateWords(pre, labels, strategy, word), text, decode).filter((g) =>
     !ignore.has(g.entity_group)
   );
 }

@@ -12,6 +12,7 @@
 import { parseArgs } from "node:util";
 import { formatConll, parseConllInput } from "./conll_io.ts";
 import { pipeline } from "./pipeline.ts";
+import { checkLoadedHead } from "./untrained_head.ts";
 import { AGGREGATION_STRATEGIES, type AggregationStrategy } from "./types.ts";
 
 /** The command's help text. */
@@ -27,6 +28,8 @@ export const PREDICT_USAGE = `usage: deno task predict --model DIR|HUB_ID [optio
   --batch-size N          windows per forward (default 8)
   --max-length N          window length with special tokens (default: model limit)
   --ignore-labels A,B     labels left out (default O; "" keeps all)
+  --word decoded|slice    entity "word": the tokenizer's decoding as HF (default) or the exact text slice
+  --allow-untrained-head  predict even when the checkpoint has no trained classifier (random labels)
   --help                  this text`;
 
 /** A bad command line; the message says what is wrong (the help text is printed with it). */
@@ -58,6 +61,10 @@ export interface PredictArgs {
   maxLength?: number;
   /** Labels left out. */
   ignoreLabels?: string[];
+  /** How entities get their `word`. */
+  word: "decoded" | "slice";
+  /** Predict with a newly initialised (untrained) head instead of refusing. */
+  allowUntrainedHead: boolean;
   /** Texts (json) or files (conll). */
   inputs: string[];
   /** `--help` was given. */
@@ -90,6 +97,8 @@ export function parsePredictArgs(args: readonly string[]): PredictArgs {
         "batch-size": { type: "string" },
         "max-length": { type: "string" },
         "ignore-labels": { type: "string" },
+        word: { type: "string" },
+        "allow-untrained-head": { type: "boolean" },
         help: { type: "boolean", short: "h" },
       },
     });
@@ -113,7 +122,13 @@ export function parsePredictArgs(args: readonly string[]): PredictArgs {
     throw new PredictArgsError("--keep-columns needs --format conll");
   }
   const ignore = v["ignore-labels"];
+  const word = v.word ?? "decoded";
+  if (word !== "decoded" && word !== "slice") {
+    throw new PredictArgsError(`--word must be decoded or slice, got "${word}"`);
+  }
   return {
+    word,
+    allowUntrainedHead: v["allow-untrained-head"] ?? false,
     model: v.model ?? "",
     tokenizer: v.tokenizer,
     aggregation,
@@ -158,6 +173,8 @@ export async function runPredict(
     batchSize: opts.batchSize,
     maxLength: opts.maxLength,
     ignoreLabels: opts.ignoreLabels,
+    word: opts.word,
+    onLoad: (report) => checkLoadedHead(report, opts.model, opts.allowUntrainedHead),
   });
   try {
     if (opts.format === "conll") {

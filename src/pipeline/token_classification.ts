@@ -28,6 +28,11 @@ export interface TokenClassificationSettings<S extends AggregationStrategy = Agg
    * scorer's `maxLength`).
    */
   maxLength?: number;
+  /**
+   * `word` of each entity: `"decoded"` (default, HF's: the token for `none`, the tokenizer's decoding of the
+   * group otherwise) or `"slice"` (`text.slice(start, end)`). `start`/`end` are UTF-16 offsets either way.
+   */
+  word?: "decoded" | "slice";
 }
 
 /** Per-token predictions of one text, before aggregation. */
@@ -59,6 +64,11 @@ interface _Job {
   ids: Int32Array;
 }
 
+/** Whether a pre-entity is the unknown token standing for other text (not `[UNK]` typed in the text). */
+function _unknownText(e: { isUnknown?: boolean; token: string; start: number; end: number }, text: string) {
+  return e.isUnknown === true && text.slice(e.start, e.end) !== e.token;
+}
+
 /** A token-classification pipeline; see {@link pipeline}. `S` is its aggregation strategy (which fixes the entity shape). */
 export class TokenClassificationPipeline<S extends AggregationStrategy = "none"> {
   /** The task name. */
@@ -79,6 +89,8 @@ export class TokenClassificationPipeline<S extends AggregationStrategy = "none">
   readonly batchSize: number;
   /** Window length, special tokens included. */
   readonly maxLength: number;
+  /** How entities get their `word` (see {@link TokenClassificationSettings.word}). */
+  readonly word: "decoded" | "slice";
   readonly #prefix: _Special;
   readonly #suffix: _Special;
   readonly #sequenceTypeId: number;
@@ -105,6 +117,10 @@ export class TokenClassificationPipeline<S extends AggregationStrategy = "none">
       );
     }
     this.ignoreLabels = [...(settings.ignoreLabels ?? ["O"])];
+    this.word = settings.word ?? "decoded";
+    if (this.word !== "decoded" && this.word !== "slice") {
+      throw new RangeError(`unknown word mode "${this.word}" (decoded, slice)`);
+    }
     this.batchSize = settings.batchSize ?? 8;
     if (!Number.isInteger(this.batchSize) || this.batchSize < 1) {
       throw new RangeError(`batchSize must be an integer >= 1, got ${settings.batchSize}`);
@@ -214,9 +230,15 @@ export class TokenClassificationPipeline<S extends AggregationStrategy = "none">
       p.scores,
       this.labels.length,
       this.tokenizer.unkToken,
-      // Special tokens typed in the text ("[SEP]") are skipped, as HF's special_tokens_mask does.
-    ).filter((_, i) => !this.tokenizer.specialIds.has(p.inputIds[i]));
-    return aggregate(p.text, pre, this.labels, this.aggregationStrategy, this.ignoreLabels) as EntityFor<S>[];
+      // Special tokens typed in the text ("[SEP]") are skipped, as HF's special_tokens_mask does; an unknown
+      // token the model produced for unknown text (an emoji) is scored like any other.
+    ).filter((e, i) => !this.tokenizer.specialIds.has(p.inputIds[i]) || _unknownText(e, p.text));
+    const decoder = this.tokenizer.library.decoder;
+    const decode = decoder ? (tokens: string[]) => decoder.decode(tokens) : undefined;
+    return aggregate(p.text, pre, this.labels, this.aggregationStrategy, this.ignoreLabels, {
+      word: this.word,
+      decode,
+    }) as EntityFor<S>[];
   }
 
   /** Scores token sequences (without special tokens) window by window; merged logits per sequence. */

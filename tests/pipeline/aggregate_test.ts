@@ -69,17 +69,17 @@ Deno.test("aggregate: a token is a subword when its string length differs from i
 Deno.test("aggregate: none keeps every non-O token with its index, label, probability and text span", () => {
   assertEquals(syl("none"), [
     { entity: "B-PER", score: 0.5, index: 1, word: "S", start: 0, end: 1 },
-    { entity: "I-ORG", score: 0.9, index: 2, word: "yl", start: 1, end: 3 },
-    { entity: "I-PER", score: 0.6, index: 3, word: "va", start: 3, end: 5 },
-    { entity: "I-PER", score: 0.7, index: 4, word: "in", start: 5, end: 7 },
+    { entity: "I-ORG", score: 0.9, index: 2, word: "##yl", start: 1, end: 3 },
+    { entity: "I-PER", score: 0.6, index: 3, word: "##va", start: 3, end: 5 },
+    { entity: "I-PER", score: 0.7, index: 4, word: "##in", start: 5, end: 7 },
   ]);
 });
 
 Deno.test("aggregate: simple splits a word whose subwords disagree (type changes break groups)", () => {
   assertEquals(syl("simple"), [
     { entity_group: "PER", score: 0.5, word: "S", start: 0, end: 1 },
-    { entity_group: "ORG", score: 0.9, word: "yl", start: 1, end: 3 },
-    { entity_group: "PER", score: 0.65, word: "vain", start: 3, end: 7 },
+    { entity_group: "ORG", score: 0.9, word: "##yl", start: 1, end: 3 },
+    { entity_group: "PER", score: 0.65, word: "##vain", start: 3, end: 7 },
   ]);
 });
 

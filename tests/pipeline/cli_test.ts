@@ -85,7 +85,17 @@ Deno.test("cli: one JSON line per text argument, per stdin line without argument
     "",
     "Zoë  went\tto São Paulo!",
   ];
-  const out = await run(["--model", DIR, "--ignore-labels", "", "--aggregation", "first", ...texts]);
+  const out = await run([
+    "--model",
+    DIR,
+    "--ignore-labels",
+    "",
+    "--aggregation",
+    "first",
+    "--word",
+    "slice",
+    ...texts,
+  ]);
   assertEquals(out.code, 0, out.stderr);
   const lines = out.stdout.trimEnd().split("\n").map((l) => JSON.parse(l));
   assertEquals(lines.length, 3);
@@ -97,14 +107,14 @@ Deno.test("cli: one JSON line per text argument, per stdin line without argument
     }
   });
   const piped = await run(
-    ["--model", DIR, "--ignore-labels", "", "--aggregation", "first"],
+    ["--model", DIR, "--ignore-labels", "", "--aggregation", "first", "--word", "slice"],
     texts.join("\n") + "\n",
   );
   assertEquals(piped.stdout, out.stdout);
   const none = await run(["--model", DIR, "--aggregation", "none", "--ignore-labels", ""], "Hugging Face\n");
   assertEquals(JSON.parse(none.stdout).map((e: { word: string; index: number }) => [e.word, e.index]), [
     ["Hu", 1],
-    ["gging", 2],
+    ["##gging", 2],
     ["Face", 3],
   ]);
 });
