@@ -9,6 +9,7 @@
 import { arrow } from "../deps.ts";
 import type { ClassLabel, DatasetDict, TokenDataset, TokenRow } from "./dataset.ts";
 import { DataError } from "./errors.ts";
+import { checkArrowComplete, checkArrowSchema, checkSplitRows } from "./arrow_checks.ts";
 import { type ColumnKind, featuresOfInfo, featuresOfSchemaMetadata, parseFeatures } from "./hf_features.ts";
 import {
   displayLocation,
@@ -36,11 +37,15 @@ function _isObject(value: unknown): value is _Json {
 
 /** Parses Arrow IPC bytes (stream or file format) into a table, with a clear error naming the file. */
 export function readArrowTable(bytes: Uint8Array, file: string): arrow.Table {
+  let table: arrow.Table;
   try {
-    return arrow.tableFromIPC(bytes);
+    table = arrow.tableFromIPC(bytes);
   } catch (error) {
     throw new DataError({ file }, `not a readable Arrow IPC stream: ${(error as Error).message}`);
   }
+  checkArrowSchema(table.schema.fields.length, file);
+  checkArrowComplete(bytes, file);
+  return table;
 }
 
 function _strings(value: unknown, file: string, column: string, row: number): string[] {
@@ -322,6 +327,7 @@ export async function loadDatasetsCache(dir: Location, options: ArrowOptions = {
       displayLocation(dir),
       options,
     );
+    checkSplitRows(info, split, dict[split].rows.length, infoFile);
   }
   return dict;
 }

@@ -5,7 +5,8 @@
  */
 import type { ClassLabel, DatasetDict, TokenDataset, TokenRow } from "./dataset.ts";
 import { DataError } from "./errors.ts";
-import { displayLocation, type Location, readText } from "./io.ts";
+import { displayLocation, type Location } from "./io.ts";
+import { readUtf8Strict } from "./utf8.ts";
 import { labelIndex, sortLabelNames } from "./labels.ts";
 
 /** How to read a CoNLL-style file. */
@@ -196,7 +197,7 @@ export function parseConll(
   split = "train",
   options: ConllOptions = {},
 ): TokenDataset {
-  const raw = _parseRaw(text, source, options);
+  const raw = _parseRaw(text.replace(/^\uFEFF/, ""), source, options); // a BOM would hide -DOCSTART-
   const { names, given } = _labelNames([raw], options);
   return _toDataset(split, source, raw, names, given);
 }
@@ -210,7 +211,8 @@ export async function loadConll(
   options: ConllOptions = {},
 ): Promise<DatasetDict> {
   const splits = Object.keys(files);
-  const texts = await Promise.all(splits.map((split) => readText(files[split])));
+  // Strict UTF-8 (BOM dropped, invalid bytes an error naming file, line and byte offset).
+  const texts = await Promise.all(splits.map((split) => readUtf8Strict(files[split])));
   const sources = splits.map((split) => displayLocation(files[split]));
   const raws = texts.map((text, i) => _parseRaw(text, sources[i], options));
   const { names, given } = _labelNames(raws, options);
