@@ -17,6 +17,7 @@
  */
 import { dirname, join, relative } from "node:path";
 import { writeFileAtomic } from "./atomic.ts";
+import { getToken } from "./hub_token.ts";
 
 /** Reads one environment variable. */
 export type EnvGetter = (k: string) => string | undefined;
@@ -68,6 +69,14 @@ function _processEnv(k: string): string | undefined {
   } catch {
     return undefined; // no --allow-env: behave as if unset
   }
+}
+
+/** The process environment as an {@link EnvGetter} (a name --allow-env does not cover reads as unset). */
+export const processEnv: EnvGetter = _processEnv;
+
+/** The Hub's base URL: `HF_ENDPOINT` without trailing slashes, default `https://huggingface.co`. */
+export function hubEndpoint(env: EnvGetter = _processEnv): string {
+  return (env("HF_ENDPOINT") || "https://huggingface.co").replace(/\/+$/, "");
 }
 
 function _expandHome(p: string, env: EnvGetter): string {
@@ -502,8 +511,8 @@ export async function resolveModelFiles(
     id: idOrDir,
     revision,
     repoDir,
-    endpoint: (env("HF_ENDPOINT") || "https://huggingface.co").replace(/\/+$/, ""),
-    token: env("HF_TOKEN") || env("HUGGING_FACE_HUB_TOKEN") || undefined,
+    endpoint: hubEndpoint(env),
+    token: getToken(env), // HF_TOKEN, HUGGING_FACE_HUB_TOKEN, then the token file of `deno task login`
     fetch: opts.fetch ?? fetch,
     onProgress: opts.onProgress,
     headTimeoutMs: _seconds(env("HF_HUB_ETAG_TIMEOUT"), 10),
