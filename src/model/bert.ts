@@ -8,14 +8,10 @@
  * CrossEntropy with ignore_index −100.
  * @module
  */
-import { attention } from "../ops/attention.ts";
-import { crossEntropy } from "../ops/cross_entropy.ts";
-import { add, reshape } from "../ops/elementwise.ts";
-import { checkIds, embedding } from "../ops/embedding.ts";
-import { gelu } from "../ops/gelu.ts";
+import { add } from "../ops/elementwise.ts";
+import { embedding } from "../ops/embedding.ts";
 import { layerNorm } from "../ops/layernorm.ts";
-import { linear } from "../ops/matmul.ts";
-import { Tensor } from "../engine/tensor.ts";
+import type { Tensor } from "../engine/tensor.ts";
 import {
   defaultInit,
   type ModelFamily,
@@ -25,6 +21,14 @@ import {
   uploadWeights,
 } from "./classifier.ts";
 import { type BertConfig, configToJson, makeBertConfig, numLabels, parseBertConfig } from "./config.ts";
+import {
+  arangePositions,
+  batchInputs,
+  bertLayer,
+  bertLayerShapes,
+  tokenClassificationHead,
+  tokenTypes,
+} from "./encoder.ts";
 
 export { type TokenBatch, type TokenClassifierOutput, toTokenBatch } from "./classifier.ts";
 
@@ -39,22 +43,7 @@ export function parameterShapes(config: BertConfig): [string, number[]][] {
     ["bert.embeddings.LayerNorm.bias", [h]],
   ];
   for (let i = 0; i < config.num_hidden_layers; i++) {
-    const p = `bert.encoder.layer.${i}`;
-    for (const m of ["query", "key", "value"]) {
-      out.push([`${p}.attention.self.${m}.weight`, [h, h]], [`${p}.attention.self.${m}.bias`, [h]]);
-    }
-    out.push(
-      [`${p}.attention.output.dense.weight`, [h, h]],
-      [`${p}.attention.output.dense.bias`, [h]],
-      [`${p}.attention.output.LayerNorm.weight`, [h]],
-      [`${p}.attention.output.LayerNorm.bias`, [h]],
-      [`${p}.intermediate.dense.weight`, [inter, h]],
-      [`${p}.intermediate.dense.bias`, [inter]],
-      [`${p}.output.dense.weight`, [h, inter]],
-      [`${p}.output.dense.bias`, [h]],
-      [`${p}.output.LayerNorm.weight`, [h]],
-      [`${p}.output.LayerNorm.bias`, [h]],
-    );
+    out.push(...bertLayerShapes(`bert.encoder.layer.${i}`, h, inter));
   }
   out.push(["classifier.weight", [numLabels(config), h]], ["classifier.bias", [numLabels(config)]]);
   return out;
@@ -112,31 +101,9 @@ export class BertForTokenClassification extends TokenClassifierBase<BertConfig> 
   /** Runs the model; records on the tape unless inside `noGrad`. Call inside a scope (`tidy`). */
   forward(batch: TokenBatch): TokenClassifierOutput {
     const c = this.config;
-    const { batch: B, seqLen: T } = batch;
-    if (batch.inputIds.length !== B * T) {
-      throw new RangeError(`inputIds has ${batch.inputIds.length} values, expected ${B}×${T}`);
-    }
-    if (T > c.max_position_embeddings) {
-      throw new RangeError(
-        `sequence length ${T} exceeds max_position_embeddings ${c.max_position_embeddings}`,
-      );
-    }
-    checkIds(batch.inputIds, c.vocab_size, "input_ids");
-    const ids = Tensor.from(batch.inputIds, [B, T], "i32", "input_ids");
-    const posIds = Tensor.from(
-      Int32Array.from({ length: B * T }, (_, i) => i % T),
-      [B, T],
-      "i32",
-      "position_ids",
-    );
-    const typeHost = batch.tokenTypeIds ?? new Int32Array(B * T);
-    checkIds(typeHost, c.type_vocab_size, "token_type_ids");
-    const typeIds = Tensor.from(typeHost, [B, T], "i32", "token_type_ids");
-    const maskHost = batch.attentionMask
-      ? Float32Array.from(batch.attentionMask)
-      : new Float32Array(B * T).fill(1);
-    const mask = Tensor.from(maskHost, [B, T], "f32", "attention_mask");
-
+    const { ids, mask } = batchInputs(batch, c.vocab_size, c.max_position_embeddings);
+    const posIds = arangePositions(batch.batch, batch.seqLen);
+    const typeIds = tokenTypes(batch, c.type_vocab_size);
     const e = "bert.embeddings";
     let x = add(
       add(
@@ -149,48 +116,9 @@ export class BertForTokenClassification extends TokenClassifierBase<BertConfig> 
       layerNorm(x, this.p(`${e}.LayerNorm.weight`), this.p(`${e}.LayerNorm.bias`), c.layer_norm_eps),
       c.hidden_dropout_prob,
     );
-
-    for (let i = 0; i < c.num_hidden_layers; i++) x = this.#layer(i, x, mask);
-
+    for (let i = 0; i < c.num_hidden_layers; i++) x = bertLayer(this, `bert.encoder.layer.${i}`, x, mask, c);
     const pc = c.classifier_dropout ?? c.hidden_dropout_prob;
-    const logits = linear(this.drop(x, pc), this.p("classifier.weight"), this.p("classifier.bias"));
-    if (!batch.labels) return { logits };
-    if (batch.labels.length !== B * T) {
-      throw new RangeError(`labels has ${batch.labels.length} values, expected ${B}×${T}`);
-    }
-    const labels = Tensor.from(batch.labels, [B * T], "i32", "labels");
-    const L = numLabels(c);
-    const loss = crossEntropy(reshape(logits, [B * T, L]), labels);
-    return { logits, loss };
-  }
-
-  #layer(i: number, x: Tensor, mask: Tensor): Tensor {
-    const c = this.config;
-    const p = (s: string) => this.p(`bert.encoder.layer.${i}.${s}`);
-    const q = linear(x, p("attention.self.query.weight"), p("attention.self.query.bias"));
-    const k = linear(x, p("attention.self.key.weight"), p("attention.self.key.bias"));
-    const v = linear(x, p("attention.self.value.weight"), p("attention.self.value.bias"));
-    const attnP = this.training ? c.attention_probs_dropout_prob : 0;
-    const ctx = attention(q, k, v, mask, c.num_attention_heads, {
-      dropoutP: attnP,
-      seed: attnP > 0 ? this.seeds.next() : 0,
-    });
-    const ao = this.drop(
-      linear(ctx, p("attention.output.dense.weight"), p("attention.output.dense.bias")),
-      c.hidden_dropout_prob,
-    );
-    const h = layerNorm(
-      add(ao, x),
-      p("attention.output.LayerNorm.weight"),
-      p("attention.output.LayerNorm.bias"),
-      c.layer_norm_eps,
-    );
-    const inter = gelu(linear(h, p("intermediate.dense.weight"), p("intermediate.dense.bias")));
-    const o = this.drop(
-      linear(inter, p("output.dense.weight"), p("output.dense.bias")),
-      c.hidden_dropout_prob,
-    );
-    return layerNorm(add(o, h), p("output.LayerNorm.weight"), p("output.LayerNorm.bias"), c.layer_norm_eps);
+    return tokenClassificationHead(this, x, pc, batch, numLabels(c));
   }
 }
 

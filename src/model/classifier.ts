@@ -233,14 +233,14 @@ export abstract class TokenClassifierBase<C extends TokenClassifierConfig> imple
   abstract forward(batch: TokenBatch): TokenClassifierOutput;
 
   /** The parameter `name` (must exist). */
-  protected p(name: string): Tensor {
+  p(name: string): Tensor {
     const t = this.params.get(name);
     if (!t) throw new Error(`model parameter '${name}' is missing`);
     return t;
   }
 
   /** Dropout with probability `p` in training mode (one seed drawn per call), identity otherwise. */
-  protected drop(x: Tensor, p: number): Tensor {
+  drop(x: Tensor, p: number): Tensor {
     return this.training && p > 0 ? dropout(x, p, this.seeds.next()) : x;
   }
 }

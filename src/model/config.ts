@@ -118,20 +118,39 @@ export function numLabels(config: Pick<BertConfig, "id2label">): number {
  * the model's shape constraints, and reconciling the label maps (`num_labels` alone gives LABEL_i names).
  */
 export function parseBertConfig(json: unknown, source = "config.json"): BertConfig {
+  return parseBertStyleConfig(json, source, BERT_DEFAULTS, ["bert"]) as unknown as BertConfig;
+}
+
+/**
+ * The BertConfig-shaped parser shared by BERT-style families (RoBERTa, ELECTRA): `defaults` names every
+ * interpreted field with HF's default (`model_type` included), `modelTypes` the accepted `model_type`
+ * values, `moreInts` further integer fields (≥ 1). Checks as {@link parseBertConfig}.
+ */
+export function parseBertStyleConfig(
+  json: unknown,
+  source: string,
+  defaults: Record<string, unknown>,
+  modelTypes: readonly string[],
+  moreInts: readonly string[] = [],
+): Record<string, unknown> & TokenClassifierConfig {
   if (!json || typeof json !== "object" || Array.isArray(json)) {
     throw new ConfigError(source, "expected a JSON object");
   }
   const raw = json as Record<string, unknown>;
-  if (raw.model_type !== undefined && raw.model_type !== "bert") {
-    throw new ConfigError(source, `model_type is '${raw.model_type}', expected 'bert'`);
+  if (raw.model_type !== undefined && !modelTypes.includes(raw.model_type as string)) {
+    throw new ConfigError(
+      source,
+      `model_type is '${raw.model_type}', expected ${modelTypes.map((t) => `'${t}'`).join(" or ")}`,
+    );
   }
-  const cfg: Record<string, unknown> = { ...BERT_DEFAULTS };
+  const cfg: Record<string, unknown> = { ...defaults };
   const extra: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(raw)) {
-    if (k in BERT_DEFAULTS) cfg[k] = v;
+    if (k in defaults) cfg[k] = v;
     else if (!["id2label", "label2id", "num_labels", "architectures"].includes(k)) extra[k] = v;
   }
   for (const k of _INT_FIELDS) requireInt(cfg, k, k === "pad_token_id" ? 0 : 1, source);
+  for (const k of moreInts) requireInt(cfg, k, 1, source);
   for (const k of _FLOAT_FIELDS) requireNonNegative(cfg, k, source);
   if (cfg.classifier_dropout !== null && typeof cfg.classifier_dropout !== "number") {
     throw new ConfigError(source, `field 'classifier_dropout' must be a number or null`);
@@ -153,10 +172,30 @@ export function parseBertConfig(json: unknown, source = "config.json"): BertConf
     throw new ConfigError(source, `pad_token_id ${cfg.pad_token_id} is outside the vocabulary`);
   }
   return {
-    ...(cfg as Omit<BertConfig, "id2label" | "label2id" | "extra">),
+    ...(cfg as Record<string, unknown> & Omit<TokenClassifierConfig, "id2label" | "label2id" | "extra">),
     ...labelsFromJson(raw, source),
     extra,
   };
+}
+
+/**
+ * The config.json object HF writes for any family: the uninterpreted fields, every interpreted field,
+ * `model_type`, `architectures: [architecture]`, the label maps and `torch_dtype`, keys sorted.
+ */
+export function familyConfigJson(
+  config: TokenClassifierConfig,
+  architecture: string,
+): Record<string, unknown> {
+  const { extra, id2label, label2id, ...fields } = config;
+  const out: Record<string, unknown> = {
+    ...extra,
+    architectures: [architecture],
+    ...fields,
+    id2label,
+    label2id,
+  };
+  out.torch_dtype ??= "float32";
+  return Object.fromEntries(Object.entries(out).sort(([a], [b]) => a.localeCompare(b)));
 }
 
 /**
@@ -219,15 +258,5 @@ export function makeBertConfig(
 
 /** The `config.json` object HF writes for a BertForTokenClassification (every field, label maps). */
 export function configToJson(config: BertConfig): Record<string, unknown> {
-  const { extra, id2label, label2id, ...fields } = config;
-  const out: Record<string, unknown> = {
-    ...extra,
-    architectures: ["BertForTokenClassification"],
-    ...fields,
-    model_type: "bert",
-    id2label,
-    label2id,
-  };
-  out.torch_dtype ??= "float32";
-  return Object.fromEntries(Object.entries(out).sort(([a], [b]) => a.localeCompare(b)));
+  return familyConfigJson({ ...config, model_type: "bert" }, "BertForTokenClassification");
 }

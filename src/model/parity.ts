@@ -5,9 +5,11 @@
  *
  * CLI: `deno task parity --model DIR --golden FILE` prints one JSON line and exits 0 only when logits and
  * loss are within 1e-5, every gradient within `1e-4·max|golden| + 1e-9` of its tensor, and every AdamW
- * update within 2e-5. `attention.self.key.bias` is analytically zero-gradient (its golden gradient and
- * update are fp32 noise, see the fixture's golden.json): it is compared with absolute tolerances instead
- * (|grad| diff ≤ 1e-6, update diff ≤ 2·lr) and left out of the worst-case figures.
+ * update within 2e-5. Tensors golden.json lists as `analytically_zero_grad_tensors` (default: BERT-style
+ * `attention.self.key.bias`) have fp32-noise golden gradients: they are compared with absolute tolerances
+ * instead (|grad| diff ≤ 1e-6, update diff ≤ 2·lr) and left out of the worst-case figures. The few
+ * `adamw_ill_conditioned_elements` (|grad| near eps) are allowed 10·`update_change_for_noise`, as the
+ * fixture's guidance says, and left out of the worst-case update figure.
  * @module
  */
 import { AdamW } from "../ops/adamw.ts";
@@ -34,6 +36,12 @@ export interface ParityResult {
 
 interface _GoldenJson {
   optimizer: { lr: number; betas: [number, number]; eps: number; weight_decay: number };
+  /** Tensors whose gradient is zero in theory (stored values are fp32 noise). */
+  analytically_zero_grad_tensors?: string[];
+  /** Elements whose |grad| is near eps, where AdamW amplifies fp32 noise (golden.json's guidance). */
+  adamw_ill_conditioned_elements?: {
+    elements: { tensor: string; index: number[]; update_change_for_noise: number }[];
+  };
 }
 
 function _maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
@@ -66,6 +74,7 @@ export async function runParity(modelDir: string, goldenPath: string): Promise<P
   const before = await readAll(names.map((n) => model.params.get(n)!));
   const failures: string[] = [];
   const opt = meta.optimizer;
+  const illConditioned = meta.adamw_ill_conditioned_elements?.elements ?? [];
 
   const { logits, loss, grads } = await tidy(async () => {
     model.train();
@@ -95,7 +104,8 @@ export async function runParity(modelDir: string, goldenPath: string): Promise<P
   let gradWorst = 0, gradWorstName = "", updWorst = 0, updWorstName = "";
   let compared = 2;
   names.forEach((name, i) => {
-    const keyBias = /attention\.self\.key\.bias$/.test(name);
+    const keyBias = meta.analytically_zero_grad_tensors?.includes(name) ??
+      /attention\.self\.key\.bias$/.test(name);
     const gg = toFloat32(g(`grad.${name}`));
     const gd = _maxAbsDiff(grads[i], gg);
     const ratio = gd / (1e-4 * _maxAbs(gg) + 1e-9);
@@ -105,6 +115,19 @@ export async function runParity(modelDir: string, goldenPath: string): Promise<P
     for (let j = 0; j < b.length; j++) {
       upd[j] = after[i][j] - b[j];
       gupd[j] = goldenAfter[j] - b[j];
+    }
+    // Ill-conditioned elements (|grad| ≈ eps) get golden.json's allowance, 10·update_change_for_noise.
+    const shape = golden.tensors.get(`after_adamw.${name}`)!.shape;
+    for (const el of illConditioned.filter((e) => e.tensor === name)) {
+      const flat = el.index.reduce((acc, ix, d) => acc * shape[d] + ix, 0);
+      const diff = Math.abs(upd[flat] - gupd[flat]);
+      const allowed = Math.max(2e-5, 10 * el.update_change_for_noise);
+      if (!(diff <= allowed)) {
+        failures.push(
+          `${name}[${el.index}]: AdamW update differs by ${diff} (ill-conditioned, allowed ${allowed})`,
+        );
+      }
+      upd[flat] = gupd[flat] = 0;
     }
     const ud = _maxAbsDiff(upd, gupd);
     compared += 2;

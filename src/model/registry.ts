@@ -14,11 +14,13 @@ import {
 } from "./classifier.ts";
 import { uploadWeights } from "./classifier.ts";
 import { BERT_FAMILY } from "./bert.ts";
+import { ROBERTA_FAMILY } from "./roberta.ts";
 
 /** Every registered family (one entry per model file). */
 // deno-lint-ignore no-explicit-any
 export const FAMILIES: readonly ModelFamily<any>[] = [
   BERT_FAMILY,
+  ROBERTA_FAMILY,
 ];
 
 /** HF `architectures` class names → model_type, for configs that lack `model_type`. */
