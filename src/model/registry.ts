@@ -15,12 +15,14 @@ import {
 import { uploadWeights } from "./classifier.ts";
 import { BERT_FAMILY } from "./bert.ts";
 import { ROBERTA_FAMILY } from "./roberta.ts";
+import { DEBERTA_V2_FAMILY } from "./deberta_v2.ts";
 
 /** Every registered family (one entry per model file). */
 // deno-lint-ignore no-explicit-any
 export const FAMILIES: readonly ModelFamily<any>[] = [
   BERT_FAMILY,
   ROBERTA_FAMILY,
+  DEBERTA_V2_FAMILY,
 ];
 
 /** HF `architectures` class names → model_type, for configs that lack `model_type`. */
