@@ -54,13 +54,23 @@ export function dropout(x: Tensor, p: number, seed: number): Tensor {
  * save and restore the counter, so a resumed training run draws the same masks.
  */
 export class DropoutSeeds {
+  #seedBase: number;
   #base: number;
   #counter = 0;
 
   /** Starts the stream of `seed` (an integer, taken modulo 2³²) at counter 0. */
   constructor(seed: number) {
     if (!Number.isInteger(seed)) throw new RangeError(`DropoutSeeds: seed must be an integer, got ${seed}`);
-    this.#base = rngHash((seed ^ 0x9e3779b9) >>> 0);
+    this.#seedBase = this.#base = rngHash((seed ^ 0x9e3779b9) >>> 0);
+  }
+
+  /**
+   * Selects sub-stream `stream` of the seed (data parallel: the process index), so each process draws
+   * different, reproducible masks; stream 0 is the constructor's stream (a single process is unchanged).
+   */
+  setStream(stream: number): void {
+    if (!Number.isInteger(stream) || stream < 0) throw new RangeError(`DropoutSeeds: bad stream ${stream}`);
+    this.#base = stream === 0 ? this.#seedBase : rngHash((this.#seedBase ^ rngHash(stream * 0x632be5ab)) >>> 0);
   }
 
   /** The next seed (a u32) of the stream. */
