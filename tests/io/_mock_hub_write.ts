@@ -238,11 +238,13 @@ export class MockHubWrite {
     if ((m = /^\/api\/models\/(.+)\/preupload\/([^/]+)$/.exec(p)) && req.method === "POST") {
       const auth = this.#writer(req, m[1]);
       if (typeof auth !== "string") return auth;
+      if (m[2] !== "main") return _error(404, `Invalid rev id: ${m[2]}`, "RevisionNotFound");
       return this.#preupload(m[1], await req.json());
     }
     if ((m = /^\/api\/models\/(.+)\/commit\/([^/]+)$/.exec(p)) && req.method === "POST") {
       const auth = this.#writer(req, m[1]);
       if (typeof auth !== "string") return auth;
+      if (m[2] !== "main") return _error(404, `Invalid rev id: ${m[2]}`, "RevisionNotFound");
       this.#inFlight++;
       this.maxConcurrentCommits = Math.max(this.maxConcurrentCommits, this.#inFlight);
       try {
