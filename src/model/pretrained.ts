@@ -1,15 +1,29 @@
 /**
  * Hugging Face checkpoints in and out: `fromPretrained` (local folder or Hub id through the standard cache;
- * model.safetensors or a sharded index; F32/F16/BF16; keys with or without `bert.`; old `gamma`/`beta`
- * names; pooler and MLM-head weights ignored; every shape checked; HF's unused/newly-initialised report)
+ * model.safetensors or a sharded index, else pytorch_model.bin (zip or legacy torch.save, sharded too);
+ * F32/F16/BF16; keys with or without `bert.`; old `gamma`/`beta` names; pooler and MLM-head weights
+ * ignored; every shape checked; HF's unused/newly-initialised report)
  * and `savePretrained` (config.json, model.safetensors with HF key names and `{"format":"pt"}`, tokenizer
  * files), written atomically.
  * @module
  */
 import { writeFileAtomic } from "../io/atomic.ts";
 import { resolveModelFiles } from "../io/hub.ts";
-import { loadShardedIndex, readSafetensors, serializeSafetensors, toFloat32 } from "../io/safetensors.ts";
+import { serializeSafetensors } from "../io/safetensors.ts";
+import {
+  readCheckpointTensors,
+  resolveWeightFiles,
+  SAFETENSORS_WEIGHTS,
+  weightToFloat32,
+} from "../io/weights.ts";
 import { readAll } from "../engine/tensor.ts";
+import { parseJsonText } from "../data/io.ts";
+import {
+  checkCheckpointWeights,
+  checkNotDuplicated,
+  checkParameterSizes,
+  checkWeightsFinite,
+} from "./weight_checks.ts";
 import { normalizeBertKey } from "./bert.ts";
 import type { TokenClassifier, TokenClassifierConfig } from "./classifier.ts";
 import { labelMaps } from "./config.ts";
@@ -62,10 +76,13 @@ async function _readWeights(
   normalize: (key: string) => string,
 ): Promise<Map<string, { data: Float32Array; shape: number[]; key: string }>> {
   const out = new Map<string, { data: Float32Array; shape: number[]; key: string }>();
+  const seen = new Map<string, { key: string; file: string }>();
   for (const path of paths) {
-    const file = await readSafetensors(path);
-    for (const [key, t] of file.tensors) {
-      out.set(normalize(key), { data: toFloat32(t, `${path}: ${key}`), shape: t.shape, key });
+    for (const [key, t] of await readCheckpointTensors(path)) {
+      const name = normalize(key);
+      checkNotDuplicated(seen, name, key, path); // the same tensor in two shards is refused
+      seen.set(name, { key, file: path });
+      out.set(name, { data: weightToFloat32(t, `${path}: ${key}`), shape: t.shape, key });
     }
   }
   return out;
@@ -82,36 +99,30 @@ export async function fromPretrained(
 ): Promise<{ model: TokenClassifier; report: LoadReport }> {
   const resolved = await resolveModelFiles(dirOrHubId, ["config.json"], {
     revision: opts.revision,
-    optional: ["model.safetensors", "model.safetensors.index.json"],
+    optional: SAFETENSORS_WEIGHTS,
     onProgress: opts.onProgress,
     env: opts.env,
   });
   const configPath = resolved.files["config.json"];
   let config: TokenClassifierConfig = parseModelConfig(
-    JSON.parse(await Deno.readTextFile(configPath)),
+    parseJsonText(await Deno.readTextFile(configPath), configPath),
     configPath,
   );
   if (opts.labels) config = { ...config, ...labelMaps(opts.labels) };
   const family = familyFor(config.model_type, configPath);
-  let weightPaths: string[];
-  if (resolved.files["model.safetensors"]) weightPaths = [resolved.files["model.safetensors"]];
-  else if (resolved.files["model.safetensors.index.json"]) {
-    const index = await loadShardedIndex(resolved.files["model.safetensors.index.json"], {
-      checkFiles: false,
-    });
-    const names = index.shards.map((p) => p.slice(index.dir.replace(/\/?$/, "/").length));
-    const shards = await resolveModelFiles(dirOrHubId, names, {
-      revision: opts.revision,
-      env: opts.env,
-      onProgress: opts.onProgress,
-    });
-    weightPaths = names.map((n) => shards.files[n]);
-  } else {
-    throw new Error(
-      `${resolved.dir}: no model.safetensors or model.safetensors.index.json (pytorch_model.bin is not supported)`,
-    );
-  }
+  // Sizes against the device limits before reading or allocating anything (names the config field).
+  checkParameterSizes(
+    family.parameterShapes(config),
+    configPath,
+    config as unknown as Record<string, unknown>,
+  );
+  const weightPaths = await resolveWeightFiles(dirOrHubId, resolved, {
+    revision: opts.revision,
+    env: opts.env,
+    onProgress: opts.onProgress,
+  });
   const ckpt = await _readWeights(weightPaths, (k) => family.normalizeKey(k));
+  checkCheckpointWeights(family.parameterShapes(config), ckpt, resolved.dir, (n) => family.isHead(n));
   const weights = new Map<string, Float32Array>();
   const newlyInitialized: string[] = [];
   const missing: string[] = [];
@@ -145,6 +156,12 @@ export async function fromPretrained(
   // position_ids is a buffer, not a weight: HF ignores it on load.
   const unused = [...ckpt.values()].map((w) => w.key).filter((k) => !k.endsWith("embeddings.position_ids"));
   const model = createModel(config, weights, seed);
+  try {
+    await checkWeightsFinite(model.params, resolved.dir); // NaN/±Inf weights: one GPU reduction
+  } catch (e) {
+    model.dispose();
+    throw e;
+  }
   return {
     model,
     report: {
@@ -200,6 +217,8 @@ export interface SavePretrainedOptions {
   tokenizerDir?: string | URL;
   /** More files to write into the folder (name → contents), e.g. a model card. */
   extraFiles?: Record<string, Uint8Array | string>;
+  /** Writes one file (HF `save_function`, e.g. `accelerator.save`); default an atomic write. */
+  saveFunction?: (data: Uint8Array | string, path: string) => Promise<void>;
 }
 
 /** The files of an HF model folder (config.json, model.safetensors, tokenizer files, extras) by name. */
@@ -273,7 +292,8 @@ export async function savePretrained(
   opts: SavePretrainedOptions = {},
 ): Promise<void> {
   await Deno.mkdir(dir, { recursive: true });
+  const save = opts.saveFunction ?? ((data, path) => writeFileAtomic(path, data));
   for (const [name, data] of Object.entries(await pretrainedFiles(model, opts))) {
-    await writeFileAtomic(`${dir}/${name}`, data);
+    await save(data, `${dir}/${name}`);
   }
 }
