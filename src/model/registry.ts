@@ -14,6 +14,8 @@ import {
 } from "./classifier.ts";
 import { uploadWeights } from "./classifier.ts";
 import { BERT_FAMILY } from "./bert.ts";
+import { DISTILBERT_FAMILY } from "./distilbert.ts";
+import { ELECTRA_FAMILY } from "./electra.ts";
 import { ROBERTA_FAMILY } from "./roberta.ts";
 import { DEBERTA_V2_FAMILY } from "./deberta_v2.ts";
 
@@ -22,6 +24,8 @@ import { DEBERTA_V2_FAMILY } from "./deberta_v2.ts";
 export const FAMILIES: readonly ModelFamily<any>[] = [
   BERT_FAMILY,
   ROBERTA_FAMILY,
+  DISTILBERT_FAMILY,
+  ELECTRA_FAMILY,
   DEBERTA_V2_FAMILY,
 ];
 
