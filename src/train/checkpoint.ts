@@ -44,8 +44,10 @@ export interface RngState {
   dropout: number;
   /** Loader seed (the epoch order derives from it). */
   loaderSeed: number;
-  /** Micro-batches consumed in total. */
+  /** Micro-batches consumed in total (per process). */
   microBatches: number;
+  /** Processes of the data-parallel run that wrote it (absent: 1); resume needs the same number. */
+  numProcesses?: number;
 }
 
 /** Everything needed to continue a run. */

@@ -33,6 +33,8 @@ import { modelCard } from "./model_card.ts";
 import { Progress } from "./progress.ts";
 import { learningRate, type ScheduleOptions, warmupStepsFor } from "./schedule.ts";
 import { trainingCurveSvg } from "./svg.ts";
+import { DataParallel } from "./data_parallel.ts";
+import type { ProcessGroup } from "../dist/group.ts";
 
 /** An evaluation split: tokenized examples plus each row's original word tags (word-level scoring). */
 export interface EvalSet {
@@ -63,6 +65,11 @@ export interface TrainerOptions {
   progress?: boolean;
   /** Writes the final model folder at the end of train() (default true). */
   saveFinal?: boolean;
+  /**
+   * The process group for data-parallel training (default: one process). Rank 0 writes logs,
+   * checkpoints and the final folder; see `./data_parallel.ts`.
+   */
+  group?: ProcessGroup;
 }
 
 /** Evaluation results with `eval_` keys as HF logs them. */
@@ -92,6 +99,7 @@ export class Trainer {
   #stopRequested = false;
   #lossSum: Tensor | null = null;
   #lastNorm: Tensor | null = null;
+  readonly #dp: DataParallel;
 
   /** Sets up the optimizer (HF decay grouping) and the loader; no GPU work until train(). */
   constructor(opts: TrainerOptions) {
@@ -113,6 +121,7 @@ export class Trainer {
       seed: a.seed,
       groupByLength: a.groupByLength,
     });
+    this.#dp = new DataParallel(this.#loader, a.gradientAccumulationSteps, opts.group);
     this.#labelNames = configLabels(this.model.config);
     this.#state = {
       global_step: 0,
@@ -134,13 +143,18 @@ export class Trainer {
 
   /** Optimizer steps per epoch. */
   get stepsPerEpoch(): number {
-    return Math.max(1, Math.ceil(this.#loader.numBatches / this.args.gradientAccumulationSteps));
+    return Math.max(1, Math.ceil(this.#dp.localBatches / this.args.gradientAccumulationSteps));
   }
 
   /** Optimizer steps of the whole run. */
   get totalSteps(): number {
     const a = this.args;
     return a.maxSteps > 0 ? a.maxSteps : Math.ceil(a.numTrainEpochs * this.stepsPerEpoch);
+  }
+
+  /** True on the process that writes files (always, for a single process). */
+  get isMainProcess(): boolean {
+    return this.#dp.isMain;
   }
 
   /** The trainer state (log history etc.). */
@@ -166,6 +180,7 @@ export class Trainer {
   async #log(entry: LogEntry): Promise<void> {
     this.#state.log_history.push(entry);
     this.#opts.onLog?.(entry);
+    if (!this.#dp.isMain) return;
     await Deno.mkdir(this.args.outputDir, { recursive: true });
     await Deno.writeTextFile(`${this.args.outputDir}/train_log.jsonl`, JSON.stringify(entry) + "\n", {
       append: true,
@@ -190,14 +205,19 @@ export class Trainer {
     const resumeFrom = await this.#resolveResume();
     if (resumeFrom) {
       const c = await loadCheckpoint(resumeFrom, this.model, this.optimizer);
+      this.#dp.checkResume(resumeFrom, c.rng.numProcesses);
       this.#state = c.state;
       this.#microBatches = c.rng.microBatches;
-    } else {
+    } else if (this.#dp.isMain) {
       await Deno.mkdir(a.outputDir, { recursive: true });
       await Deno.writeTextFile(`${a.outputDir}/train_log.jsonl`, ""); // a fresh run starts a fresh log
     }
+    await this.#dp.prepareModel([...this.model.params.values()], this.model.seeds);
     this.#lossSum = zeros([1], "loss_sum").keep();
-    if (this.#state.loss_since_log) addInPlace(this.#lossSum, fill([1], this.#state.loss_since_log));
+    // The saved sum is global: one rank carries it, the log's all-reduce adds the others' zeros.
+    if (this.#state.loss_since_log && this.#dp.isMain) {
+      addInPlace(this.#lossSum, fill([1], this.#state.loss_since_log));
+    }
     const onSigint = () => this.requestStop();
     let listening = false;
     try {
@@ -205,26 +225,32 @@ export class Trainer {
       listening = true;
     } catch { /* signals unsupported (e.g. Windows without permission): Ctrl-C then kills the run */ }
     const total = this.totalSteps;
-    const progress = this.#opts.progress === false ? null : new Progress(total, this.#state.global_step);
+    const progress = this.#opts.progress === false || !this.#dp.isMain
+      ? null
+      : new Progress(total, this.#state.global_step);
     let lastEval: EvalMetrics | null = null;
     let tokensSinceTick = 0;
     try {
       this.model.train();
-      const nb = this.#loader.numBatches;
+      const nb = this.#dp.localBatches;
       let orderEpoch = -1;
       let indices: Int32Array[] = [];
       while (this.#state.global_step < total && !this.#stopRequested) {
         const epoch = Math.floor(this.#microBatches / nb);
-        if (epoch !== orderEpoch) [orderEpoch, indices] = [epoch, this.#loader.batchIndices(epoch)];
+        if (epoch !== orderEpoch) [orderEpoch, indices] = [epoch, this.#dp.batchIndices(epoch)];
         const inEpoch = this.#microBatches % nb;
         const group = indices.slice(inEpoch, Math.min(nb, inEpoch + a.gradientAccumulationSteps));
-        for (const idx of group) {
+        // HF's num_items_in_batch: each micro-batch weighs its share of the step's labelled tokens.
+        const weights = this.#dp.stepWeights(epoch, inEpoch, group.length);
+        for (const [k, idx] of group.entries()) {
           const batch = this.#collate(idx);
           tokensSinceTick += batch.attentionMask.reduce((s, m) => s + m, 0);
-          this.#microStep(batch, group.length);
+          this.#microStep(batch, weights[k]);
           this.#microBatches++;
         }
+        await this.#dp.syncGradients([...this.model.params.values()]);
         this.#optimizerStep();
+        this.#stopRequested = await this.#dp.any(this.#stopRequested);
         const step = this.#state.global_step;
         const epochFloat = this.#microBatches / nb;
         this.#state.epoch = epochFloat;
@@ -294,12 +320,13 @@ export class Trainer {
     return _collateIndices(this.#loader, indices);
   }
 
-  #microStep(batch: Batch, accum: number): void {
+  /** Forward and backward of one micro-batch whose mean loss weighs `weight` in the step's loss. */
+  #microStep(batch: Batch, weight: number): void {
     tidy(() => {
       const out = this.model.forward(toTokenBatch(batch));
       if (!out.loss) throw new Error("training batch has no labels");
-      addInPlace(this.#lossSum!, out.loss, 1 / accum);
-      backward(out.loss, fill([1], 1 / accum));
+      addInPlace(this.#lossSum!, out.loss, weight);
+      backward(out.loss, fill([1], weight * this.#dp.size)); // the gradient all-reduce averages
     });
   }
 
@@ -326,13 +353,15 @@ export class Trainer {
 
   async #readLossForProgress(): Promise<void> {
     const [sum] = await readAll([this.#lossSum!]);
-    this.#lastLoss = sum[0] / Math.max(1, this.#state.steps_since_log);
+    const [global] = await this.#dp.sum([sum[0]]);
+    this.#lastLoss = global / Math.max(1, this.#state.steps_since_log);
   }
 
   async #logLoss(epoch: number): Promise<void> {
     const tensors = this.#lastNorm ? [this.#lossSum!, this.#lastNorm] : [this.#lossSum!];
     const [sum, norm] = await readAll(tensors);
-    const loss = sum[0] / Math.max(1, this.#state.steps_since_log);
+    const [global] = await this.#dp.sum([sum[0]]); // the global mean: every rank's share of each step
+    const loss = global / Math.max(1, this.#state.steps_since_log);
     this.#lastLoss = loss;
     const entry: LogEntry = { loss: _round(loss, 4) };
     if (norm) entry.grad_norm = norm[0];
@@ -348,7 +377,7 @@ export class Trainer {
 
   async #save(lastEval: EvalMetrics | null): Promise<void> {
     const [sum] = await readAll([this.#lossSum!]);
-    this.#state.loss_since_log = sum[0];
+    [this.#state.loss_since_log] = await this.#dp.sum([sum[0]]);
     const path = `${this.args.outputDir}/checkpoint-${this.#state.global_step}`;
     const metricKey = `eval_${this.args.metricForBestModel.replace(/^eval_/, "")}`;
     if (lastEval && metricKey in lastEval) {
@@ -366,13 +395,23 @@ export class Trainer {
         dropout: this.model.seeds.state(),
         loaderSeed: this.args.seed,
         microBatches: this.#microBatches,
+        numProcesses: this.#dp.size,
       },
       scheduler: { ...this.#schedule(), last_step: this.#state.global_step },
       args: { ...this.args },
     };
-    await saveCheckpoint(this.args.outputDir, this.model, this.optimizer, contents, this.#opts.tokenizerDir);
-    const keep = this.args.loadBestModelAtEnd ? this.#state.best_model_checkpoint : null;
-    await rotateCheckpoints(this.args.outputDir, this.args.saveTotalLimit, keep);
+    if (this.#dp.isMain) {
+      await saveCheckpoint(
+        this.args.outputDir,
+        this.model,
+        this.optimizer,
+        contents,
+        this.#opts.tokenizerDir,
+      );
+      const keep = this.args.loadBestModelAtEnd ? this.#state.best_model_checkpoint : null;
+      await rotateCheckpoints(this.args.outputDir, this.args.saveTotalLimit, keep);
+    }
+    await this.#dp.barrier(); // the checkpoint exists for every rank from here on
   }
 
   async #loadBest(): Promise<void> {
@@ -396,11 +435,15 @@ export class Trainer {
     const ner = new NerEvaluator(names);
     const tok = new TokenMetric();
     let lossSum = 0, lossSamples = 0;
-    const progress = this.#opts.progress === false
+    // Data parallel: each rank runs its share of the batches; predictions are gathered once below.
+    const allBatches = loader.batchIndices(0);
+    const mine = this.#dp.evalBatches(allBatches);
+    const progress = this.#opts.progress === false || !this.#dp.isMain
       ? null
-      : new Progress(loader.numBatches, 0, { label: "eval" });
+      : new Progress(mine.length, 0, { label: "eval" });
     let done = 0;
-    for (const indices of loader.batchIndices(0)) {
+    const localPreds = new Map<number, Int32Array>();
+    for (const indices of mine) {
       const batch = _collateIndices(loader, indices);
       progress?.tick(++done, { tokens: batch.attentionMask.reduce((s, m) => s + m, 0) });
       const [logits, loss] = await noGrad(() =>
@@ -415,10 +458,17 @@ export class Trainer {
         lossSamples += batch.batchSize;
       }
       const preds = argmaxLastAxis(logits as Float32Array, names.length);
-      const rows = Array.from(indices, (i) => ev.examples[i]);
       const T = batch.seqLen;
-      const predictions = rows.map((ex, b) => preds.subarray(b * T, b * T + ex.inputIds.length));
-      const labels = rows.map((ex, b) => batch.labels!.subarray(b * T, b * T + ex.inputIds.length));
+      indices.forEach((i, b) =>
+        localPreds.set(i, preds.slice(b * T, b * T + ev.examples[i].inputIds.length))
+      );
+    }
+    const predsByExample = await this.#dp.gatherPredictions(localPreds);
+    [lossSum, lossSamples] = await this.#dp.sum([lossSum, lossSamples]);
+    for (const indices of allBatches) {
+      const rows = Array.from(indices, (i) => ev.examples[i]);
+      const predictions = Array.from(indices, (i) => predsByExample.get(i)!);
+      const labels = rows.map((ex) => ex.labels!);
       const wordIds = rows.map((ex) => ex.wordIds);
       const wordTags = rows.map((ex) => ev.wordTags[ex.row]);
       if (this.#opts.metric === "token") {
@@ -460,6 +510,7 @@ export class Trainer {
 
   /** Writes the final HF folder: model, tokenizer, model card, training curve, trainer state. */
   async saveFinal(lastEval: EvalMetrics | null): Promise<void> {
+    if (!this.#dp.isMain) return; // data parallel: the main process writes
     const a = this.args;
     const card = modelCard({
       modelName: a.outputDir.split("/").pop() || a.outputDir,
