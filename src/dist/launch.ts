@@ -100,11 +100,25 @@ export function parseLaunchArgs(argv: string[]): LaunchOptions {
   return o;
 }
 
-/** The Deno permission flags of `deno task train` (read from deno.json, so they live in one place). */
+/**
+ * The Deno permission flags of `deno task train`, read from deno.json so they live in one place; the
+ * flags are expanded by `sh` in the project folder, as `deno task` would (the task may compute a flag
+ * with `$(…)`).
+ */
 export async function trainPermissions(): Promise<string[]> {
-  const cfg = JSON.parse(await Deno.readTextFile(new URL("../../deno.json", import.meta.url)));
+  const root = new URL("../../", import.meta.url);
+  const cfg = JSON.parse(await Deno.readTextFile(new URL("deno.json", root)));
   const task: string = cfg.tasks.train;
-  return task.split(/\s+/).filter((w) => w.startsWith("--allow-"));
+  const m = /deno run (.*?) src\/train\/cli\.ts/.exec(task);
+  if (!m) throw new Error(`deno.json: cannot find the permissions of the train task in '${task}'`);
+  const out = await new Deno.Command("sh", {
+    args: ["-c", `printf '%s\\n' ${m[1]}`],
+    cwd: root,
+    stdout: "piped",
+    stderr: "inherit",
+  }).output();
+  if (!out.success) throw new Error(`cannot expand the train task's permissions: ${m[1]}`);
+  return new TextDecoder().decode(out.stdout).split("\n").filter((w) => w.startsWith("--allow-"));
 }
 
 /** The rank environment names a rank must read (added to `--allow-env`). */

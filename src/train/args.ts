@@ -38,6 +38,20 @@ export interface TrainingArguments {
   seed: number;
   groupByLength: boolean;
   resumeFromCheckpoint: string | null;
+  /** Push the output folder to the Hub (repo created when training starts). */
+  pushToHub: boolean;
+  /** Repo to push to (default: the output folder's name in the token user's namespace). */
+  hubModelId: string | null;
+  /** `end`, `every_save` (default), `checkpoint` (also `last-checkpoint/`) or `all_checkpoints`. */
+  hubStrategy: "end" | "every_save" | "checkpoint" | "all_checkpoints";
+  /** Access token (default: HF_TOKEN, then the token file); saved as `<HUB_TOKEN>`, never itself. */
+  hubToken: string | null;
+  /** Create the repo private. */
+  hubPrivateRepo: boolean;
+  /** Push at every save even while the previous push still runs (queued). */
+  hubAlwaysPush: boolean;
+  /** Branch to push to (default `main`). */
+  hubRevision: string | null;
 }
 
 /** The course's Trainer values (bert-finetuned-ner) over HF's defaults. */
@@ -69,6 +83,13 @@ export const DEFAULT_TRAINING_ARGS: TrainingArguments = {
   seed: 42,
   groupByLength: false,
   resumeFromCheckpoint: null,
+  pushToHub: false,
+  hubModelId: null,
+  hubStrategy: "every_save",
+  hubToken: null,
+  hubPrivateRepo: false,
+  hubAlwaysPush: false,
+  hubRevision: null,
 };
 
 /** The `deno task train` options beyond TrainingArguments. */
@@ -89,6 +110,10 @@ export interface TrainCliOptions {
   numAttentionHeads: number | null;
   intermediateSize: number | null;
   maxPositionEmbeddings: number | null;
+  /** Config overrides (HF `from_pretrained(..., hidden_dropout_prob=…)`); null keeps the model's value. */
+  hiddenDropoutProb: number | null;
+  attentionProbsDropoutProb: number | null;
+  classifierDropout: number | null;
   revision: string;
   help: boolean;
 }
@@ -110,11 +135,14 @@ export const DEFAULT_CLI_OPTIONS: TrainCliOptions = {
   numAttentionHeads: null,
   intermediateSize: null,
   maxPositionEmbeddings: null,
+  hiddenDropoutProb: null,
+  attentionProbsDropoutProb: null,
+  classifierDropout: null,
   revision: "main",
   help: false,
 };
 
-type _Kind = "num" | "int" | "str" | "bool" | "nullint" | "nullstr" | `enum:${string}`;
+type _Kind = "num" | "int" | "str" | "bool" | "nullint" | "nullnum" | "nullstr" | `enum:${string}`;
 
 const _KINDS: Record<string, _Kind> = {
   outputDir: "str",
@@ -144,6 +172,13 @@ const _KINDS: Record<string, _Kind> = {
   seed: "int",
   groupByLength: "bool",
   resumeFromCheckpoint: "nullstr",
+  pushToHub: "bool",
+  hubModelId: "nullstr",
+  hubStrategy: "enum:end|every_save|checkpoint|all_checkpoints",
+  hubToken: "nullstr",
+  hubPrivateRepo: "bool",
+  hubAlwaysPush: "bool",
+  hubRevision: "nullstr",
   model: "str",
   tokenizer: "nullstr",
   dataset: "str",
@@ -159,11 +194,17 @@ const _KINDS: Record<string, _Kind> = {
   numAttentionHeads: "nullint",
   intermediateSize: "nullint",
   maxPositionEmbeddings: "nullint",
+  hiddenDropoutProb: "nullnum",
+  attentionProbsDropoutProb: "nullnum",
+  classifierDropout: "nullnum",
   revision: "str",
   help: "bool",
 };
 
 const _DESCRIPTIONS: Record<string, string> = {
+  hiddenDropoutProb: "config override (default: the model's config)",
+  attentionProbsDropoutProb: "config override (default: the model's config)",
+  classifierDropout: "config override (default: the model's config; null = hidden dropout)",
   model: "Hub id or local folder of a token-classification checkpoint (any supported model_type)",
   tokenizer: "tokenizer folder (default: the model's, else the shipped bert-base-cased)",
   dataset: "conll2003 (shipped), or a path: CoNLL files/folder, HF save_to_disk or cache folder, .jsonl",
@@ -173,7 +214,10 @@ const _DESCRIPTIONS: Record<string, string> = {
   fromScratch: "random initialisation instead of pretrained weights (use with the size flags)",
   modelType:
     "model_type of a --from-scratch model: bert, distilbert, roberta, xlm-roberta, camembert, electra, …",
-  resumeFromCheckpoint: "a checkpoint folder, or 'latest' for the newest in the output dir",
+  resumeFromCheckpoint:
+    "a checkpoint folder, 'latest' for the newest in the output dir, or a Hub repo id[@revision] with last-checkpoint/",
+  hubModelId: "Hub repo to push to (default: the output dir's name, namespace from whoami)",
+  hubToken: "Hub token (default: HF_TOKEN, then the token file of deno task login)",
 };
 
 /** kebab-case flag for a camelCase field. */
@@ -217,7 +261,7 @@ function _value(field: string, kind: _Kind, raw: string | undefined): unknown {
     throw new ArgsError(`${flag} takes true or false, got '${raw}'`);
   }
   if (raw === undefined) throw new ArgsError(`${flag} needs a value`);
-  if ((kind === "nullint" || kind === "nullstr") && (raw === "none" || raw === "null")) return null;
+  if (kind.startsWith("null") && (raw === "none" || raw === "null")) return null;
   if (kind === "str" || kind === "nullstr") {
     if (raw === "") throw new ArgsError(`${flag} must not be empty`);
     return raw;
@@ -267,6 +311,9 @@ export function parseTrainArgs(argv: string[]): { args: TrainingArguments; cli: 
 }
 
 function _validate(v: TrainingArguments & TrainCliOptions): void {
+  for (const k of ["hiddenDropoutProb", "attentionProbsDropoutProb", "classifierDropout"] as const) {
+    if (v[k] !== null && !(v[k]! >= 0 && v[k]! < 1)) throw new ArgsError(`${flagName(k)} must be in [0, 1)`);
+  }
   const positive: (keyof (TrainingArguments & TrainCliOptions))[] = [
     "learningRate",
     "perDeviceTrainBatchSize",

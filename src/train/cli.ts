@@ -16,6 +16,7 @@ import { describeLoadReport, fromPretrained } from "../model/pretrained.ts";
 import { ArgsError, helpText, parseTrainArgs, type TrainCliOptions, type TrainingArguments } from "./args.ts";
 import { downloadProgress } from "./progress.ts";
 import { type EvalSet, Trainer } from "./trainer.ts";
+import { initProcessGroup, type ProcessGroup } from "../dist/group.ts";
 
 /** Thrown when pretrained weights are not available; the message shows the two ways on. */
 export class WeightsUnavailableError extends Error {
@@ -49,6 +50,27 @@ function _labelNames(ds: TokenDataset, column: string): string[] {
     );
   }
   return [...f.names];
+}
+
+/**
+ * Sets the dropout config fields given on the command line (`--hidden-dropout-prob`,
+ * `--attention-probs-dropout-prob`, `--classifier-dropout`), as HF's `from_pretrained(..., field=value)`;
+ * a field the model family's config lacks is an error.
+ */
+export function applyDropoutOverrides(model: TokenClassifier, cli: TrainCliOptions): void {
+  const fields = {
+    hidden_dropout_prob: cli.hiddenDropoutProb,
+    attention_probs_dropout_prob: cli.attentionProbsDropoutProb,
+    classifier_dropout: cli.classifierDropout,
+  };
+  const config = model.config as unknown as Record<string, unknown>;
+  for (const [field, value] of Object.entries(fields)) {
+    if (value === null || value === undefined) continue;
+    if (!(field in config)) {
+      throw new ArgsError(`--${field.replaceAll("_", "-")}: ${model.config.model_type} has no ${field}`);
+    }
+    config[field] = value;
+  }
 }
 
 /** Everything a run needs, prepared from the command line. */
@@ -114,6 +136,7 @@ export async function prepareRun(
       throw new WeightsUnavailableError(cli.model, (e as Error).message);
     }
   }
+  applyDropoutOverrides(model, cli);
   const tokenizer = await loadTokenizer(tokenizerDir);
   const maxLength = Math.min(cli.maxLength ?? tokenizer.modelMaxLength, maxInputLength(model.config));
   const prep = (ds: TokenDataset, limit: number | null) => {
@@ -153,9 +176,17 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
   let run: PreparedRun;
+  let group: ProcessGroup;
+  try {
+    group = await initProcessGroup(); // MPI only when started by mpiexec with several processes
+  } catch (e) {
+    console.error(`train: ${(e as Error).message}`);
+    return 1;
+  }
+  const isMain = group.rank === 0;
   try {
     await initGpu();
-    run = await prepareRun(parsed.args, parsed.cli);
+    run = await prepareRun(parsed.args, parsed.cli, isMain ? console.error : () => {});
   } catch (e) {
     if (e instanceof ArgsError) {
       console.error(`train: ${e.message}\n\n${helpText()}`);
@@ -175,23 +206,40 @@ export async function main(argv: string[]): Promise<number> {
     tokenizerDir: run.tokenizerDir,
     baseModel: cli.fromScratch ? null : await _exists(cli.model) ? await Deno.realPath(cli.model) : cli.model,
     datasetName: cli.dataset,
+    group,
   });
-  console.error(
-    `train: ${run.train.examples.length} examples, ${trainer.stepsPerEpoch} steps/epoch, ${trainer.totalSteps} steps` +
-      ` → ${args.outputDir}`,
-  );
-  const result = await trainer.train();
+  if (isMain) {
+    console.error(
+      `train: ${run.train.examples.length} examples, ${trainer.stepsPerEpoch} steps/epoch, ${trainer.totalSteps} steps` +
+        ` → ${args.outputDir}${group.size > 1 ? ` (${group.size} processes, ${group.backend})` : ""}`,
+    );
+  }
+  let result;
+  try {
+    result = await trainer.train();
+    // --push-to-hub: HF's trainer.push_to_hub() at the end; an interrupted run only waits for its pushes
+    if (args.pushToHub && !result.interrupted) await trainer.pushToHub();
+    else await trainer.waitForPushes();
+  } catch (e) {
+    console.error(`train: ${group.size > 1 ? `rank ${group.rank}: ` : ""}${(e as Error).message}`);
+    return 1;
+  }
+  await group.barrier();
+  group.finalize();
   const e = result.lastEval ?? {};
-  console.log(JSON.stringify({
-    eval_f1: e.eval_f1 ?? null,
-    eval_f1_subword: e.eval_f1_subword ?? null,
-    eval_accuracy: e.eval_accuracy ?? null,
-    train_loss: result.trainLoss,
-    train_seconds: Math.round(result.trainSeconds * 10) / 10,
-    global_step: result.globalStep,
-    interrupted: result.interrupted,
-    output_dir: args.outputDir,
-  }));
+  if (isMain) {
+    console.log(JSON.stringify({
+      eval_f1: e.eval_f1 ?? null,
+      eval_f1_subword: e.eval_f1_subword ?? null,
+      eval_accuracy: e.eval_accuracy ?? null,
+      train_loss: result.trainLoss,
+      train_seconds: Math.round(result.trainSeconds * 10) / 10,
+      global_step: result.globalStep,
+      interrupted: result.interrupted,
+      output_dir: args.outputDir,
+      ...(trainer.hubUrl ? { hub_url: trainer.hubUrl } : {}),
+    }));
+  }
   model.dispose();
   return 0;
 }
