@@ -16,6 +16,18 @@ export interface ModelCardInput {
   args: TrainingArguments;
   logHistory: readonly LogEntry[];
   finalEval: Record<string, number> | null;
+  /** The Hub repo the model is pushed to (named in the card), if any. */
+  hubUrl?: string | null;
+  /** SPDX id for `license:` (default `apache-2.0`, bert-base-cased's). */
+  license?: string;
+}
+
+/** A YAML scalar: plain when safe, else a double-quoted (JSON) string, which YAML reads the same. */
+function _y(v: string): string {
+  return /^[A-Za-z0-9][A-Za-z0-9._/-]*$/.test(v) && !/^(true|false|null|yes|no|on|off|~)$/i.test(v) &&
+      !/^[0-9.eE+-]+$/.test(v)
+    ? v
+    : JSON.stringify(v);
 }
 
 function _fmt(v: unknown): string {
@@ -33,41 +45,47 @@ export function modelCard(c: ModelCardInput): string {
     ? `This model is a fine-tuned version of [${c.baseModel}](https://huggingface.co/${c.baseModel})`
     : `This model is a fine-tuned version of the checkpoint at \`${c.baseModel}\``;
   const metricNames = ["precision", "recall", "f1", "accuracy"].filter((m) =>
-    typeof ev[`eval_${m}`] === "number"
+    Number.isFinite(ev[`eval_${m}`])
   );
+  const hubDataset = isValidModelId(c.datasetName);
   const lines = [
     "---",
     "library_name: transformers",
-    ...(hubBase ? [`base_model: ${c.baseModel}`] : []),
+    `license: ${_y(c.license ?? "apache-2.0")}`,
+    ...(hubBase ? [`base_model: ${_y(c.baseModel!)}`] : []),
+    "pipeline_tag: token-classification",
     "tags:",
     "- generated_from_trainer",
     "- token-classification",
     "- webgpu-ner",
-    "datasets:",
-    `- ${c.datasetName}`,
-    "metrics:",
-    ...metricNames.map((m) => `- ${m}`),
+    ...(hubDataset ? ["datasets:", `- ${_y(c.datasetName)}`] : []),
+    ...(metricNames.length ? ["metrics:", ...metricNames.map((m) => `- ${m}`)] : []),
     "model-index:",
-    `- name: ${c.modelName}`,
-    "  results:",
-    "  - task:",
-    "      name: Token Classification",
-    "      type: token-classification",
-    "    dataset:",
-    `      name: ${c.datasetName}`,
-    `      type: ${c.datasetName}`,
-    "      split: validation",
-    "    metrics:",
-    ...metricNames.flatMap((m) => [
-      `    - name: ${m[0].toUpperCase()}${m.slice(1)}`,
-      `      type: ${m}`,
-      `      value: ${ev[`eval_${m}`]}`,
-    ]),
+    `- name: ${_y(c.modelName)}`,
+    ...(metricNames.length
+      ? [
+        "  results:",
+        "  - task:",
+        "      name: Token Classification",
+        "      type: token-classification",
+        "    dataset:",
+        `      name: ${_y(c.datasetName)}`,
+        `      type: ${_y(c.datasetName)}`,
+        "      split: validation",
+        "    metrics:",
+        ...metricNames.flatMap((m) => [
+          `    - name: ${m[0].toUpperCase()}${m.slice(1)}`,
+          `      type: ${m}`,
+          `      value: ${ev[`eval_${m}`]}`,
+        ]),
+      ]
+      : ["  results: []"]),
     "---",
     "",
     `# ${c.modelName}`,
     "",
     `${origin} on the ${c.datasetName} dataset, trained with webgpu-ner (BERT on a WGSL/WebGPU engine).`,
+    ...(c.hubUrl ? [`It is on the Hugging Face Hub at ${c.hubUrl}.`] : []),
     "It achieves the following results on the evaluation set (entity-level seqeval at word level; the",
     "`_subword` figures score every labelled subtoken as the Hugging Face course does):",
     ...Object.entries(ev).filter(([k]) => k.startsWith("eval_") && !/runtime|per_second/.test(k))

@@ -33,6 +33,16 @@ import { modelCard } from "./model_card.ts";
 import { Progress } from "./progress.ts";
 import { learningRate, type ScheduleOptions, warmupStepsFor } from "./schedule.ts";
 import { trainingCurveSvg } from "./svg.ts";
+import { NonFiniteGuard } from "./nonfinite.ts";
+import { sigintHandler, yieldToSignals } from "./interrupt.ts";
+import {
+  argsForSave,
+  type HubContext,
+  HubPusher,
+  type PushRecord,
+  resolveResumeCheckpoint,
+} from "./hub_push.ts";
+import type { CommitInfo } from "../io/hub_upload.ts";
 import { DataParallel } from "./data_parallel.ts";
 import type { ProcessGroup } from "../dist/group.ts";
 
@@ -65,6 +75,8 @@ export interface TrainerOptions {
   progress?: boolean;
   /** Writes the final model folder at the end of train() (default true). */
   saveFinal?: boolean;
+  /** Environment/fetch/log of the Hub calls (`pushToHub`, resuming from a repo id); default the process's. */
+  hub?: HubContext;
   /**
    * The process group for data-parallel training (default: one process). Rank 0 writes logs,
    * checkpoints and the final folder; see `./data_parallel.ts`.
@@ -99,7 +111,9 @@ export class Trainer {
   #stopRequested = false;
   #lossSum: Tensor | null = null;
   #lastNorm: Tensor | null = null;
+  #guard: NonFiniteGuard | null = null;
   readonly #dp: DataParallel;
+  #hub: HubPusher | null = null;
 
   /** Sets up the optimizer (HF decay grouping) and the loader; no GPU work until train(). */
   constructor(opts: TrainerOptions) {
@@ -195,12 +209,14 @@ export class Trainer {
       if (!all.length) throw new Error(`no checkpoint-* folder in ${this.args.outputDir} to resume from`);
       return all[all.length - 1].path;
     }
-    return r;
+    return await resolveResumeCheckpoint(r, this.#opts.hub); // a folder, or a Hub repo's last-checkpoint/
   }
 
   /** Runs training to `totalSteps` (or until SIGINT). */
   async train(): Promise<TrainResult> {
     const a = this.args;
+    // pushToHub: create the repo before any work, so a bad token or id fails fast
+    if (a.pushToHub && this.#dp.isMain) this.#hub ??= await HubPusher.create(a, this.#opts.hub);
     const started = performance.now();
     const resumeFrom = await this.#resolveResume();
     if (resumeFrom) {
@@ -218,7 +234,8 @@ export class Trainer {
     if (this.#state.loss_since_log && this.#dp.isMain) {
       addInPlace(this.#lossSum, fill([1], this.#state.loss_since_log));
     }
-    const onSigint = () => this.requestStop();
+    this.#guard = new NonFiniteGuard();
+    const onSigint = sigintHandler(() => this.requestStop()); // a second Ctrl-C aborts (exit 130)
     let listening = false;
     try {
       Deno.addSignalListener("SIGINT", onSigint);
@@ -250,6 +267,8 @@ export class Trainer {
         }
         await this.#dp.syncGradients([...this.model.params.values()]);
         this.#optimizerStep();
+        this.#guard.flag([this.#lossSum, this.#lastNorm], this.#state.global_step); // NaN/Inf: GPU flag
+        await yieldToSignals(); // a Ctrl-C is seen before the next step starts
         this.#stopRequested = await this.#dp.any(this.#stopRequested);
         const step = this.#state.global_step;
         const epochFloat = this.#microBatches / nb;
@@ -294,6 +313,7 @@ export class Trainer {
           epoch: _round(this.#state.epoch),
           step: this.#state.global_step,
         });
+        await this.#guard.read([]); // never save a final model from diverged weights
         if (a.loadBestModelAtEnd && this.#state.best_model_checkpoint) await this.#loadBest();
         if (this.#opts.saveFinal !== false) await this.saveFinal(lastEval);
       }
@@ -309,7 +329,8 @@ export class Trainer {
       if (listening) Deno.removeSignalListener("SIGINT", onSigint);
       this.#lossSum?.dispose();
       this.#lastNorm?.dispose();
-      this.#lossSum = this.#lastNorm = null;
+      this.#guard?.dispose();
+      this.#lossSum = this.#lastNorm = this.#guard = null;
     }
   }
 
@@ -341,7 +362,7 @@ export class Trainer {
         scale = c.scale;
         this.#lastNorm?.dispose();
         this.#lastNorm = c.norm.keep();
-      }
+      } else this.#guard?.flagGrads(params, step + 1); // no clipping: still catch NaN/Inf gradients
       this.optimizer.step(lr, scale);
       scale?.dispose();
     });
@@ -352,14 +373,14 @@ export class Trainer {
   }
 
   async #readLossForProgress(): Promise<void> {
-    const [sum] = await readAll([this.#lossSum!]);
+    const [sum] = await this.#guard!.read([this.#lossSum!]);
     const [global] = await this.#dp.sum([sum[0]]);
     this.#lastLoss = global / Math.max(1, this.#state.steps_since_log);
   }
 
   async #logLoss(epoch: number): Promise<void> {
     const tensors = this.#lastNorm ? [this.#lossSum!, this.#lastNorm] : [this.#lossSum!];
-    const [sum, norm] = await readAll(tensors);
+    const [sum, norm] = await this.#guard!.read(tensors); // throws at a NaN/Inf loss or grad norm
     const [global] = await this.#dp.sum([sum[0]]); // the global mean: every rank's share of each step
     const loss = global / Math.max(1, this.#state.steps_since_log);
     this.#lastLoss = loss;
@@ -376,11 +397,11 @@ export class Trainer {
   }
 
   async #save(lastEval: EvalMetrics | null): Promise<void> {
-    const [sum] = await readAll([this.#lossSum!]);
+    const [sum] = await this.#guard!.read([this.#lossSum!]); // never checkpoint diverged weights
     [this.#state.loss_since_log] = await this.#dp.sum([sum[0]]);
     const path = `${this.args.outputDir}/checkpoint-${this.#state.global_step}`;
     const metricKey = `eval_${this.args.metricForBestModel.replace(/^eval_/, "")}`;
-    if (lastEval && metricKey in lastEval) {
+    if (lastEval && metricKey in lastEval && Number.isFinite(lastEval[metricKey])) { // NaN is never best
       const value = lastEval[metricKey];
       const greater = this.args.greaterIsBetter ?? !metricKey.endsWith("loss");
       const best = this.#state.best_metric;
@@ -398,7 +419,7 @@ export class Trainer {
         numProcesses: this.#dp.size,
       },
       scheduler: { ...this.#schedule(), last_step: this.#state.global_step },
-      args: { ...this.args },
+      args: argsForSave(this.args), // the Hub token is never written
     };
     if (this.#dp.isMain) {
       await saveCheckpoint(
@@ -410,8 +431,10 @@ export class Trainer {
       );
       const keep = this.args.loadBestModelAtEnd ? this.#state.best_model_checkpoint : null;
       await rotateCheckpoints(this.args.outputDir, this.args.saveTotalLimit, keep);
+      await this.#pushOnSave(path, lastEval);
     }
     await this.#dp.barrier(); // the checkpoint exists for every rank from here on
+    this.#guard!.lastGoodCheckpoint = path;
   }
 
   async #loadBest(): Promise<void> {
@@ -508,25 +531,81 @@ export class Trainer {
     return out;
   }
 
-  /** Writes the final HF folder: model, tokenizer, model card, training curve, trainer state. */
-  async saveFinal(lastEval: EvalMetrics | null): Promise<void> {
-    if (!this.#dp.isMain) return; // data parallel: the main process writes
+  #card(lastEval: EvalMetrics | null): string {
     const a = this.args;
-    const card = modelCard({
+    return modelCard({
       modelName: a.outputDir.split("/").pop() || a.outputDir,
-      baseModel: this.#opts.baseModel ?? "bert-base-cased",
+      // null: trained from scratch (no base_model); unset: the course's bert-base-cased
+      baseModel: this.#opts.baseModel === undefined ? "bert-base-cased" : this.#opts.baseModel,
       datasetName: this.#opts.datasetName ?? "conll2003",
       args: a,
       logHistory: this.#state.log_history,
       finalEval: lastEval,
+      hubUrl: this.#hub?.url ?? null,
     });
+  }
+
+  /** Hub hook of a save: pushes in the background as `hubStrategy` says (see `./hub_push.ts`). */
+  async #pushOnSave(checkpoint: string, lastEval: EvalMetrics | null): Promise<void> {
+    if (!this.#hub) return;
+    const s = this.#state;
+    const message = this.args.saveStrategy === "steps"
+      ? `Training in progress, step ${s.global_step}`
+      : `Training in progress, epoch ${Math.floor(s.epoch + 1e-9)}`;
+    await this.#hub.onSave(checkpoint, message, {
+      "README.md": this.#card(lastEval),
+      "training_curve.svg": trainingCurveSvg(s.log_history),
+    });
+  }
+
+  /**
+   * HF's `trainer.push_to_hub()`: writes the final model card (naming the repo), waits for every
+   * background push, then pushes the output folder (without `checkpoint-*`) with `commitMessage`
+   * (default `End of training`) and waits for it. Creates the repo when `pushToHub` was not set.
+   */
+  async pushToHub(opts: { commitMessage?: string } = {}): Promise<CommitInfo | null> {
+    if (!this.#dp.isMain) return null;
+    this.#hub ??= await HubPusher.create(this.args, this.#opts.hub);
+    await this.#hub.wait();
+    const evals = this.#state.log_history.filter((e) => typeof e.eval_loss === "number");
+    const last = evals.length ? evals[evals.length - 1] : null;
+    const lastEval = last
+      ? Object.fromEntries(
+        Object.entries(last).filter(([k, v]) => k.startsWith("eval_") && typeof v === "number"),
+      )
+      : null;
+    await Deno.mkdir(this.args.outputDir, { recursive: true });
+    await Deno.writeTextFile(`${this.args.outputDir}/README.md`, this.#card(lastEval as EvalMetrics | null));
+    return await this.#hub.pushFinal(opts.commitMessage ?? "End of training");
+  }
+
+  /** Waits for the background pushes (e.g. after an interrupted run). */
+  async waitForPushes(): Promise<void> {
+    await this.#hub?.wait();
+  }
+
+  /** The Hub repo's URL when pushing, else null. */
+  get hubUrl(): string | null {
+    return this.#hub?.url ?? null;
+  }
+
+  /** The pushes so far (message and outcome: done, skipped, failed, running). */
+  get hubPushes(): readonly PushRecord[] {
+    return this.#hub?.pushes ?? [];
+  }
+
+  /** Writes the final HF folder: model, tokenizer, model card, training curve, trainer state. */
+  async saveFinal(lastEval: EvalMetrics | null): Promise<void> {
+    if (!this.#dp.isMain) return; // data parallel: the main process writes
+    const a = this.args;
+    const card = this.#card(lastEval);
     await savePretrained(this.model, a.outputDir, {
       tokenizerDir: this.#opts.tokenizerDir,
       extraFiles: {
         "README.md": card,
         "training_curve.svg": trainingCurveSvg(this.#state.log_history),
         "trainer_state.json": JSON.stringify(this.#state, null, 2) + "\n",
-        "training_args.json": JSON.stringify(a, null, 2) + "\n",
+        "training_args.json": JSON.stringify(argsForSave(a), null, 2) + "\n",
         "all_results.json": JSON.stringify(lastEval ?? {}, null, 2) + "\n",
       },
     });
