@@ -6,6 +6,8 @@
  * - Data: `loadConll2003`, `loadDataset`, `loadTokenizer`, `tokenizeAndAlign`, `collate`, `BatchLoader`.
  * - Metrics: `seqeval`, `SeqevalMetric`, `classificationReport`, `NerEvaluator`.
  * - Checkpoints: safetensors reader/writer, Hugging Face Hub cache, atomic writes.
+ * - Hub uploads: `HubClient` (whoami, createRepo), `uploadFolder`/`createCommit`, `pushToHub` (custom loop),
+ *   the Trainer's `pushToHub`/`hubStrategy`, tokens as `huggingface_hub` finds them.
  *
  * This module only documents and re-exports; see README.md.
  * @module

@@ -4,8 +4,11 @@
  * schedule, zeroing, seqeval's addBatch/compute, and savePretrained.
  *
  *   deno run -A examples/custom_loop.ts [--model DIR] [--epochs 1] [--train-samples 500] [--output-dir DIR]
+ *                                       [--push-to-hub REPO_ID]
  *
- * Without --model it trains a small BERT from scratch (no download needed).
+ * Without --model it trains a small BERT from scratch (no download needed). As in the course, the model is
+ * saved after each epoch and, with --push-to-hub (after `deno task login`), pushed in the background with
+ * `pushToHub(dir, repo, { commitMessage: "Training in progress epoch N", blocking: false })`.
  * @module
  */
 import {
@@ -25,6 +28,8 @@ import {
   makeBertConfig,
   NerEvaluator,
   noGrad,
+  type PushJob,
+  pushToHub,
   readAll,
   savePretrained,
   tidy,
@@ -39,6 +44,8 @@ const arg = (name: string, fallback: string) => {
 const epochs = Number(arg("--epochs", "1"));
 const trainSamples = Number(arg("--train-samples", "500"));
 const outputDir = arg("--output-dir", "bert-finetuned-ner-accelerate");
+const hubRepo = Deno.args.includes("--push-to-hub") ? arg("--push-to-hub", "") : null;
+const pushes: PushJob[] = [];
 
 await initGpu();
 const raw = await loadConll2003();
@@ -115,7 +122,15 @@ for (let epoch = 0; epoch < epochs; epoch++) {
     f1: r.overall_f1,
     accuracy: r.overall_accuracy,
   });
+
+  // Save and upload (the course: save_pretrained, then repo.push_to_hub(..., blocking=False))
+  await savePretrained(model, outputDir, { tokenizerDir: BERT_BASE_CASED_DIR });
+  if (hubRepo) {
+    const message = `Training in progress epoch ${epoch}`;
+    pushes.push(await pushToHub(outputDir, hubRepo, { commitMessage: message, blocking: false }));
+  }
 }
 
-await savePretrained(model, outputDir, { tokenizerDir: BERT_BASE_CASED_DIR });
 console.log(`saved to ${outputDir}`);
+for (const job of pushes) await job.wait(); // the uploads ran while the next epoch trained
+if (hubRepo) console.log(`pushed ${pushes.length} commit(s) to ${hubRepo}`);

@@ -25,3 +25,43 @@ Deno.test("examples/custom_loop.ts trains, evaluates with seqeval and saves an H
   await Deno.stat(`${dir}/model.safetensors`);
   await Deno.remove(dir, { recursive: true });
 });
+
+Deno.test("examples/custom_loop.ts --push-to-hub pushes after each epoch in the background (mock Hub)", async () => {
+  const { MockHubWrite } = await import("./io/_mock_hub_write.ts");
+  const hub = MockHubWrite.start();
+  const dir = await Deno.makeTempDir();
+  try {
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        new URL("../examples/custom_loop.ts", import.meta.url).pathname,
+        "--train-samples",
+        "16",
+        "--epochs",
+        "2",
+        "--output-dir",
+        `${dir}/accel`,
+        "--push-to-hub",
+        "accel-ner",
+      ],
+      env: {
+        XDG_RUNTIME_DIR: Deno.env.get("XDG_RUNTIME_DIR") ?? "/tmp",
+        HF_ENDPOINT: hub.url,
+        HF_TOKEN: "hf_write_token",
+      },
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assertEquals(out.code, 0, new TextDecoder().decode(out.stderr));
+    assertEquals(hub.summaries("alice/accel-ner").slice(1), [
+      "Training in progress epoch 0",
+      "Training in progress epoch 1",
+    ]);
+    const repo = hub.repos.get("alice/accel-ner")!;
+    assert(repo.files.get("model.safetensors")?.lfs && repo.files.has("config.json"), "HF folder pushed");
+  } finally {
+    await hub.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});

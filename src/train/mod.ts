@@ -10,3 +10,14 @@ export * from "./trainer.ts";
 export { downloadProgress, formatDuration, Progress, type ProgressInfo } from "./progress.ts";
 export { modelCard, type ModelCardInput } from "./model_card.ts";
 export { trainingCurveSvg } from "./svg.ts";
+export {
+  argsForSave,
+  type HubContext,
+  HubPusher,
+  type HubStrategy,
+  type PushJob,
+  type PushRecord,
+  pushToHub,
+  type PushToHubOptions,
+  resolveResumeCheckpoint,
+} from "./hub_push.ts";

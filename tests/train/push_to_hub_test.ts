@@ -154,7 +154,7 @@ Deno.test("push CLI: a 2-epoch --from-scratch run pushes each epoch and the end;
       assert(yaml.includes(line), `card YAML lacks ${line}:\n${yaml}`);
     }
     assert(!yaml.includes("base_model"), "no base_model for a from-scratch run");
-    assert(/      type: f1\n      value: [0-9.e-]+\n/.test(yaml), "model-index metrics");
+    assert(/ {6}type: f1\n {6}value: [0-9.e-]+\n/.test(yaml), "model-index metrics");
     assert(card.includes(`${hub.url}/alice/tiny-push`), "the card names the repo");
     for (const [name, f] of repo.files) assert(!text(f.bytes).includes(TOKEN), `token in ${name}`);
     assert(!stderr.includes(TOKEN) && !text(out.stdout).includes(TOKEN), "token in the logs");
