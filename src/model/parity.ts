@@ -9,7 +9,9 @@
  * `attention.self.key.bias`) have fp32-noise golden gradients: they are compared with absolute tolerances
  * instead (|grad| diff ≤ 1e-6, update diff ≤ 2·lr) and left out of the worst-case figures. The few
  * `adamw_ill_conditioned_elements` (|grad| near eps) are allowed 10·`update_change_for_noise`, as the
- * fixture's guidance says, and left out of the worst-case update figure.
+ * fixture's guidance says, and left out of the worst-case update figure. 1-D weights (LayerNorm modules,
+ * whatever their name) must match within `lr·wd·max|p|/4`, so a wrong decay grouping — which moves them by
+ * only `lr·wd·|p|` — fails.
  * @module
  */
 import { AdamW } from "../ops/adamw.ts";
@@ -140,6 +142,15 @@ export async function runParity(modelDir: string, goldenPath: string): Promise<P
     if (!(ud <= updWorst)) [updWorst, updWorstName] = [ud, name];
     if (!(ratio <= 1)) failures.push(`${name}: gradient differs by ${gd} (ratio ${ratio})`);
     if (!(ud <= 2e-5)) failures.push(`${name}: AdamW update differs by ${ud}`);
+    // Decay grouping: a wrongly decayed LayerNorm weight moves by lr·wd·|p| (≈ 1e-5, under 2e-5), so
+    // 1-D weights (norm modules under any name; judged by shape, not by the model's own grouping) are
+    // held to a quarter of that.
+    if (!name.endsWith(".bias") && shape.length === 1) {
+      const tight = 0.25 * opt.lr * opt.weight_decay * _maxAbs(b);
+      if (!(ud <= tight)) {
+        failures.push(`${name}: AdamW update differs by ${ud} (> ${tight}: weight-decay grouping?)`);
+      }
+    }
   });
   model.dispose();
   adam.dispose?.();
