@@ -160,6 +160,13 @@ export class HubClient {
     const headers: Record<string, string> = { "user-agent": "webgpu-ner", ...req.headers };
     if (req.json !== undefined) headers["content-type"] ??= "application/json";
     if (req.auth !== false) Object.assign(headers, this.authHeaders(url));
+    const host = new URL(url).host;
+    const noNet = (why: string) =>
+      new HubError(
+        `${req.what}: no network permission for ${host} (${why}). Run through \`deno task\` (it allows ` +
+          "the Hub's hosts and HF_ENDPOINT's) or add the host to --allow-net",
+      );
+    if (Deno.permissions.querySync({ name: "net", host }).state !== "granted") throw noNet("not granted");
     for (let attempt = 0;; attempt++) {
       const body = req.json !== undefined ? JSON.stringify(req.json) : req.body?.();
       let res: Response;
@@ -168,12 +175,10 @@ export class HubClient {
           ? await req.send(url, headers)
           : await this.#fetch(url, { method: req.method, headers, body });
       } catch (e) {
-        if (e instanceof Deno.errors.PermissionDenied || e instanceof Deno.errors.NotCapable) {
-          throw new HubError(
-            `${req.what}: no network permission for ${new URL(url).host} (${(e as Error).message}). ` +
-              "Run through `deno task` (it allows HF_ENDPOINT's host) or add the host to --allow-net",
-          );
-        }
+        if (
+          e instanceof Deno.errors.PermissionDenied || e instanceof Deno.errors.NotCapable ||
+          (e as { code?: string }).code === "EPERM"
+        ) throw noNet((e as Error).message);
         if (attempt >= this.#maxRetries) {
           throw new HubError(
             `${req.what}: cannot reach ${url}: ${this.redact((e as Error).message)} (after ${attempt + 1} ` +

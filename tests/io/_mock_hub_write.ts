@@ -95,6 +95,8 @@ export class MockHubWrite {
   faults: Fault[] = [];
   /** Delay before every reply, in ms. */
   delayMs = 0;
+  /** Origin of the LFS upload URLs it hands out (default its own; another host tests net permissions). */
+  uploadOrigin: string | null = null;
   /** sha256 → bytes of every LFS object stored. */
   readonly objects = new Map<string, Uint8Array>();
   /** Number of LFS objects whose bytes were received (basic or multipart). */
@@ -379,6 +381,7 @@ export class MockHubWrite {
     }
     const multipart = this.#chunk !== undefined && (body.transfers ?? []).includes("multipart");
     let transfer = "basic";
+    const up = this.uploadOrigin ?? this.url;
     const objects = body.objects.map(({ oid, size }) => {
       if (!/^[0-9a-f]{64}$/.test(oid) || !Number.isInteger(size)) throw new Error("bad object");
       if (this.objects.has(oid)) return { oid, size }; // already stored: no actions
@@ -387,14 +390,14 @@ export class MockHubWrite {
         transfer = "multipart";
         const n = Math.ceil(size / this.#chunk!);
         const header: Record<string, string> = { chunk_size: String(this.#chunk) };
-        for (let k = 1; k <= n; k++) header[String(k)] = `${this.url}/lfs-part/${oid}/${k}`;
+        for (let k = 1; k <= n; k++) header[String(k)] = `${up}/lfs-part/${oid}/${k}`;
         return {
           oid,
           size,
-          actions: { upload: { href: `${this.url}/lfs-complete/${oid}/${size}`, header }, verify },
+          actions: { upload: { href: `${up}/lfs-complete/${oid}/${size}`, header }, verify },
         };
       }
-      return { oid, size, actions: { upload: { href: `${this.url}/lfs-upload/${oid}/${size}` }, verify } };
+      return { oid, size, actions: { upload: { href: `${up}/lfs-upload/${oid}/${size}` }, verify } };
     });
     return _json({ transfer, objects }, 200, { "content-type": "application/vnd.git-lfs+json" });
   }

@@ -108,3 +108,23 @@ Deno.test("hub CLI: deno task upload pushes a folder (no checkpoint-*); 401 and 
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("hub CLI: net access is HF_ENDPOINT's host and the Hub's only: an upload URL elsewhere is refused", async () => {
+  const hub = MockHubWrite.start();
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeFile(`${dir}/model.safetensors`, new Uint8Array(64).fill(1));
+    hub.uploadOrigin = hub.url.replace("127.0.0.1", "localhost"); // same server, a host the task may not reach
+    const r = await task(["upload", "alice/perm", dir], {
+      HF_ENDPOINT: hub.url,
+      HF_TOKEN: TOKEN,
+      HF_HOME: dir,
+    });
+    assertEquals(r.code, 1, r.stderr);
+    assert(r.stderr.includes("no network permission for localhost"), r.stderr);
+    assert(!hub.requests.some((q) => q.path.startsWith("/lfs-upload/")), "nothing reached the other host");
+  } finally {
+    await hub.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
