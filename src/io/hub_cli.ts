@@ -12,6 +12,7 @@
  * and `checkpoint-*` folders (unless an `--include` names them) and files unchanged since the last commit.
  * @module
  */
+import { resolve } from "node:path";
 import { HubError } from "./hub.ts";
 import { HubClient } from "./hub_api.ts";
 import { deleteToken, findToken, saveToken } from "./hub_token.ts";
@@ -148,7 +149,13 @@ async function _upload(argv: string[], out: (s: string) => void, err: (s: string
     "--include",
     "--exclude",
   ]);
-  const [repo, local = ".", inRepo] = p.positional;
+  const [repo, localArg = ".", inRepo] = p.positional;
+  // `deno task` runs in the project folder; a relative path is the user's, from where they typed it
+  let cwd: string | undefined;
+  try {
+    cwd = Deno.env.get("INIT_CWD");
+  } catch { /* not allowed: use the current folder */ }
+  const local = cwd ? resolve(cwd, localArg) : localArg;
   if (!repo || p.positional.length > 3) throw new _Usage("upload needs REPO_ID [LOCAL_PATH] [PATH_IN_REPO]");
   const include = p.flags["--include"];
   const exclude = [...(p.flags["--exclude"] ?? [])];
