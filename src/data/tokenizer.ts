@@ -1,15 +1,29 @@
 /**
- * Fast-tokenizer features on top of `@huggingface/tokenizers` (a pure-JS port without word ids or offsets):
- * pre-split words → ids/tokens/`word_ids` exactly as HF's fast tokenizer with `is_split_into_words=True`,
- * and raw text → tokens with character offsets (see `offsets.ts`). Each word is encoded by the library
- * without special tokens (so its normalizer, BERT pre-tokenizer and WordPiece model do the work); the
- * special tokens come from the tokenizer's post-processor.
+ * Fast-tokenizer features on top of `@huggingface/tokenizers` (a pure-JS port without word ids or offsets),
+ * for WordPiece (BERT family), byte-level BPE (RoBERTa, GPT-2) and Unigram/Metaspace (XLM-R, CamemBERT,
+ * DeBERTa-v3) tokenizer.json files: pre-split words → ids/tokens/`word_ids` exactly as HF's fast tokenizer
+ * with `is_split_into_words=True`, and raw text → tokens with character offsets (see `offsets.ts`). Each
+ * word is encoded by the library without special tokens (so its normalizer, pre-tokenizer and model do the
+ * work); the special tokens come from the tokenizer's post-processor. tokenizer_config.json is honoured as
+ * transformers does (`add_prefix_space`, `do_lower_case`, `model_max_length`, special tokens).
+ *
+ * Byte-level BPE and pre-split words: HF's RobertaTokenizerFast/GPT2TokenizerFast refuse
+ * `is_split_into_words=True` unless `add_prefix_space=True`, and so does {@link WordTokenizer.encodeWords}
+ * (same message). `loadTokenizer(dir, { addPrefixSpace: "auto" })` sets it for byte-level tokenizers, as
+ * transformers' `run_ner.py` does for roberta/gpt2/deberta; the training CLI loads tokenizers that way.
  * @module
  */
 import { tokenizerJsonFromVocab } from "./vocab_tokenizer.ts";
 import { Tokenizer } from "../deps.ts";
 import { DataError } from "./errors.ts";
 import { encodeTextWithOffsets } from "./offsets.ts";
+import {
+  applyTokenizerConfig,
+  type PipelineInfo,
+  pipelineInfo,
+  specialTokenContent,
+  type TokenizerOverrides,
+} from "./tokenizer_json.ts";
 import {
   displayLocation,
   exists,
@@ -75,9 +89,14 @@ function _isObject(value: unknown): value is _Json {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
+/** Tokenizer models with word ids and offsets. */
+export type TokenizerModelType = "WordPiece" | "BPE" | "Unigram";
+
+const _MODEL_TYPES: readonly string[] = ["WordPiece", "BPE", "Unigram"];
+
 /**
- * A WordPiece tokenizer (BERT family) with HF fast-tokenizer word ids and offsets. Build it with
- * {@linkcode loadTokenizer} or {@linkcode WordTokenizer.fromJson}.
+ * A fast tokenizer (WordPiece, BPE or Unigram tokenizer.json) with HF fast-tokenizer word ids and
+ * offsets. Build it with {@linkcode loadTokenizer} or {@linkcode WordTokenizer.fromJson}.
  */
 export class WordTokenizer {
   /** The underlying `@huggingface/tokenizers` instance. */
@@ -94,8 +113,19 @@ export class WordTokenizer {
   readonly unkId: number;
   /** The unknown token (`[UNK]`). */
   readonly unkToken: string;
-  /** WordPiece continuation prefix (`##`). */
+  /**
+   * The model's `continuing_subword_prefix` (`##` for WordPiece; `""` for BPE without one and for Unigram).
+   * HF's pipeline treats a tokenizer with a non-empty prefix as word-aware (see `gatherPreEntities`).
+   */
   readonly continuingSubwordPrefix: string;
+  /** The tokenizer.json model type. */
+  readonly modelType: TokenizerModelType;
+  /** Word-boundary facts of the pipeline (byte-level, Metaspace, offset trimming), after config edits. */
+  readonly pipeline: PipelineInfo;
+  /** `tokenizer_class` from tokenizer_config.json, if any (named in HF's messages). */
+  readonly tokenizerClass: string | undefined;
+  /** @internal The pre_tokenizer JSON (after config edits), walked beside the library's by `offsets.ts`. */
+  readonly _preTokenizerJson: Record<string, unknown> | null;
   /** Vocabulary size including added tokens. */
   readonly vocabSize: number;
   /** Ids of the special (added) tokens. */
@@ -108,24 +138,46 @@ export class WordTokenizer {
     this.library = library;
     this.source = source;
     const model = json.model as _Json;
-    if (model.type !== "WordPiece") {
+    if (!_MODEL_TYPES.includes(String(model.type))) {
       const line = jsonText === undefined ? undefined : _modelTypeLine(jsonText);
       throw new DataError(
         { file: source, line, field: "model.type" },
         `is ${
           JSON.stringify(model.type ?? null)
-        }, but word ids and offsets need a WordPiece model (BERT family)`,
+        }, but word ids and offsets need a WordPiece, BPE or Unigram model`,
       );
     }
-    this.continuingSubwordPrefix = String(model.continuing_subword_prefix ?? "##");
+    this.modelType = model.type as TokenizerModelType;
+    this.pipeline = pipelineInfo(json);
+    this._preTokenizerJson = _isObject(json.pre_tokenizer) ? json.pre_tokenizer : null;
+    this.tokenizerClass = typeof config.tokenizer_class === "string" ? config.tokenizer_class : undefined;
+    const prefix = model.continuing_subword_prefix;
+    this.continuingSubwordPrefix = this.modelType === "WordPiece"
+      ? String(prefix ?? "##")
+      : typeof prefix === "string"
+      ? prefix
+      : "";
     const vocab = library.get_vocab(true);
     this.vocabSize = vocab.size;
     this.#vocab = [];
     for (const [token, id] of vocab) this.#vocab[id] = token;
-    this.unkToken = String(model.unk_token ?? "[UNK]");
-    this.unkId = this.#requireId(this.unkToken, "model.unk_token");
+    const modelUnk = this.modelType === "Unigram"
+      ? (Array.isArray(model.vocab) && Number.isInteger(model.unk_id)
+        ? (model.vocab[model.unk_id as number] as unknown[])?.[0]
+        : undefined)
+      : model.unk_token;
+    this.unkToken = this.#firstKnown(
+      [specialTokenContent(config.unk_token), typeof modelUnk === "string" ? modelUnk : undefined],
+      ["[UNK]", "<unk>"],
+      "unk_token",
+    );
+    this.unkId = this.#requireId(this.unkToken, "unk_token");
     const padding = _isObject(json.padding) ? json.padding : {};
-    this.padToken = String(config.pad_token ?? padding.pad_token ?? "[PAD]");
+    this.padToken = this.#firstKnown(
+      [specialTokenContent(config.pad_token), specialTokenContent(padding.pad_token)],
+      ["[PAD]", "<pad>"],
+      "pad_token",
+    );
     this.padId = this.#requireId(this.padToken, "pad_token");
     const maxLength = Number(config.model_max_length);
     this.modelMaxLength = Number.isInteger(maxLength) && maxLength > 0 && maxLength < 1e9
@@ -147,6 +199,7 @@ export class WordTokenizer {
     tokenizerConfig: unknown = {},
     source = "tokenizer.json",
     jsonText?: string,
+    overrides: TokenizerOverrides = {},
   ): WordTokenizer {
     if (!_isObject(tokenizerJson) || !_isObject(tokenizerJson.model)) {
       throw new DataError({ file: source, field: "model" }, "not a tokenizer.json: no model object");
@@ -154,16 +207,26 @@ export class WordTokenizer {
     if (!_isObject(tokenizerConfig)) {
       throw new DataError({ file: source }, "tokenizer_config.json must hold a JSON object");
     }
+    tokenizerJson = applyTokenizerConfig(tokenizerJson, tokenizerConfig, overrides);
     let library: Tokenizer;
     try {
-      library = new Tokenizer(tokenizerJson, tokenizerConfig);
+      library = new Tokenizer(tokenizerJson as _Json, tokenizerConfig);
     } catch (error) {
       throw new DataError(
         { file: source },
         `@huggingface/tokenizers rejected it: ${(error as Error).message}`,
       );
     }
-    return new WordTokenizer(library, tokenizerJson, tokenizerConfig, source, jsonText);
+    return new WordTokenizer(library, tokenizerJson as _Json, tokenizerConfig, source, jsonText);
+  }
+
+  /** The first of `wanted` (then `fallbacks`) that is in the vocabulary; `wanted[0]` or an error otherwise. */
+  #firstKnown(wanted: (string | undefined)[], fallbacks: string[], field: string): string {
+    const named = wanted.filter((t): t is string => t !== undefined);
+    for (const t of [...named, ...fallbacks]) if (this.library.token_to_id(t) !== undefined) return t;
+    const first = named[0] ?? fallbacks[0];
+    this.#requireId(first, field); // throws: not in the vocabulary
+    return first;
   }
 
   /** Token string of an id (`undefined` if out of range). */
@@ -213,6 +276,16 @@ export class WordTokenizer {
    * `maxLength` (special tokens included) are dropped, possibly mid-word, as HF does.
    */
   encodeWords(words: readonly string[], options: EncodeOptions = {}): WordEncoding {
+    if (this.pipeline.byteLevel && !this.pipeline.addPrefixSpace) {
+      // transformers' RobertaTokenizerFast/GPT2TokenizerFast._batch_encode_plus assertion
+      throw new DataError(
+        { file: this.source, field: "add_prefix_space" },
+        `You need to instantiate ${
+          this.tokenizerClass ?? "the byte-level tokenizer"
+        } with add_prefix_space=True to use it with pretokenized inputs (load it with ` +
+          `{ addPrefixSpace: true } or "auto", or set "add_prefix_space": true in tokenizer_config.json)`,
+      );
+    }
     const pieces = words.map((word) => this.wordPieceIds(word));
     const wordIds: (number | null)[] = [];
     const ids: number[] = [];
@@ -326,9 +399,23 @@ export class WordTokenizer {
     return { id: this.#requireId(token, field), token, typeId };
   }
 
-  /** Reads the single-sequence special tokens from TemplateProcessing / BertProcessing / RobertaProcessing. */
+  /**
+   * Reads the single-sequence special tokens from TemplateProcessing / BertProcessing / RobertaProcessing
+   * (inside a Sequence too; ByteLevel adds none).
+   */
   #parseTemplate(post: unknown): _Template {
     if (post === null || post === undefined) return { prefix: [], suffix: [], sequenceTypeId: 0 };
+    if (_isObject(post) && post.type === "Sequence" && Array.isArray(post.processors)) {
+      const adding = (post.processors as unknown[]).filter((p) => _isObject(p) && p.type !== "ByteLevel");
+      if (adding.length > 1) {
+        throw new DataError(
+          { file: this.source, field: "post_processor" },
+          "a Sequence with more than one special-token processor is not supported",
+        );
+      }
+      return this.#parseTemplate(adding[0] ?? null);
+    }
+    if (_isObject(post) && post.type === "ByteLevel") return { prefix: [], suffix: [], sequenceTypeId: 0 };
     if (!_isObject(post)) {
       throw new DataError({ file: this.source, field: "post_processor" }, "must be an object or null");
     }
@@ -378,14 +465,27 @@ function _modelTypeLine(text: string): number | undefined {
   return type ? lineAt(text, model.index + type.index) : lineAt(text, model.index);
 }
 
+/** Options of {@link loadTokenizer}. */
+export interface LoadTokenizerOptions {
+  /**
+   * HF's `add_prefix_space` kwarg (overrides tokenizer_config.json). `"auto"`: true for a byte-level
+   * tokenizer (as transformers' `run_ner.py` passes for roberta/gpt2/deberta, so pre-split words work),
+   * otherwise what the files say.
+   */
+  addPrefixSpace?: boolean | "auto";
+}
+
 /**
  * Loads `tokenizer.json` (+ `tokenizer_config.json` when present) from a directory or URL; by default the
  * shipped bert-base-cased files, so it works offline. `location` may also name a `tokenizer.json` file.
  * A folder with only `vocab.txt` (a slow-tokenizer checkpoint) gets the equivalent fast definition
- * ({@link tokenizerJsonFromVocab}). A non-WordPiece tokenizer is rejected (word ids and offsets need
- * WordPiece) with the file and line.
+ * ({@link tokenizerJsonFromVocab}). A model other than WordPiece, BPE or Unigram is rejected with the
+ * file and line.
  */
-export async function loadTokenizer(location: Location = BERT_BASE_CASED_DIR): Promise<WordTokenizer> {
+export async function loadTokenizer(
+  location: Location = BERT_BASE_CASED_DIR,
+  options: LoadTokenizerOptions = {},
+): Promise<WordTokenizer> {
   const url = toUrl(location);
   const jsonUrl = url.pathname.endsWith(".json") ? url : joinUrl(url, "tokenizer.json");
   const configUrl = new URL("tokenizer_config.json", jsonUrl);
@@ -400,5 +500,10 @@ export async function loadTokenizer(location: Location = BERT_BASE_CASED_DIR): P
   const source = displayLocation(jsonUrl);
   const text = await readText(jsonUrl);
   const json = parseJsonText(text, source);
-  return WordTokenizer.fromJson(json, config, source, text);
+  const overrides: TokenizerOverrides = {};
+  if (typeof options.addPrefixSpace === "boolean") overrides.addPrefixSpace = options.addPrefixSpace;
+  else if (options.addPrefixSpace === "auto" && _isObject(json) && pipelineInfo(json).byteLevel) {
+    overrides.addPrefixSpace = true;
+  }
+  return WordTokenizer.fromJson(json, config, source, text, overrides);
 }

@@ -1,7 +1,8 @@
 /**
  * Hugging Face's TokenClassificationPipeline post-processing as pure functions on host arrays: softmax
  * scores, `gather_pre_entities` (special tokens dropped; a token is a subword when its string length differs
- * from its text span, as HF decides for WordPiece tokenizers; `[UNK]` never is), `aggregate_words` /
+ * from its text span, as HF decides for WordPiece tokenizers, or, for BPE/Unigram tokenizers, when no space
+ * touches its start — HF's fallback heuristic; `[UNK]` never is), `aggregate_words` /
  * `aggregate_word` (`first`, `average`, `max` decide one label per whole word), `group_entities` (adjacent
  * tokens or words of the same type merge unless the next one starts with `B-`; labels without a B-/I- prefix
  * count as `I-`) and the `ignore_labels` filter applied after grouping. `word` is HF's by default: the token
@@ -99,15 +100,28 @@ function _nanmean(values: readonly number[]): number {
   return n === 0 ? NaN : Math.fround(sum / n);
 }
 
+/** How {@link gatherPreEntities} decides subwords for tokenizers that are not word-aware. */
+export interface SubwordRule {
+  /**
+   * The text the offsets point into. With it, the tokenizer is treated as HF treats one whose model has no
+   * `continuing_subword_prefix` (BPE, Unigram): a token is a subword when `start > 0` and the text
+   * `[start - 1, start + 1)` holds no space (`is_subword = start_ind > 0 and " " not in
+   * sentence[start_ind - 1 : start_ind + 1]`). Without it, the WordPiece rule applies.
+   */
+  text?: string;
+}
+
 /**
  * HF's `gather_pre_entities` for one text: pairs each token with its row of `probabilities` (N, L) and
- * decides `isSubword` (token length ≠ span length, except for `unkToken`).
+ * decides `isSubword`: for a word-aware (WordPiece) tokenizer, token length ≠ span length; otherwise (pass
+ * `rule.text`) HF's space heuristic; never for `unkToken`.
  */
 export function gatherPreEntities(
   spans: TokenSpans,
   probabilities: Float32Array,
   numLabels: number,
   unkToken = "[UNK]",
+  rule: SubwordRule = {},
 ): PreEntity[] {
   const n = spans.tokens.length;
   if (spans.offsets.length !== n || probabilities.length !== n * numLabels) {
@@ -123,7 +137,10 @@ export function gatherPreEntities(
       start,
       end,
       index: spans.indices?.[i] ?? i + 1,
-      isSubword: token !== unkToken && token.length !== end - start,
+      isSubword: token !== unkToken &&
+        (rule.text === undefined
+          ? token.length !== end - start
+          : start > 0 && !rule.text.slice(start - 1, start + 1).includes(" ")),
       isUnknown: token === unkToken,
     };
   });

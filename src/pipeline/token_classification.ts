@@ -137,7 +137,7 @@ export class TokenClassificationPipeline<S extends AggregationStrategy = "none">
           `${scorer.vocabSize}: use the model's own tokenizer`,
       );
     }
-    const probe = tokenizer.encodeWords(["a"], { truncation: false });
+    const probe = tokenizer.encodeText("a", { truncation: false });
     const first = probe.wordIds.findIndex((w) => w !== null);
     const last = probe.wordIds.findLastIndex((w) => w !== null);
     if (first < 0) throw new Error(`${tokenizer.source}: cannot find the special-token template`);
@@ -230,6 +230,9 @@ export class TokenClassificationPipeline<S extends AggregationStrategy = "none">
       p.scores,
       this.labels.length,
       this.tokenizer.unkToken,
+      // HF: a tokenizer whose model has a continuing_subword_prefix (WordPiece `##`) is word-aware; others
+      // (BPE, Unigram) use the space heuristic on the text.
+      this.tokenizer.continuingSubwordPrefix ? {} : { text: p.text },
       // Special tokens typed in the text ("[SEP]") are skipped, as HF's special_tokens_mask does; an unknown
       // token the model produced for unknown text (an emoji) is scored like any other.
     ).filter((e, i) => !this.tokenizer.specialIds.has(p.inputIds[i]) || _unknownText(e, p.text));

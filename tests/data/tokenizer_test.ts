@@ -94,10 +94,10 @@ Deno.test("tokenizer: same ids as the library encoding the joined sentence, for 
   }
 });
 
-Deno.test("tokenizer: a tokenizer.json that is not WordPiece is rejected with file and line", async () => {
+Deno.test("tokenizer: a tokenizer.json model other than WordPiece/BPE/Unigram is rejected with file and line", async () => {
   const dir = await Deno.makeTempDir();
   try {
-    const bpe = {
+    const wordLevel = {
       version: "1.0",
       truncation: null,
       padding: null,
@@ -106,12 +106,16 @@ Deno.test("tokenizer: a tokenizer.json that is not WordPiece is rejected with fi
       pre_tokenizer: { type: "Whitespace" },
       post_processor: null,
       decoder: null,
-      model: { type: "BPE", dropout: null, unk_token: null, vocab: { a: 0, b: 1, ab: 2 }, merges: ["a b"] },
+      model: { type: "WordLevel", vocab: { a: 0, b: 1, "[UNK]": 2 }, unk_token: "[UNK]" },
     };
-    const text = JSON.stringify(bpe, null, 2);
+    const text = JSON.stringify(wordLevel, null, 2);
     await Deno.writeTextFile(`${dir}/tokenizer.json`, text);
-    const line = text.split("\n").findIndex((l) => l.includes('"type": "BPE"')) + 1;
-    const error = await assertRejects(() => loadTokenizer(dir), DataError, "need a WordPiece model");
+    const line = text.split("\n").findIndex((l) => l.includes('"type": "WordLevel"')) + 1;
+    const error = await assertRejects(
+      () => loadTokenizer(dir),
+      DataError,
+      "need a WordPiece, BPE or Unigram model",
+    );
     assertEquals([error.file, error.line, error.field], [`${dir}/tokenizer.json`, line, "model.type"]);
     await Deno.writeTextFile(`${dir}/tokenizer.json`, '{\n  "model": {\n    "type" "WordPiece"\n  }\n}');
     const syntax = await assertRejects(
