@@ -209,7 +209,7 @@ export async function main(argv: string[]): Promise<number> {
   const cmd = mpiexecCommand(o, await trainPermissions(), launchDir);
   let child: Deno.ChildProcess;
   try {
-    child = new Deno.Command(cmd[0], { args: cmd.slice(1), stdout: "inherit", stderr: "piped" }).spawn();
+    child = new Deno.Command(cmd[0], { args: cmd.slice(1), stdout: "piped", stderr: "piped" }).spawn();
   } catch (e) {
     console.error(
       `launch: cannot run ${o.mpiexec}: ${(e as Error).message}. Install MPICH ('apt-get install mpich') ` +
@@ -221,12 +221,18 @@ export async function main(argv: string[]): Promise<number> {
   try {
     Deno.addSignalListener("SIGINT", onSigint);
   } catch { /* unsupported */ }
-  let tail = "";
-  const dec = new TextDecoder();
-  for await (const chunk of child.stderr) {
-    await Deno.stderr.write(chunk);
-    tail = (tail + dec.decode(chunk, { stream: true })).slice(-65536);
-  }
+  // Both streams pass through; the last 64 KiB of each are kept to explain a failure (mpiexec prints
+  // its BAD TERMINATION banner on stdout, the ranks' timeout messages go to stderr).
+  const tails = ["", ""];
+  const pump = async (stream: ReadableStream<Uint8Array>, out: typeof Deno.stdout, k: number) => {
+    const dec = new TextDecoder();
+    for await (const chunk of stream) {
+      await out.write(chunk);
+      tails[k] = (tails[k] + dec.decode(chunk, { stream: true })).slice(-65536);
+    }
+  };
+  await Promise.all([pump(child.stdout, Deno.stdout, 0), pump(child.stderr, Deno.stderr, 1)]);
+  const tail = tails.join("\n");
   const status = await child.status;
   try {
     Deno.removeSignalListener("SIGINT", onSigint);
