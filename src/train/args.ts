@@ -115,6 +115,8 @@ export interface TrainCliOptions {
   attentionProbsDropoutProb: number | null;
   classifierDropout: number | null;
   revision: string;
+  /** Resume even when training arguments that change the model or the data order differ. */
+  allowResumeChanges: boolean;
   help: boolean;
 }
 
@@ -139,6 +141,7 @@ export const DEFAULT_CLI_OPTIONS: TrainCliOptions = {
   attentionProbsDropoutProb: null,
   classifierDropout: null,
   revision: "main",
+  allowResumeChanges: false,
   help: false,
 };
 
@@ -198,6 +201,7 @@ const _KINDS: Record<string, _Kind> = {
   attentionProbsDropoutProb: "nullnum",
   classifierDropout: "nullnum",
   revision: "str",
+  allowResumeChanges: "bool",
   help: "bool",
 };
 
@@ -216,6 +220,8 @@ const _DESCRIPTIONS: Record<string, string> = {
     "model_type of a --from-scratch model: bert, distilbert, roberta, xlm-roberta, camembert, electra, …",
   resumeFromCheckpoint:
     "a checkpoint folder, 'latest' for the newest in the output dir, or a Hub repo id[@revision] with last-checkpoint/",
+  allowResumeChanges:
+    "resume even if seed, batch size, accumulation or the model size differ from the checkpoint's",
   hubModelId: "Hub repo to push to (default: the output dir's name, namespace from whoami)",
   hubToken: "Hub token (default: HF_TOKEN, then the token file of deno task login)",
 };

@@ -8,6 +8,7 @@
  * @module
  */
 import { writeDirAtomic } from "../io/atomic.ts";
+import { validateRngState, validateTrainerState } from "./checkpoint_validate.ts";
 import { readSafetensors, serializeSafetensors, toFloat32 } from "../io/safetensors.ts";
 import type { AdamW } from "../ops/adamw.ts";
 import { readAll } from "../engine/tensor.ts";
@@ -132,8 +133,9 @@ export async function loadCheckpoint(
       throw new Error(`checkpoint ${dir}: cannot read ${name}: ${(e as Error).message}`);
     }
   };
-  const state = await readJson("trainer_state.json") as TrainerState;
-  const rng = await readJson("rng_state.json") as RngState;
+  // Validated: a missing or mistyped field is an error naming the file and field (not a TypeError later).
+  const state = validateTrainerState(await readJson("trainer_state.json"), `${dir}/trainer_state.json`);
+  const rng = validateRngState(await readJson("rng_state.json"), `${dir}/rng_state.json`);
   const scheduler = await readJson("scheduler.json");
   const args = await readJson("training_args.json");
   const weights = await readSafetensors(`${dir}/model.safetensors`);

@@ -16,6 +16,8 @@ import { describeLoadReport, fromPretrained } from "../model/pretrained.ts";
 import { ArgsError, helpText, parseTrainArgs, type TrainCliOptions, type TrainingArguments } from "./args.ts";
 import { downloadProgress } from "./progress.ts";
 import { type EvalSet, Trainer } from "./trainer.ts";
+import { checkSplitHasRows, checkSplitUsable, checkTokenizerFits, preflightTrain } from "./preflight.ts";
+import { SIGINT_EXIT_CODE } from "./interrupt.ts";
 import { initProcessGroup, type ProcessGroup } from "../dist/group.ts";
 
 /** Thrown when pretrained weights are not available; the message shows the two ways on. */
@@ -97,6 +99,7 @@ export async function prepareRun(
     throw new ArgsError(`--dataset ${cli.dataset} has no train split (has ${Object.keys(data)})`);
   }
   const evalSplit = data.validation ?? data.valid ?? data.test;
+  checkSplitHasRows(trainSplit.rows.length, cli.dataset, "train");
   const labels = _labelNames(trainSplit, cli.labelColumn);
 
   let model: TokenClassifier;
@@ -147,10 +150,15 @@ export async function prepareRun(
       maxLength,
     });
   };
+  if (!cli.fromScratch) {
+    checkTokenizerFits(tokenizer.vocabSize, model.config.vocab_size, String(tokenizerDir));
+  }
   const train = prep(trainSplit, cli.maxTrainSamples);
+  checkSplitUsable(train.examples, cli.dataset, "train"); // empty file, only -DOCSTART-, no labels
   let evalSet: EvalSet | undefined;
   if (evalSplit && args.evalStrategy !== "no") {
     const ev = prep(evalSplit, cli.maxEvalSamples);
+    checkSplitUsable(ev.examples, cli.dataset, evalSplit.split);
     const names = _labelNames(evalSplit, cli.labelColumn);
     evalSet = {
       examples: ev.examples,
@@ -185,6 +193,8 @@ export async function main(argv: string[]): Promise<number> {
   }
   const isMain = group.rank === 0;
   try {
+    // Output folder, resume target and its files, changed arguments: checked before loading anything.
+    for (const line of await preflightTrain(parsed.args, parsed.cli)) if (isMain) console.error(line);
     await initGpu();
     run = await prepareRun(parsed.args, parsed.cli, isMain ? console.error : () => {});
   } catch (e) {
@@ -241,7 +251,15 @@ export async function main(argv: string[]): Promise<number> {
     }));
   }
   model.dispose();
-  return 0;
+  return result.interrupted ? SIGINT_EXIT_CODE : 0; // 130 after saving, as a shell expects of Ctrl-C
 }
 
-if (import.meta.main) Deno.exit(await main(Deno.args));
+if (import.meta.main) {
+  let code = 1;
+  try {
+    code = await main(Deno.args);
+  } catch (e) {
+    console.error(`train: ${(e as Error).message}`); // one line, never a stack trace
+  }
+  Deno.exit(code);
+}

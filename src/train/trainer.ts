@@ -117,6 +117,7 @@ export class Trainer {
 
   /** Sets up the optimizer (HF decay grouping) and the loader; no GPU work until train(). */
   constructor(opts: TrainerOptions) {
+    if (opts.train.length === 0) throw new RangeError("Trainer: the training set has no examples");
     this.#opts = opts;
     this.model = opts.model;
     this.args = opts.args;

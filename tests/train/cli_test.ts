@@ -148,7 +148,7 @@ Deno.test("train CLI: SIGKILL while saving leaves every checkpoint folder comple
   await Deno.remove(dir, { recursive: true });
 });
 
-Deno.test("train CLI: Ctrl-C (SIGINT) finishes the step, saves a checkpoint and exits cleanly; resume continues", async () => {
+Deno.test("train CLI: Ctrl-C (SIGINT, delivered twice as under deno task) stops within a step, saves, exits 130; resume continues", async () => {
   const dir = await Deno.makeTempDir();
   const args = [
     ...SMALL,
@@ -165,16 +165,26 @@ Deno.test("train CLI: Ctrl-C (SIGINT) finishes the step, saves a checkpoint and 
   const deadline = Date.now() + 60_000;
   const log = `${dir}/train_log.jsonl`;
   // Wait until a few steps are logged, then interrupt.
+  let logged = 0;
   while (Date.now() < deadline) {
     const lines = await Deno.readTextFile(log).catch(() => "");
-    if (lines.split("\n").length > 4) break;
+    logged = lines.split("\n").length - 1;
+    if (logged > 4) break;
     await new Promise((r) => setTimeout(r, 50));
   }
   child.kill("SIGINT");
+  await new Promise((r) => setTimeout(r, 100));
+  try {
+    child.kill("SIGINT"); // the same keypress forwarded by deno task: not an abort
+  } catch { /* already exited */ }
   const out = await child.output();
-  assertEquals(out.code, 0, text(out.stderr));
+  assertEquals(out.code, 130, text(out.stderr));
   const summary = JSON.parse(text(out.stdout).trim().split("\n").pop()!);
   assertEquals(summary.interrupted, true);
+  assert(
+    summary.global_step <= logged + 3,
+    `stopped at ${summary.global_step}, ${logged} steps logged at Ctrl-C`,
+  );
   const cps = await listCheckpoints(dir);
   assertEquals(cps.map((c) => c.step), [summary.global_step]);
   const resumed = await command([
