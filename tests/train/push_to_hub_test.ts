@@ -245,6 +245,48 @@ Deno.test("push: hubStrategy checkpoint pushes last-checkpoint/; a resume from t
   }
 });
 
+Deno.test("push: hubStrategy all_checkpoints pushes each checkpoint-N/; end pushes only at trainer.pushToHub()", async () => {
+  const hub = MockHubWrite.start();
+  const [all, end] = await tempDirs(2);
+  try {
+    const saves = {
+      saveStrategy: "steps" as const,
+      saveSteps: 3,
+      maxSteps: 6,
+      pushToHub: true,
+      hubToken: TOKEN,
+    };
+    await runTrainer(
+      args(all, { ...saves, hubModelId: "alice/all", hubStrategy: "all_checkpoints", hubAlwaysPush: true }),
+      hub,
+      { after: async (t) => void await t.pushToHub({ commitMessage: "done" }) },
+    );
+    const files = [...hub.repos.get("alice/all")!.files.keys()];
+    for (
+      const f of [
+        "checkpoint-3/optimizer.safetensors",
+        "checkpoint-6/trainer_state.json",
+        "model.safetensors",
+      ]
+    ) {
+      assert(files.includes(f), `${f} missing: ${files}`);
+    }
+    assertEquals(hub.summaries("alice/all").slice(1), [
+      "Training in progress, step 3",
+      "Training in progress, step 6",
+      "done",
+    ]);
+    await runTrainer(args(end, { ...saves, hubModelId: "alice/end", hubStrategy: "end" }), hub, {
+      after: async (t) => void await t.pushToHub(),
+    });
+    assertEquals(hub.summaries("alice/end"), ["initial commit", "End of training"]);
+    assert(![...hub.repos.get("alice/end")!.files.keys()].some((f) => f.includes("checkpoint")));
+  } finally {
+    await hub.close();
+    for (const d of [all, end]) await Deno.remove(d, { recursive: true });
+  }
+});
+
 Deno.test("push: with a Hub answering each request after 2 s, training time grows far less than pushes × 2 s", async () => {
   const hub = MockHubWrite.start();
   const [quick, slow] = await tempDirs(2);
