@@ -15,9 +15,10 @@
  * `HF_HUB_DOWNLOAD_TIMEOUT` (seconds, default 10, as in `huggingface_hub`).
  * @module
  */
-import { dirname, join, relative } from "node:path";
+import { basename, dirname, join, relative } from "node:path";
 import { writeFileAtomic } from "./atomic.ts";
 import { getToken } from "./hub_token.ts";
+import { hashFilePrefix, isSha256, Sha256, sha256File } from "./sha256.ts";
 
 /** Reads one environment variable. */
 export type EnvGetter = (k: string) => string | undefined;
@@ -302,6 +303,8 @@ async function _fileSize(path: string): Promise<number> {
 /** Downloads `url` into `blob` through `blob.incomplete`, resuming a previous partial download. */
 async function _downloadBlob(ctx: _Ctx, file: string, url: string, blob: string, size: number | null) {
   const part = `${blob}.incomplete`;
+  const expected = basename(blob); // the ETag: a sha256 for LFS files, checked while the bytes arrive
+  let hasher: Sha256 | null = null;
   let have = await _fileSize(part);
   if (size !== null && have > size) have = 0;
   for (let attempt = 0;; attempt++) {
@@ -338,7 +341,8 @@ async function _downloadBlob(ctx: _Ctx, file: string, url: string, blob: string,
       await _discard(res);
       throw new HubError(`${url}: the server sends ${total} bytes but announced ${size}`);
     }
-    await _receive(ctx, file, url, res, part, have, total, ac);
+    hasher = isSha256(expected) ? await hashFilePrefix(part, have) : null;
+    await _receive(ctx, file, url, res, part, have, total, ac, hasher);
     have = await _fileSize(part);
     if (total !== null && have !== total) {
       if (have > total) await Deno.remove(part);
@@ -346,7 +350,25 @@ async function _downloadBlob(ctx: _Ctx, file: string, url: string, blob: string,
     }
     break;
   }
+  if (isSha256(expected)) {
+    const got = (hasher ?? await hashFilePrefix(part, Infinity)).hex();
+    if (got !== expected) {
+      await Deno.remove(part);
+      throw new HubError(
+        `${url}: the downloaded ${file} has sha256 ${got}, not the ETag's ${expected}; ` +
+          "the corrupt download was deleted (retry, or check HF_ENDPOINT)",
+      );
+    }
+  }
   await Deno.rename(part, blob);
+}
+
+/** Whether a cached blob named by a sha256 ETag still has that hash (deleted when it does not). */
+async function _cachedBlobOk(blob: string): Promise<boolean> {
+  const expected = basename(blob);
+  if (!isSha256(expected) || (await sha256File(blob)) === expected) return true;
+  await Deno.remove(blob);
+  return false;
 }
 
 /** Streams a response body onto the end of `part` (truncating it first when `have` is 0). */
@@ -359,6 +381,7 @@ async function _receive(
   have: number,
   total: number | null,
   ac: AbortController,
+  hasher: Sha256 | null = null,
 ): Promise<void> {
   const f = await Deno.open(part, { write: true, create: true, truncate: have === 0, append: have > 0 });
   let bytes = have;
@@ -376,6 +399,7 @@ async function _receive(
           arm();
           let off = 0;
           while (off < chunk.length) off += await f.write(chunk.subarray(off));
+          hasher?.update(chunk);
           bytes += chunk.length;
           ctx.onProgress?.({ file, bytes, total });
         }
@@ -443,7 +467,8 @@ async function _fetchFile(ctx: _Ctx, file: string, optional: boolean) {
   const commit = _checkServerName(url, "X-Repo-Commit header", meta.commit);
   const etag = _checkServerName(url, "ETag", meta.etag);
   const blob = join(ctx.repoDir, "blobs", etag);
-  if (!(await _exists(blob, "file"))) {
+  // A cached LFS blob is re-verified against its sha256 name; a corrupt one is downloaded again.
+  if (!(await _exists(blob, "file")) || !(await _cachedBlobOk(blob))) {
     await Deno.mkdir(dirname(blob), { recursive: true });
     await _downloadBlob(ctx, file, meta.downloadUrl, blob, meta.size);
   }

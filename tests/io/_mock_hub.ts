@@ -34,6 +34,8 @@ export class MockHub {
   readonly requests: SeenRequest[] = [];
   /** sha256 → bytes to send before dropping the connection, for the next GET of that content. */
   readonly cutAfter = new Map<string, number>();
+  /** sha256s whose bytes are served with the first byte flipped (a corrupt CDN or proxy). */
+  readonly corrupt = new Set<string>();
   /** When true, Range headers are ignored (200 with the whole body). */
   ignoreRange = false;
   readonly url: string;
@@ -150,7 +152,11 @@ export class MockHub {
       status = 206;
       h["content-range"] = `bytes ${start}-${bytes.length - 1}/${bytes.length}`;
     }
-    const part = bytes.subarray(start);
+    let part = bytes.subarray(start);
+    if (this.corrupt.has(sha)) {
+      part = part.slice();
+      part[0] ^= 0xff;
+    }
     h["content-length"] = String(part.length);
     if (req.method === "HEAD") return new Response(null, { status, headers: h });
     const cut = this.cutAfter.get(sha);
