@@ -18,7 +18,7 @@
 import { basename, dirname, join, relative } from "node:path";
 import { writeFileAtomic } from "./atomic.ts";
 import { getToken } from "./hub_token.ts";
-import { hashFilePrefix, isSha256, Sha256, sha256File } from "./sha256.ts";
+import { hashFilePrefix, isSha256, type Sha256, sha256File } from "./sha256.ts";
 
 /** Reads one environment variable. */
 export type EnvGetter = (k: string) => string | undefined;
