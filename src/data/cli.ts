@@ -156,7 +156,9 @@ export async function main(argv: string[]): Promise<number> {
       throw new Error(`no split "${args.split}"; ${args.dataset} has ${Object.keys(dict).join(", ")}`);
     }
     labelNames(dataset, args.labelColumn);
-    const tokenizer = args.tokenize || args.jsonl ? await loadTokenizer(args.tokenizer) : null;
+    const tokenizer = args.tokenize || args.jsonl
+      ? await loadTokenizer(args.tokenizer, { addPrefixSpace: "auto" }) // as run_ner.py for pre-split words
+      : null;
     if (args.jsonl) await _jsonl(dataset, args, tokenizer!);
     else console.log(_view(dataset, args, tokenizer));
     return 0;

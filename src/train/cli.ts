@@ -105,7 +105,7 @@ export async function prepareRun(
   let model: TokenClassifier;
   let tokenizerDir: string | URL = cli.tokenizer ?? BERT_BASE_CASED_DIR;
   if (cli.fromScratch) {
-    const tok = await loadTokenizer(tokenizerDir);
+    const tok = await loadTokenizer(tokenizerDir, { addPrefixSpace: "auto" });
     const o: Record<string, number> = { vocab_size: tok.vocabSize, pad_token_id: tok.padId };
     if (cli.hiddenSize) o.hidden_size = cli.hiddenSize;
     if (cli.numHiddenLayers) o.num_hidden_layers = cli.numHiddenLayers;
@@ -140,7 +140,8 @@ export async function prepareRun(
     }
   }
   applyDropoutOverrides(model, cli);
-  const tokenizer = await loadTokenizer(tokenizerDir);
+  // run_ner.py's rule: byte-level BPE tokenizers get add_prefix_space=True for pre-split words
+  const tokenizer = await loadTokenizer(tokenizerDir, { addPrefixSpace: "auto" });
   const maxLength = Math.min(cli.maxLength ?? tokenizer.modelMaxLength, maxInputLength(model.config));
   const prep = (ds: TokenDataset, limit: number | null) => {
     const sliced = limit ? { ...ds, rows: ds.rows.slice(0, limit) } : ds;
