@@ -80,7 +80,11 @@ for (const kind of KINDS) {
     for (const row of rows.rows.slice(0, 50)) {
       const text = row.tokens.join(" ");
       const enc = tok.encodeText(text, { truncation: false, addSpecialTokens: false });
-      assertEquals(Array.from(enc.inputIds), tok.library.encode(text, { add_special_tokens: false }).ids, text);
+      assertEquals(
+        Array.from(enc.inputIds),
+        tok.library.encode(text, { add_special_tokens: false }).ids,
+        text,
+      );
       enc.offsets.forEach(([a, b], i) => {
         assert(a >= 0 && b <= text.length && a <= b, `${text}: offsets ${a},${b}`);
         const piece = enc.tokens[i].replace(/^(##|Ġ|▁)/, "");
