@@ -18,4 +18,5 @@ export * from "./src/metrics/mod.ts";
 export * from "./src/io/mod.ts";
 export * from "./src/model/mod.ts";
 export * from "./src/train/mod.ts";
+export * from "./src/dist/mod.ts";
 export * from "./src/pipeline/mod.ts";

@@ -1,7 +1,7 @@
 // The README's custom-loop example must keep running.
 import { assert, assertEquals } from "./_assert.ts";
 
-Deno.test("examples/custom_loop.ts trains, evaluates with seqeval and saves an HF folder", async () => {
+Deno.test("examples/custom_loop.ts (the course's Accelerate loop) trains on 1 process, evaluates with seqeval and saves an HF folder", async () => {
   const dir = await Deno.makeTempDir();
   const out = await new Deno.Command(Deno.execPath(), {
     args: [
@@ -64,4 +64,39 @@ Deno.test("examples/custom_loop.ts --push-to-hub pushes after each epoch in the 
     await hub.close();
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("examples/custom_loop.ts runs on 2 processes (deno task launch): one output folder, main-process prints", async () => {
+  const dir = await Deno.makeTempDir();
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      new URL("../src/dist/launch.ts", import.meta.url).pathname,
+      "--num-processes",
+      "2",
+      "--collective-timeout",
+      "120",
+      "--script",
+      new URL("../examples/custom_loop.ts", import.meta.url).pathname,
+      "--",
+      "--train-samples",
+      "64",
+      "--output-dir",
+      dir,
+    ],
+    env: { XDG_RUNTIME_DIR: Deno.env.get("XDG_RUNTIME_DIR") ?? "/tmp" },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const stdout = new TextDecoder().decode(out.stdout);
+  assertEquals(out.code, 0, new TextDecoder().decode(out.stderr));
+  assertEquals(stdout.match(/epoch 0: \{[^}]*f1: [0-9.]+/gs)?.length, 1, stdout); // printed once
+  assert(/saved to .* \(2 process\(es\)\)/.test(stdout), stdout);
+  const config = JSON.parse(await Deno.readTextFile(`${dir}/config.json`));
+  assertEquals(config.id2label["1"], "B-PER");
+  const names = [];
+  for await (const e of Deno.readDir(dir)) names.push(e.name);
+  assert(!names.some((n) => n.includes(".tmp-")), `stray temporary files: ${names}`);
+  await Deno.remove(dir, { recursive: true });
 });

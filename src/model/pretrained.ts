@@ -25,10 +25,11 @@ import {
   checkWeightsFinite,
 } from "./weight_checks.ts";
 import { normalizeBertKey } from "./bert.ts";
-import type { TokenClassifier, TokenClassifierConfig } from "./classifier.ts";
+import type { ModelFamily, TokenClassifier, TokenClassifierConfig } from "./classifier.ts";
 import { labelMaps } from "./config.ts";
 import {
   createModel,
+  FAMILIES,
   familyFor,
   familyOf,
   maxInputLength,
@@ -249,17 +250,15 @@ export async function pretrainedFiles(
 
 /**
  * The tokenizer_config.json and special_tokens_map.json that `save_pretrained` writes for the model
- * family's fast tokenizer: the source config's fields kept, plus the family's tokenizer class
- * (`BertTokenizer`, `RobertaTokenizer`, …), special tokens and `model_max_length` (the model's usable
- * length when the source has none), so `AutoTokenizer` and the pipeline truncate as with the original.
+ * family's fast tokenizer: the source config's fields kept, plus the tokenizer class (`BertTokenizer`,
+ * `RobertaTokenizer`, … — see {@link tokenizerFamily}), special tokens and `model_max_length` (the model's
+ * usable length when the source has none), so `AutoTokenizer` and the pipeline truncate as with the original.
  */
 function _tokenizerConfigs(
   files: Record<string, Uint8Array | string>,
   model: TokenClassifier,
 ): Record<string, string> {
-  const family = familyOf(model);
-  const type = model.config.model_type;
-  const special = family.specialTokens(type);
+  const { family, type, special } = tokenizerFamily(files["tokenizer.json"], model);
   const raw = files["tokenizer_config.json"];
   const text = typeof raw === "string" ? raw : raw ? new TextDecoder().decode(raw) : "{}";
   let source: Record<string, unknown> = {};
@@ -279,6 +278,41 @@ function _tokenizerConfigs(
     out["special_tokens_map.json"] = JSON.stringify(special, null, 2) + "\n";
   }
   return out;
+}
+
+/**
+ * Whose tokenizer class and special tokens describe a tokenizer.json saved with `model`: the model's
+ * family when its tokenizer has the same kind (`model.type` WordPiece / BPE / Unigram), otherwise the
+ * first registered family whose tokenizer has that kind (a BERT vocabulary under a from-scratch RoBERTa
+ * stays a `BertTokenizer`, as `tokenizer.save_pretrained` would write it). Special tokens the
+ * tokenizer's vocabulary lacks are left out.
+ */
+export function tokenizerFamily(
+  tokenizerJson: Uint8Array | string | undefined,
+  model: TokenClassifier,
+): { family: ModelFamily; type: string; special: Record<string, string> } {
+  let json: Record<string, unknown> = {};
+  try {
+    const text = typeof tokenizerJson === "string" ? tokenizerJson : new TextDecoder().decode(tokenizerJson);
+    json = JSON.parse(text);
+  } catch { /* no readable tokenizer.json: the model's family */ }
+  const tm = (json.model ?? {}) as { type?: string; vocab?: unknown };
+  const kindOf = (f: ModelFamily, t: string) => f.tokenizerKind?.(t) ?? "WordPiece";
+  let family = familyOf(model), type = model.config.model_type;
+  if (tm.type && kindOf(family, type) !== tm.type) {
+    const other = FAMILIES.flatMap((f) => f.modelTypes.map((t) => [f, t] as const)).find(([f, t]) =>
+      kindOf(f, t) === tm.type
+    );
+    if (other) [family, type] = other;
+  }
+  const known = new Set<string>();
+  if (Array.isArray(tm.vocab)) { for (const e of tm.vocab) known.add(String(Array.isArray(e) ? e[0] : e)); }
+  else if (tm.vocab && typeof tm.vocab === "object") { for (const k of Object.keys(tm.vocab)) known.add(k); }
+  for (const t of Array.isArray(json.added_tokens) ? json.added_tokens : []) known.add(String(t?.content));
+  const special = Object.fromEntries(
+    Object.entries(family.specialTokens(type)).filter(([, tok]) => !tm.type || known.has(tok)),
+  );
+  return { family, type, special };
 }
 
 /**

@@ -296,8 +296,8 @@ export class Accelerator {
     if (this.isMainProcess) console.log(...args);
   }
 
-  /** Ends the process group (MPI_Finalize) after a final barrier. */
-  async end(): Promise<void> {
+  /** HF `end_training`: a final barrier, then the process group ends (MPI_Finalize). */
+  async endTraining(): Promise<void> {
     await this.group.barrier();
     this.group.finalize();
   }
