@@ -143,6 +143,8 @@ export interface ModelFamily<C extends TokenClassifierConfig = TokenClassifierCo
    * `pad_token_id + 1` rows: roberta-base's 514 → 512).
    */
   maxInputLength?(config: C): number;
+  /** The family's tokenizer model kind (tokenizer.json `model.type`); default WordPiece. */
+  tokenizerKind?(modelType: string): "WordPiece" | "BPE" | "Unigram";
   /** The slow tokenizer class `save_pretrained` names in tokenizer_config.json for a model_type. */
   tokenizerClass(modelType: string): string;
   /** Further tokenizer_config.json fields written anew (e.g. BERT's `do_lower_case: false`). */

@@ -214,10 +214,6 @@ export function parseDebertaV2Config(json: unknown, source = "config.json"): Deb
   if (cfg.attention_head_size === null && hidden % heads !== 0) {
     throw new ConfigError(source, `hidden_size ${hidden} is not a multiple of num_attention_heads ${heads}`);
   }
-  const d = (cfg.attention_head_size as number | null) ?? hidden / heads;
-  if (d % 4 !== 0 || d > 128) {
-    throw new ConfigError(source, `attention head size ${d} is not supported (a multiple of 4, at most 128)`);
-  }
   if ((cfg.pad_token_id as number) >= (cfg.vocab_size as number)) {
     throw new ConfigError(source, `pad_token_id ${cfg.pad_token_id} is outside the vocabulary`);
   }
@@ -509,6 +505,7 @@ export const DEBERTA_V2_FAMILY: ModelFamily<DebertaV2Config> = {
   isHead: (name) => name.startsWith("classifier."),
   normalizeKey: normalizeDebertaV2Key,
   create: (config, params, seed) => new DebertaV2ForTokenClassification(config, params, seed),
+  tokenizerKind: () => "Unigram",
   tokenizerClass: () => "DebertaV2Tokenizer",
   tokenizerConfig: () => ({ do_lower_case: false, vocab_type: "spm" }),
   specialTokens: () => ({ ...DEBERTA_V2_SPECIAL_TOKENS }),

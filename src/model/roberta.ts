@@ -234,6 +234,7 @@ export const ROBERTA_FAMILY: ModelFamily<RobertaConfig> = {
   normalizeKey: normalizeRobertaKey,
   create: (config, params, seed) => new RobertaForTokenClassification(config, params, seed),
   maxInputLength: (config) => config.max_position_embeddings - config.pad_token_id - 1,
+  tokenizerKind: (type) => (type === "roberta" ? "BPE" : "Unigram"),
   tokenizerClass: (type) => _TOKENIZER[type],
   specialTokens: () => ({ ...ROBERTA_SPECIAL_TOKENS }),
 };
