@@ -1,6 +1,7 @@
 // fromPretrained from pytorch_model.bin: a hand-built torch zip of the BERT fixture (fused q/k/v storage,
-// transposed views, an int64 position_ids buffer) loads bit-identically to model.safetensors; safetensors is
-// preferred when both exist, and the Hub client never downloads the .bin then; a sharded .bin index loads from the Hub.
+// transposed views, an int64 position_ids buffer) loads bit-identically to model.safetensors; the shared
+// RoBERTa fixture's .bin (torch.save, zip) alone gives its safetensors weights; safetensors is preferred when
+// both exist, and the Hub client never downloads the .bin then; a sharded .bin index loads from the Hub.
 import { assert, assertEquals } from "../_assert.ts";
 import { readSafetensors, type SafeTensor } from "../../src/io/safetensors.ts";
 import { fromPretrained } from "../../src/model/pretrained.ts";
@@ -11,6 +12,7 @@ import { setupGpu } from "../_util.ts";
 
 await setupGpu();
 const BERT = new URL("../fixtures/bert-tiny-parity/", import.meta.url).pathname;
+const ROBERTA = new URL("../fixtures/roberta-tiny-parity/", import.meta.url).pathname;
 
 /**
  * A torch zip checkpoint of `tensors` (F32): 2-D weights whose name contains `dense` stored column-major
@@ -106,6 +108,23 @@ Deno.test("fromPretrained: pytorch_model.bin alone (fused, transposed, int64 ext
     const again = await fromPretrained(dir);
     assertEquals(again.report.unused, []);
     again.model.dispose();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("fromPretrained: the RoBERTa fixture's torch.save .bin alone loads its safetensors weights", async () => {
+  const ref = (await readSafetensors(`${ROBERTA}model.safetensors`)).tensors;
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.copyFile(`${ROBERTA}config.json`, `${dir}/config.json`);
+    await Deno.copyFile(`${ROBERTA}pytorch_model.bin`, `${dir}/pytorch_model.bin`);
+    const { model, report } = await fromPretrained(dir);
+    assertEquals(report.unused, ["lm_head.decoder.weight"]); // position_ids ignored silently, as HF does
+    assertEquals(report.newlyInitialized, []);
+    assertEquals([...model.params.keys()].sort(), [...ref.keys()].sort());
+    await assertWeights(model.params, model as never, ref);
+    model.dispose();
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
