@@ -5,19 +5,20 @@
  * `mask_i·mask_j` applied with masked_fill(f32 min) (transformers ≥ 4.47: a padding query attends
  * uniformly to all keys), softmax, optional dropout, times v. Kernels: `kernels/rel_attention.wgsl`.
  *
- * The host builds the relative-position tables once per forward ({@link relLayout}): bucket indices, their
- * inverse lists (for the position gradients) and the token mask, shared by every layer.
+ * The host builds the relative-position tables once per forward ({@link relLayout}): bucket indices, the
+ * window of relative rows they reach, and the token mask, shared by every layer.
  * @module
  */
 import src from "../../kernels/rel_attention.wgsl" with { type: "text" };
 import { f32, gpu, type ParamValue, splitGrid } from "../engine/gpu.ts";
-import { needsGrad, record } from "../engine/tape.ts";
+import { noGrad, record } from "../engine/tape.ts";
+import { addInPlace } from "./elementwise.ts";
+import { matmul } from "./matmul.ts";
 import { Tensor } from "../engine/tensor.ts";
 import { RNG_WGSL } from "./rng.ts";
 
 const _CODE = `${RNG_WGSL}\n${src}`;
 const _WG = 64;
-const _MAX_HEAD = 128;
 
 /**
  * HF `make_log_bucket_position` for one relative distance: distances inside (−mid, mid) stay, larger ones
@@ -61,14 +62,23 @@ export interface RelLayout {
   t: number;
   /** Rows of each position plane: 2·att_span. */
   r: number;
-  /** The u32 tables (layout in rel_attention.wgsl). */
+  /** First relative row any (i, j) of this length reaches. */
+  rLo: number;
+  /** Rows of that window: [rLo, rLo + wn). */
+  wn: number;
+  /** The u32 tables: cidx (T, T) | pidx (T, T) | mask (B, T) (see rel_attention.wgsl). */
   tables: Tensor;
-  /** Offsets of pidx, coff, cpairs, poff, ppairs, mask in `tables`. */
-  offsets: [number, number, number, number, number, number];
 }
 
-/** The host part of {@link relLayout}: c_ij, p_ij and their inverse lists for a length T (cached). */
-function _indexTables(t: number, c: RelPositionConfig): { data: Uint32Array; r: number } {
+interface _Tables {
+  data: Uint32Array;
+  r: number;
+  rLo: number;
+  wn: number;
+}
+
+/** The host part of {@link relLayout}: c_ij, p_ij and their row window for a length T (cached). */
+function _indexTables(t: number, c: RelPositionConfig): _Tables {
   const key = `${t}:${c.positionBuckets}:${c.maxRelativePositions}`;
   const hit = _tableCache.get(key);
   if (hit) return hit;
@@ -80,32 +90,24 @@ function _indexTables(t: number, c: RelPositionConfig): { data: Uint32Array; r: 
     if (v === undefined) bucket.set(d, v = relativePosition(d, c.positionBuckets, c.maxRelativePositions));
     return v;
   };
-  const data = new Uint32Array(4 * tt + 2 * (r + 1));
-  const cidx = data.subarray(0, tt), pidx = data.subarray(tt, 2 * tt);
+  const data = new Uint32Array(2 * tt);
+  let lo = r, hi = 0;
   for (let i = 0; i < t; i++) {
     for (let j = 0; j < t; j++) {
-      cidx[i * t + j] = clamp(rel(i - j) + span);
-      pidx[i * t + j] = clamp(-rel(j - i) + span);
+      const ci = clamp(rel(i - j) + span), pi = clamp(-rel(j - i) + span);
+      data[i * t + j] = ci;
+      data[tt + i * t + j] = pi;
+      lo = Math.min(lo, ci, pi);
+      hi = Math.max(hi, ci, pi);
     }
   }
-  _inverse(cidx, r, data.subarray(2 * tt, 2 * tt + r + 1), data.subarray(2 * tt + r + 1, 3 * tt + r + 1));
-  _inverse(pidx, r, data.subarray(3 * tt + r + 1, 3 * tt + 2 * r + 2), data.subarray(3 * tt + 2 * r + 2));
-  const out = { data, r };
+  const out = { data, r, rLo: t ? lo : 0, wn: t ? hi - lo + 1 : 1 };
   if (_tableCache.size > 16) _tableCache.clear();
   _tableCache.set(key, out);
   return out;
 }
 
-const _tableCache = new Map<string, { data: Uint32Array; r: number }>();
-
-/** CSR inverse of an index table: pairs (flat positions) grouped by value, ascending. */
-function _inverse(idx: Uint32Array, r: number, off: Uint32Array, pairs: Uint32Array): void {
-  off.fill(0);
-  for (const v of idx) off[v + 1]++;
-  for (let k = 0; k < r; k++) off[k + 1] += off[k];
-  const next = off.slice(0, r);
-  for (let n = 0; n < idx.length; n++) pairs[next[idx[n]]++] = n;
-}
+const _tableCache = new Map<string, _Tables>();
 
 /**
  * Uploads the relative-position tables for (B, T) and the token mask (B, T) of 1/0 (null: all 1).
@@ -121,20 +123,11 @@ export function relLayout(
   if (mask && mask.length !== b * t) {
     throw new RangeError(`mask has ${mask.length} values, expected ${b}×${t}`);
   }
-  const { data, r } = _indexTables(t, c);
-  const tt = t * t;
+  const { data, r, rLo, wn } = _indexTables(t, c);
   const all = new Uint32Array(data.length + b * t);
   all.set(data);
   for (let n = 0; n < b * t; n++) all[data.length + n] = mask ? (mask[n] ? 1 : 0) : 1;
-  const offsets: RelLayout["offsets"] = [
-    tt,
-    2 * tt,
-    2 * tt + r + 1,
-    3 * tt + r + 1,
-    3 * tt + 2 * r + 2,
-    data.length,
-  ];
-  return { b, t, r, tables: Tensor.from(all, [all.length], "u32", "rel_attention.tables"), offsets };
+  return { b, t, r, rLo, wn, tables: Tensor.from(all, [all.length], "u32", "rel_attention.tables") };
 }
 
 /** Options of {@link relAttention}. */
@@ -148,11 +141,13 @@ export interface RelAttentionOptions {
 }
 
 /**
- * Disentangled attention: q, k, v (B, T, H·D) f32 with D a multiple of 4 (≤ 128); pk and pq (R, H·D) the
- * key/query projections of the (normalised) relative embeddings for c2p and p2c, or null when that term
- * is not in pos_att_type; `layout` from {@link relLayout}. Returns the merged heads (B, T, H·D),
- * differentiable in q, k, v, pk and pq. Saves the scores (B, H, T, T) for the backward when a gradient is
- * needed.
+ * Disentangled attention: q, k, v (B, T, H·D) f32; pk and pq (R, H·D) the key/query projections of the
+ * (normalised) relative embeddings for c2p and p2c, or null when that term is not in pos_att_type;
+ * `layout` from {@link relLayout}. Returns the merged heads (B, T, H·D), differentiable in q, k, v, pk and
+ * pq. The products run as batched matmuls on head-major copies (H, B, T, D); the position terms only over
+ * the window of relative rows a length-T input reaches (HF computes all 2·att_span rows; the others get
+ * zero gradient either way), so the cost does not grow with position_buckets. Saves the head-major
+ * q, k, v, the windows and the probabilities (H·B, T, T) for the backward.
  */
 export function relAttention(
   q: Tensor,
@@ -179,125 +174,132 @@ export function relAttention(
   if (!Number.isInteger(numHeads) || numHeads < 1 || hd % numHeads !== 0) {
     throw new RangeError(`relAttention: hidden size ${hd} is not divisible into ${numHeads} heads`);
   }
-  const d = hd / numHeads;
-  if (d % 4 !== 0 || d > _MAX_HEAD) {
-    throw new RangeError(`relAttention: head size ${d} must be a multiple of 4 and at most ${_MAX_HEAD}`);
-  }
+  const d = hd / numHeads, h = numHeads, r = layout.r, wn = layout.wn;
   for (const [x, name] of [[pk, "pk"], [pq, "pq"]] as const) {
-    if (x && (x.dtype !== "f32" || x.size !== layout.r * hd)) {
-      throw new RangeError(`relAttention: ${name} must be f32 (${layout.r}, ${hd}), got ${x}`);
+    if (x && (x.dtype !== "f32" || x.size !== r * hd)) {
+      throw new RangeError(`relAttention: ${name} must be f32 (${r}, ${hd}), got ${x}`);
     }
   }
   const p = opts.dropoutP ?? 0;
   if (!(p >= 0 && p <= 1)) throw new RangeError(`relAttention: dropout probability ${p} is not in [0, 1]`);
   if (!(opts.scale > 0)) throw new RangeError(`relAttention: scale ${opts.scale} must be > 0`);
   const seed = (opts.seed ?? 0) >>> 0;
-  const h = numHeads, r = layout.r;
   const inputs = [q, k, v, ...(pk ? [pk] : []), ...(pq ? [pq] : [])];
-  const grad = needsGrad(inputs);
-
-  const planeBytes = r * hd * 4;
-  const pos = Tensor.empty([2, r, hd], "f32", "rel_attention.pos");
-  const enc = gpu().encoderForCopy();
-  for (const [x, off] of [[pk, 0], [pq, planeBytes]] as const) {
-    if (x) enc.copyBufferToBuffer(x.buffer, 0, pos.buffer, off, planeBytes);
-    else enc.clearBuffer(pos.buffer, off, planeBytes);
-  }
-  const o = layout.offsets;
-  const params = (save: boolean): ParamValue[] => [
+  const params = (n: number): ParamValue[] => [
     t,
     h,
-    hd / 4,
-    d / 4,
+    b,
+    d,
     r,
+    layout.rLo,
+    wn,
+    n,
     f32(opts.scale),
     p > 0 ? 1 : 0,
     f32(p),
     f32(p < 1 ? 1 / (1 - p) : 0),
     seed,
-    save ? 1 : 0,
-    b,
-    ...o,
-    0,
+    t * t,
+    2 * t * t,
     0,
   ];
-  const rows: [number, number] = [Math.ceil(t / _WG), b * h];
-  const constants = { WG: _WG };
-  const out = Tensor.empty(q.shape, "f32", "rel_attention.out");
-  const stats = Tensor.empty([b, h, t, 2], "f32", "rel_attention.stats");
-  const scores = Tensor.empty(grad ? [b, h, t, t] : [1], "f32", "rel_attention.scores");
-  if (b > 0 && t > 0) {
+  const copy = (entry: string, x: Tensor, shape: number[], name: string): Tensor => {
+    const out = Tensor.empty(shape, "f32", name);
     gpu().dispatch({
-      label: "rel_attention.rel_attn_fwd",
+      label: `rel_attention.${entry}`,
       code: _CODE,
-      entryPoint: "rel_attn_fwd",
-      inputs: [q.res, k.res, v.res, pos.res, layout.tables.res],
-      outputs: [out.res, stats.res, scores.res],
-      params: params(grad),
-      workgroups: rows,
-      constants,
+      entryPoint: entry,
+      inputs: [x.res],
+      outputs: [out.res],
+      params: params(out.size),
+      workgroups: splitGrid(Math.ceil(out.size / 256)),
     });
-  }
-  return record(out, "rel_attention", inputs, (gradOut) => {
-    const pr = Tensor.empty([b, h, t, t], "f32", "rel_attention.probs");
-    const dq = Tensor.empty(q.shape, "f32", "rel_attention.dq");
-    const dk = Tensor.empty(q.shape, "f32", "rel_attention.dk");
-    const dv = Tensor.empty(q.shape, "f32", "rel_attention.dv");
-    const dpos = Tensor.empty([2, r, hd], "f32", "rel_attention.dpos");
-    const prm = params(true);
-    const lay = layout.tables.res;
-    if (b > 0 && t > 0) {
-      gpu().dispatch({
-        label: "rel_attention.rel_attn_bwd_scores",
-        code: _CODE,
-        entryPoint: "rel_attn_bwd_scores",
-        inputs: [v.res, lay, gradOut.res, stats.res],
-        outputs: [scores.res, pr.res],
-        params: prm,
-        workgroups: rows,
-        constants,
-      });
-      gpu().dispatch({
-        label: "rel_attention.rel_attn_bwd_dq",
-        code: _CODE,
-        entryPoint: "rel_attn_bwd_dq",
-        inputs: [k.res, pos.res, lay, scores.res],
-        outputs: [dq.res],
-        params: prm,
-        workgroups: rows,
-        constants,
-      });
-      gpu().dispatch({
-        label: "rel_attention.rel_attn_bwd_dkv",
-        code: _CODE,
-        entryPoint: "rel_attn_bwd_dkv",
-        inputs: [q.res, pos.res, lay, scores.res, pr.res, gradOut.res],
-        outputs: [dk.res, dv.res],
-        params: prm,
-        workgroups: rows,
-        constants,
-      });
-    } else {
-      for (const x of [dq, dk, dv]) gpu().encoderForCopy().clearBuffer(x.buffer, 0, x.byteLength);
-    }
+    return out;
+  };
+  const rowKernel = (entry: string, ins: Tensor[], outs: Tensor[]) =>
     gpu().dispatch({
-      label: "rel_attention.rel_attn_bwd_pos",
+      label: `rel_attention.${entry}`,
       code: _CODE,
-      entryPoint: "rel_attn_bwd_pos",
-      inputs: [q.res, k.res, lay, scores.res],
-      outputs: [dpos.res],
-      params: prm,
-      workgroups: splitGrid(Math.ceil((2 * r * hd) / 256)),
+      entryPoint: entry,
+      inputs: ins.map((x) => x.res),
+      outputs: outs.map((x) => x.res),
+      params: params(0),
+      workgroups: [Math.ceil(t / _WG), h * b],
+      constants: { WG: _WG },
     });
-    const grads: (Tensor | null)[] = [dq, dk, dv];
-    for (const [x, off] of [[pk, 0], [pq, planeBytes]] as const) {
-      if (!x) continue;
-      const gx = Tensor.empty(x.shape, "f32", "rel_attention.dpos_plane");
-      gpu().encoderForCopy().copyBufferToBuffer(dpos.buffer, off, gx.buffer, 0, planeBytes);
-      grads.push(gx);
-    }
-    pr.dispose();
-    dpos.dispose();
-    return grads;
-  }, [stats, scores, pos]);
+  const zeros = (shape: number[], name: string) => {
+    const z = Tensor.empty(shape, "f32", name);
+    gpu().encoderForCopy().clearBuffer(z.buffer, 0, z.byteLength);
+    return z;
+  };
+  const heads = [h, b, t, d], scoreShape = [h * b, t, t], winShape = [h * b, t, wn];
+  const byHead = (x: Tensor) => Tensor.view(x, [h, b * t, x.shape[x.shape.length - 1]]);
+  const byMatrix = (x: Tensor, cols: number) => Tensor.view(x, [h * b, t, cols]);
+
+  const fwd = noGrad(() => {
+    const qh = copy("split_heads", q, heads, "rel_attention.qh");
+    const kh = copy("split_heads", k, heads, "rel_attention.kh");
+    const vh = copy("split_heads", v, heads, "rel_attention.vh");
+    const pkw = pk ? copy("window_heads", pk, [h, wn, d], "rel_attention.pkw") : null;
+    const pqw = pq ? copy("window_heads", pq, [h, wn, d], "rel_attention.pqw") : null;
+    const cc = matmul(byMatrix(qh, d), byMatrix(kh, d), { transB: true });
+    const c2p = pkw ? matmul(byHead(qh), pkw, { transB: true }) : zeros(winShape, "rel_attention.c2p");
+    const p2c = pqw ? matmul(byHead(kh), pqw, { transB: true }) : zeros(winShape, "rel_attention.p2c");
+    const probs = Tensor.empty(scoreShape, "f32", "rel_attention.probs");
+    const pz = p > 0 ? Tensor.empty(scoreShape, "f32", "rel_attention.probs_dropped") : probs;
+    rowKernel("rel_softmax_fwd", [cc, c2p, p2c, layout.tables], [probs, pz]);
+    for (const x of [cc, c2p, p2c]) x.dispose();
+    const ctx = matmul(pz, byMatrix(vh, d));
+    const out = copy("merge_heads", ctx, [b, t, hd], "rel_attention.out");
+    ctx.dispose();
+    return { out, qh, kh, vh, probs, pz, pkw, pqw };
+  });
+  const { out, qh, kh, vh, probs, pz, pkw, pqw } = fwd;
+  const saved = [
+    qh,
+    kh,
+    vh,
+    probs,
+    ...(pz !== probs ? [pz] : []),
+    ...(pkw ? [pkw] : []),
+    ...(pqw ? [pqw] : []),
+  ];
+  return record(out, "rel_attention", inputs, (gradOut) =>
+    noGrad(() => {
+      const gh = copy("split_heads", gradOut, heads, "rel_attention.dout_h");
+      const w = matmul(byMatrix(gh, d), byMatrix(vh, d), { transB: true }); // dL/dPZ, then W in place
+      const dvh = matmul(pz, byMatrix(gh, d), { transA: true });
+      gh.dispose();
+      const dc2p = Tensor.empty(winShape, "f32", "rel_attention.dc2p");
+      const dp2c = Tensor.empty(winShape, "f32", "rel_attention.dp2c");
+      rowKernel("rel_softmax_bwd", [probs, layout.tables], [w, dc2p]);
+      rowKernel("rel_p2c_bwd", [w, layout.tables], [dp2c]);
+      const dqh = matmul(w, byMatrix(kh, d));
+      const dkh = matmul(w, byMatrix(qh, d), { transA: true });
+      w.dispose();
+      const grads: Tensor[] = [];
+      const posGrad = (win: Tensor, dwin: Tensor, x: Tensor, dx: Tensor) => {
+        const part = matmul(byHead(dwin), win); // (H, B·T, D)
+        addInPlace(dx, part);
+        part.dispose();
+        const dw = matmul(byHead(dwin), byHead(x), { transA: true }); // (H, wn, D)
+        grads.push(copy("unwindow_heads", dw, [r, hd], "rel_attention.dpos"));
+        dw.dispose();
+      };
+      if (pkw) posGrad(pkw, dc2p, qh, dqh);
+      if (pqw) posGrad(pqw, dp2c, kh, dkh);
+      dc2p.dispose();
+      dp2c.dispose();
+      const merged = [dqh, dkh, dvh].map((x, i) => {
+        const m = copy(
+          "merge_heads",
+          x,
+          [b, t, hd],
+          ["rel_attention.dq", "rel_attention.dk", "rel_attention.dv"][i],
+        );
+        x.dispose();
+        return m;
+      });
+      return [...merged, ...grads];
+    }), saved);
 }

@@ -3,6 +3,7 @@ import { backward } from "../../src/engine/tape.ts";
 import { gpu } from "../../src/engine/gpu.ts";
 import { readAll, Tensor, tidy } from "../../src/engine/tensor.ts";
 import { assertClose, dot, f64, finiteDiff, randn, rng, setupGpu } from "../_util.ts";
+import { assert, assertEquals } from "../_assert.ts";
 import {
   relAttentionGradRef,
   relAttentionRef,
@@ -107,6 +108,7 @@ const CASES: [RelDims, MaskKind, Terms][] = [
   [{ b: 2, t: 11, h: 1, d: 20, buckets: 6, maxRel: 32 }, "none", "p2c"],
   [{ b: 2, t: 7, h: 2, d: 8, buckets: 8, maxRel: 64 }, "pad", "none"],
   [{ b: 1, t: 1, h: 2, d: 4, buckets: 256, maxRel: 512 }, "none", "both"],
+  [{ b: 2, t: 66, h: 2, d: 5, buckets: 16, maxRel: 40 }, "edge", "both"],
 ];
 
 for (const [dims, kind, terms] of CASES) {
@@ -166,23 +168,42 @@ Deno.test("rel_attention: log buckets equal the fixtures' PyTorch tables", async
   }
 });
 
-Deno.test("rel_attention: runs its own kernels (five dispatches forward+backward) and rejects bad shapes", async () => {
+Deno.test("rel_attention: runs its own kernels around batched matmuls, and rejects bad shapes", async () => {
   const dims = { b: 1, t: 5, h: 2, d: 4, buckets: 4, maxRel: 8 };
   const c = makeCase(dims, "none", "both", 1);
-  const before = gpu().dispatchCount;
-  await runGpu(c, dims, NO_DROP);
-  const n = gpu().dispatchCount - before;
-  // rel_attn_fwd, bwd_scores, bwd_dq, bwd_dkv, bwd_pos (+ the upstream gradient upload is a write, not a dispatch)
-  if (n !== 5) throw new Error(`expected 5 rel_attention dispatches, got ${n}`);
+  const g = gpu();
+  const labels: string[] = [];
+  const dispatch = g.dispatch;
+  g.dispatch = (spec) => {
+    labels.push(spec.label);
+    dispatch.call(g, spec);
+  };
+  try {
+    await runGpu(c, dims, NO_DROP);
+  } finally {
+    g.dispatch = dispatch;
+  }
+  const ours = [...new Set(labels.filter((l) => l.startsWith("rel_attention.")))].sort();
+  assertEquals(ours, [
+    "rel_attention.merge_heads",
+    "rel_attention.rel_p2c_bwd",
+    "rel_attention.rel_softmax_bwd",
+    "rel_attention.rel_softmax_fwd",
+    "rel_attention.split_heads",
+    "rel_attention.unwindow_heads",
+    "rel_attention.window_heads",
+  ]);
+  assert(labels.some((l) => l.startsWith("matmul.")), "the products run on the matmul kernels");
+  assert(!labels.some((l) => l.startsWith("attention.")), "BERT's attention kernels are not used");
   tidy(() => {
     const q = Tensor.from(new Float32Array(2 * 3 * 6), [2, 3, 6]);
     const layout = relLayout(2, 3, null, { positionBuckets: 4, maxRelativePositions: 8 });
     let msg = "";
     try {
-      relAttention(q, q, q, null, null, layout, 3, { scale: 1 });
+      relAttention(q, q, q, null, null, layout, 4, { scale: 1 });
     } catch (e) {
       msg = (e as Error).message;
     }
-    if (!msg.includes("multiple of 4")) throw new Error(`got '${msg}'`);
+    if (!msg.includes("not divisible into 4 heads")) throw new Error(`got '${msg}'`);
   });
 });
