@@ -268,6 +268,19 @@ export class HubClient {
     return full;
   }
 
+  /** `POST /api/models/{repo}/branch/{branch}` from `main`'s head; an existing branch is fine. */
+  async createBranch(repoId: string, branch: string): Promise<void> {
+    const res = await this.request({
+      method: "POST",
+      url: `/api/models/${repoId}/branch/${encodeURIComponent(branch)}`,
+      json: {},
+      what: `create branch ${branch} of ${repoId}`,
+      repoId,
+      accept: [409],
+    });
+    await res.body?.cancel();
+  }
+
   /**
    * `POST /api/repos/create` (a model repo). An existing repo is fine when `existOk` (default true): the
    * Hub answers 409 with the repo's `url`. Returns the id and URL.

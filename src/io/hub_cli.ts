@@ -162,13 +162,15 @@ async function _upload(argv: string[], out: (s: string) => void, err: (s: string
   if (!(include ?? []).some((g) => g.startsWith("checkpoint"))) exclude.push("checkpoint-*");
   const client = new HubClient({ token: _one(p, "--token"), onRetry: (m) => err(`upload: ${m}`) });
   const { repoId } = await client.createRepo(repo, { private: _one(p, "--private") === "true" });
+  const revision = _one(p, "--revision");
+  if (revision && revision !== "main") await client.createBranch(repoId, revision); // as `hf upload` does
   const info = await uploadFolder(client, repoId, local, {
     pathInRepo: inRepo,
     include,
     exclude,
     commitMessage: _one(p, "--commit-message"),
     commitDescription: _one(p, "--commit-description"),
-    revision: _one(p, "--revision"),
+    revision,
     onProgress: (m) => err(`upload: ${m}`),
   });
   if (info.skipped) out(`${client.repoUrl(repoId)}: nothing changed since the last commit`);

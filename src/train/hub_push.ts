@@ -128,6 +128,9 @@ export class HubPusher {
     const client = new HubClient({ token: args.hubToken, env: ctx.env, fetch: ctx.fetch, onRetry: log });
     const id = args.hubModelId ?? basename(args.outputDir.replace(/\/+$/, "")) ?? "model";
     const repo = await client.createRepo(id, { private: args.hubPrivateRepo });
+    if (args.hubRevision && args.hubRevision !== "main") {
+      await client.createBranch(repo.repoId, args.hubRevision);
+    }
     await _cleanStaging(args.outputDir);
     log(`pushing to ${repo.url} (strategy ${args.hubStrategy})`);
     return new HubPusher(client, repo.repoId, repo.url, args, log);
@@ -273,6 +276,7 @@ export async function pushToHub(
   const exclude = opts.exclude ?? ["checkpoint-*"];
   const run = async (dir: string) => {
     const repo = await client.createRepo(repoId, { private: opts.private });
+    if (opts.revision && opts.revision !== "main") await client.createBranch(repo.repoId, opts.revision);
     return await uploadFolder(client, repo.repoId, dir, {
       commitMessage: opts.commitMessage,
       commitDescription: opts.commitDescription,

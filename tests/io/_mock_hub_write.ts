@@ -34,11 +34,16 @@ export interface MockCommit {
   changed: string[];
 }
 
-/** A repo of the mock. */
-export interface MockWriteRepo {
-  private: boolean;
+/** One branch: its files and commits. */
+export interface MockBranch {
   files: Map<string, MockFile>;
   commits: MockCommit[];
+}
+
+/** A repo of the mock: its `main` branch, other branches in `branches`. */
+export interface MockWriteRepo extends MockBranch {
+  private: boolean;
+  branches?: Map<string, MockBranch>;
 }
 
 /** A request the mock saw. */
@@ -234,23 +239,42 @@ export class MockHubWrite {
         return _json({ error: "You already created this model repo", url: `${this.url}/${repoId}` }, 409);
       }
       this.repos.set(repoId, { private: b.private === true, files: new Map(), commits: [] });
-      this.#commit(repoId, "initial commit", "", [], new Map([[".gitattributes", this.#gitattributes()]]));
+      const repo = this.repos.get(repoId)!;
+      this.#commit(
+        repo,
+        repoId,
+        "initial commit",
+        "",
+        [],
+        new Map([[".gitattributes", this.#gitattributes()]]),
+      );
       return _json({ url: `${this.url}/${repoId}`, name: repoId, id: crypto.randomUUID() });
     }
     if ((m = /^\/api\/models\/(.+)\/preupload\/([^/]+)$/.exec(p)) && req.method === "POST") {
       const auth = this.#writer(req, m[1]);
       if (typeof auth !== "string") return auth;
-      if (m[2] !== "main") return _error(404, `Invalid rev id: ${m[2]}`, "RevisionNotFound");
-      return this.#preupload(m[1], await req.json());
+      const b = this.#branch(m[1], m[2]);
+      if (!b) return _error(404, `Invalid rev id: ${m[2]}`, "RevisionNotFound");
+      return this.#preupload(b, await req.json());
+    }
+    if ((m = /^\/api\/models\/(.+)\/branch\/([^/]+)$/.exec(p)) && req.method === "POST") {
+      const auth = this.#writer(req, m[1]);
+      if (typeof auth !== "string") return auth;
+      const repo = this.repos.get(m[1])!;
+      if (this.#branch(m[1], m[2])) return _error(409, `Reference already exists: refs/heads/${m[2]}`);
+      repo.branches ??= new Map();
+      repo.branches.set(m[2], { files: new Map(repo.files), commits: [...repo.commits] });
+      return _json({ success: true });
     }
     if ((m = /^\/api\/models\/(.+)\/commit\/([^/]+)$/.exec(p)) && req.method === "POST") {
       const auth = this.#writer(req, m[1]);
       if (typeof auth !== "string") return auth;
-      if (m[2] !== "main") return _error(404, `Invalid rev id: ${m[2]}`, "RevisionNotFound");
+      const b = this.#branch(m[1], m[2]);
+      if (!b) return _error(404, `Invalid rev id: ${m[2]}`, "RevisionNotFound");
       this.#inFlight++;
       this.maxConcurrentCommits = Math.max(this.maxConcurrentCommits, this.#inFlight);
       try {
-        return await this.#commitRequest(m[1], req);
+        return await this.#commitRequest(b, m[1], req);
       } finally {
         this.#inFlight--;
       }
@@ -320,19 +344,25 @@ export class MockHubWrite {
     return { bytes, lfs: false, sha256: _sha256(bytes) };
   }
 
-  #head(repoId: string): string | null {
-    const c = this.repos.get(repoId)!.commits;
-    return c.length ? c[c.length - 1].oid : null;
+  /** The branch `rev` of a repo (`main` is the repo itself), or null. */
+  #branch(repoId: string, rev: string): MockBranch | null {
+    const repo = this.repos.get(repoId);
+    if (!repo) return null;
+    return rev === "main" ? repo : repo.branches?.get(rev) ?? null;
+  }
+
+  #head(b: MockBranch): string | null {
+    return b.commits.length ? b.commits[b.commits.length - 1].oid : null;
   }
 
   #commit(
+    repo: MockBranch,
     repoId: string,
     summary: string,
     description: string,
     deleted: string[],
     added: Map<string, MockFile>,
   ) {
-    const repo = this.repos.get(repoId)!;
     for (const d of deleted) {
       if (d.endsWith("/")) {
         for (const k of [...repo.files.keys()]) if (k.startsWith(d)) repo.files.delete(k);
@@ -344,7 +374,7 @@ export class MockHubWrite {
     );
     repo.commits.push({
       oid,
-      parent: this.#head(repoId),
+      parent: this.#head(repo),
       summary,
       description,
       changed: [...deleted, ...added.keys()],
@@ -352,9 +382,8 @@ export class MockHubWrite {
     return oid;
   }
 
-  #preupload(repoId: string, body: { files?: { path: string; sample: string; size: number }[] }): Response {
+  #preupload(repo: MockBranch, body: { files?: { path: string; sample: string; size: number }[] }): Response {
     if (!Array.isArray(body.files)) return _error(400, "files must be an array");
-    const repo = this.repos.get(repoId)!;
     const files = body.files.map((f) => {
       if (typeof f.path !== "string" || typeof f.size !== "number" || typeof f.sample !== "string") {
         throw new Error("each file needs path, size and sample");
@@ -367,7 +396,7 @@ export class MockHubWrite {
       const oid = have ? (have.lfs ? have.sha256 : _gitSha1(have.bytes)) : undefined;
       return { path: f.path, uploadMode: lfs ? "lfs" : "regular", shouldIgnore: false, oid };
     });
-    return _json({ files, commitOid: this.#head(repoId) });
+    return _json({ files, commitOid: this.#head(repo) });
   }
 
   #batch(repoId: string, body: {
@@ -432,7 +461,7 @@ export class MockHubWrite {
     return _json({ success: true });
   }
 
-  async #commitRequest(repoId: string, req: Request): Promise<Response> {
+  async #commitRequest(b: MockBranch, repoId: string, req: Request): Promise<Response> {
     if ((req.headers.get("content-type") ?? "").split(";")[0].trim() !== "application/x-ndjson") {
       return _error(400, "commit needs Content-Type application/x-ndjson");
     }
@@ -448,7 +477,7 @@ export class MockHubWrite {
     if (!items.length || items[0].key !== "header") return _error(400, "the first line must be the header");
     const header = items[0].value ?? {};
     if (typeof header.summary !== "string" || !header.summary) return _error(400, "header needs a summary");
-    const head = this.#head(repoId);
+    const head = this.#head(b);
     if (header.parentCommit !== undefined && header.parentCommit !== head) {
       return _error(412, `A commit has happened since. Please refresh and try again.`);
     }
@@ -479,7 +508,7 @@ export class MockHubWrite {
         deleted.push(it.key === "deletedFolder" && !v.path.endsWith("/") ? v.path + "/" : v.path);
       } else throw new Error(`line ${i + 2}: unknown key ${it.key}`);
     }
-    const oid = this.#commit(repoId, header.summary, header.description ?? "", deleted, added);
+    const oid = this.#commit(b, repoId, header.summary, header.description ?? "", deleted, added);
     return _json({ success: true, commitOid: oid, commitUrl: `${this.url}/${repoId}/commit/${oid}` });
   }
 
@@ -492,10 +521,10 @@ export class MockHubWrite {
         return _error(404, "Repository not found", "RepoNotFound");
       }
     }
-    const head = this.#head(repoId)!;
-    if (rev !== "main" && rev !== head) return _error(404, "Revision not found", "RevisionNotFound");
-    const commit = { "x-repo-commit": head };
-    const f = repo.files.get(path);
+    const b = this.#branch(repoId, rev) ?? (rev === this.#head(repo) ? repo : null);
+    if (!b) return _error(404, "Revision not found", "RevisionNotFound");
+    const commit = { "x-repo-commit": this.#head(b)! };
+    const f = b.files.get(path);
     if (!f) {
       return new Response("Entry not found", {
         status: 404,

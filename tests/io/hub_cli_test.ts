@@ -94,7 +94,16 @@ Deno.test("hub CLI: deno task upload pushes a folder (no checkpoint-*); 401 and 
     const bad = await task(["upload", "alice/tiny", dir], { ...env, HF_TOKEN: "hf_wrong" });
     assertEquals(bad.code, 1);
     assert(bad.stderr.includes("HTTP 401") && bad.stderr.includes("deno task login"), bad.stderr);
-    const missing = await task(["upload", "alice/tiny", dir, "--revision", "no-such-branch"], env);
+    await Deno.writeTextFile(`${dir}/config.json`, '{"dev": true}\n');
+    const dev = await task(
+      ["upload", "alice/tiny", dir, "--revision", "dev", "--commit-message", "on dev"],
+      env,
+    );
+    assertEquals(dev.code, 0, dev.stderr);
+    assertEquals(repo.branches?.get("dev")?.commits.at(-1)?.summary, "on dev");
+    assertEquals(hub.text("alice/tiny", "config.json"), "{}\n", "main is untouched");
+    hub.faults = [{ status: 404, times: 1, path: /\/preupload\// }]; // e.g. the repo was deleted meanwhile
+    const missing = await task(["upload", "alice/tiny", dir], env);
     assertEquals(missing.code, 1);
     assert(
       missing.stderr.includes("HTTP 404") && missing.stderr.includes("check the repo id"),

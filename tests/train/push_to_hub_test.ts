@@ -276,11 +276,18 @@ Deno.test("push: hubStrategy all_checkpoints pushes each checkpoint-N/; end push
       "Training in progress, step 6",
       "done",
     ]);
-    await runTrainer(args(end, { ...saves, hubModelId: "alice/end", hubStrategy: "end" }), hub, {
-      after: async (t) => void await t.pushToHub(),
-    });
-    assertEquals(hub.summaries("alice/end"), ["initial commit", "End of training"]);
-    assert(![...hub.repos.get("alice/end")!.files.keys()].some((f) => f.includes("checkpoint")));
+    await runTrainer(
+      args(end, { ...saves, hubModelId: "alice/end", hubStrategy: "end", hubRevision: "dev" }),
+      hub,
+      { after: async (t) => void await t.pushToHub() },
+    );
+    const repo = hub.repos.get("alice/end")!;
+    assertEquals(hub.summaries("alice/end"), ["initial commit"], "main untouched: hubRevision is dev");
+    assertEquals(repo.branches!.get("dev")!.commits.map((c) => c.summary), [
+      "initial commit",
+      "End of training",
+    ]);
+    assert(![...repo.branches!.get("dev")!.files.keys()].some((f) => f.includes("checkpoint")));
   } finally {
     await hub.close();
     for (const d of [all, end]) await Deno.remove(d, { recursive: true });
