@@ -5,6 +5,7 @@
  * @module
  */
 import { BufferPool, type PoolStats } from "./buffer_pool.ts";
+import { recordDispatch } from "./dispatch_trace.ts";
 
 /** Thrown when no WebGPU adapter can be had; its message says how to get one. */
 export class WebGpuUnavailableError extends Error {
@@ -333,6 +334,7 @@ export class Gpu {
     pass.dispatchWorkgroups(x, y, z);
     this.#batchKernels.push(spec.label);
     this.#dispatchCount++;
+    recordDispatch(spec.label); // tests: which kernels ran (see dispatch_trace.ts)
   }
 
   /** Submits everything encoded so far. Does not wait for the GPU. */

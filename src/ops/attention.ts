@@ -8,6 +8,7 @@
 import src from "../../kernels/attention.wgsl" with { type: "text" };
 import { f32, gpu, type ParamValue, splitGrid } from "../engine/gpu.ts";
 import { record } from "../engine/tape.ts";
+import { noteFallback } from "../engine/dispatch_trace.ts";
 import { Tensor } from "../engine/tensor.ts";
 import { RNG_WGSL } from "./rng.ts";
 
@@ -219,6 +220,9 @@ export function attention(
   const seed = (opts.seed ?? 0) >>> 0;
   const chunk = _fastChunk(g);
   if (chunk > 0) return _attention64(q, k, v, mask, g, p, seed, chunk);
+  if (_path !== "generic" && g.d === 64 && g.t > 0 && g.b > 0) {
+    noteFallback("attention", `D = 64 but T = ${g.t}, H = ${g.h} exceed the texture limit`);
+  }
   return _attentionGeneric(q, k, v, mask, g, p, seed);
 }
 

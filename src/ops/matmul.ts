@@ -24,6 +24,7 @@
 import src from "../../kernels/matmul.wgsl" with { type: "text" };
 import { gpu } from "../engine/gpu.ts";
 import { record } from "../engine/tape.ts";
+import { noteFallback } from "../engine/dispatch_trace.ts";
 import { Tensor } from "../engine/tensor.ts";
 import { addInPlace, sumRows } from "./elementwise.ts";
 
@@ -85,11 +86,20 @@ export function setMatmulPath(path: MatmulPath, textureLimit = 0, textureBytes =
   _maxTextureBytes = textureBytes || _DEFAULT_TEXTURE_BYTES;
 }
 
+/** The current {@link setMatmulPath} settings (so tests can restore them). */
+export function matmulPathSettings(): { path: MatmulPath; textureLimit: number; textureBytes: number } {
+  return { path: _path, textureLimit: _texLimit, textureBytes: _maxTextureBytes };
+}
+
 /** Runs a GEMM on the GPU and returns its (unrecorded) output. */
 function _gemm(g: _Gemm): Tensor {
   const out = Tensor.empty(g.outShape, "f32", g.label);
   if (out.size === 0) return out;
-  if (_path === "generic" || !_gemmTexAll(g, out)) _gemmGeneric(g, out);
+  if (_path === "generic") _gemmGeneric(g, out);
+  else if (!_gemmTexAll(g, out)) {
+    if (g.K > 0) noteFallback("matmul", `${g.label}: ${g.M}×${g.N}×${g.K} does not fit the texture path`);
+    _gemmGeneric(g, out);
+  }
   return out;
 }
 

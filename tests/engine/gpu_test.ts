@@ -99,10 +99,12 @@ Deno.test("scopes: tidy disposes everything but the result and persistent tensor
 });
 
 Deno.test("gpu: a binding larger than maxStorageBufferBindingSize is a clear error naming the kernel", () => {
+  // The binding's declared size is over the limit; the buffer itself stays small, so this holds on
+  // devices where maxBufferSize equals maxStorageBufferBindingSize (Chromium's SwiftShader: both 1 GiB).
   const limit = gpu().limits.maxStorageBufferBindingSize;
   const code = `@group(0) @binding(0) var<storage, read_write> o: array<f32>;
     @compute @workgroup_size(1) fn main() { o[0] = 1.0; }`;
-  const big = gpu().pool.acquire(limit + 1024, "too-big");
+  const small = gpu().pool.acquire(1024, "small");
   try {
     assertThrows(
       () =>
@@ -111,15 +113,14 @@ Deno.test("gpu: a binding larger than maxStorageBufferBindingSize is a clear err
           code,
           entryPoint: "main",
           inputs: [],
-          outputs: [{ buffer: big }],
+          outputs: [{ buffer: small, size: limit + 4 }],
           workgroups: [1],
         }),
       RangeError,
       "kernel big.kernel: binding 0",
     );
   } finally {
-    gpu().pool.release(big);
-    gpu().pool.trim();
+    gpu().pool.release(small);
   }
 });
 

@@ -1,6 +1,8 @@
 import { attention, type AttentionPath, setAttentionPath } from "../../src/ops/attention.ts";
 import { backward } from "../../src/engine/tape.ts";
 import { readAll, Tensor, tidy } from "../../src/engine/tensor.ts";
+import { fallbackCounts, noteFallback, traceDispatches } from "../../src/engine/dispatch_trace.ts";
+import { assert, assertEquals } from "../_assert.ts";
 import { assertClose, dot, f64, finiteDiff, randn, rng, setupGpu } from "../_util.ts";
 import { attentionGradRef, attentionRef, type AttnDims, type AttnDropout } from "../ref/attention.ts";
 
@@ -97,28 +99,58 @@ const CASES: [AttnDims, MaskKind][] = [
   [{ b: 1, t: 40, h: 1, d: 128 }, "random"],
 ];
 
+/** The attention kernels a run encoded (from the dispatch trace). */
+async function attentionKernels(fn: () => Promise<void>): Promise<string[]> {
+  const { labels } = await traceDispatches(fn);
+  return [...new Set(labels.filter((l) => l.startsWith("attention.attn_")))].sort();
+}
+
+const FAST = ["attention.attn_bwd_dkv64", "attention.attn_bwd_dq64", "attention.attn_fwd64"];
+const GENERIC = ["attention.attn_bwd_dkv", "attention.attn_bwd_dq", "attention.attn_fwd"];
+
 for (const [dims, kind] of CASES) {
   const name = `B${dims.b} T${dims.t} H${dims.h} D${dims.d}, mask ${kind}`;
   Deno.test(`attention: forward and backward match float64 at ${name}`, async () => {
-    await checkAgainstRef(dims, kind, NO_DROP, dims.t * 7 + dims.d);
+    const fallbacks = fallbackCounts().attention ?? 0;
+    const ran = await attentionKernels(() => checkAgainstRef(dims, kind, NO_DROP, dims.t * 7 + dims.d));
+    // The trace proves the path: D = 64 ran the texture kernels, nothing else; others the generic ones.
+    assertEquals(ran, dims.d === 64 ? FAST : GENERIC);
+    assertEquals(fallbackCounts().attention ?? 0, fallbacks);
   });
 }
 
+Deno.test("attention: a D = 64 launch the textures cannot hold falls back visibly (counted, warned once)", async () => {
+  const before = fallbackCounts().attention ?? 0;
+  let ran: string[] = [];
+  await withPath("auto", 40, async () => { // T = 50 rows exceed a 40-texel limit
+    ran = await attentionKernels(() => checkAgainstRef({ b: 1, t: 50, h: 1, d: 64 }, "none", NO_DROP, 77));
+  });
+  assertEquals(ran, GENERIC);
+  assert((fallbackCounts().attention ?? 0) > before, "the fallback was silent");
+  const warned: string[] = [];
+  noteFallback("test-op", "why", (l) => warned.push(l));
+  noteFallback("test-op", "why", (l) => warned.push(l));
+  assertEquals([warned.length, fallbackCounts()["test-op"]], [1, 2]);
+});
+
 Deno.test("attention: the generic kernels at D = 64 match float64 too", async () => {
-  await withPath(
-    "generic",
-    0,
-    () => checkAgainstRef({ b: 2, t: 19, h: 2, d: 64 }, "edge", { p: 0.2, seed: 5 }, 3),
-  );
+  await withPath("generic", 0, async () => {
+    const ran = await attentionKernels(() =>
+      checkAgainstRef({ b: 2, t: 19, h: 2, d: 64 }, "edge", { p: 0.2, seed: 5 }, 3)
+    );
+    assertEquals(ran, GENERIC);
+  });
 });
 
 Deno.test("attention: the D = 64 kernels split the batch when textures are small", async () => {
   // Limit 70 texels: 64 texture rows, so 2 batches of T = 30 per chunk and B = 3 runs as chunks of 2 and 1.
-  await withPath(
-    "auto",
-    70,
-    () => checkAgainstRef({ b: 3, t: 30, h: 2, d: 64 }, "edge", { p: 0.1, seed: 9 }, 4),
-  );
+  await withPath("auto", 70, async () => {
+    const { labels } = await traceDispatches(() =>
+      checkAgainstRef({ b: 3, t: 30, h: 2, d: 64 }, "edge", { p: 0.1, seed: 9 }, 4)
+    );
+    assertEquals(labels.filter((l) => l === "attention.attn_fwd64").length, 2); // chunks of 2 and 1
+    assert(!labels.includes("attention.attn_fwd"), "the generic kernel ran");
+  });
 });
 
 Deno.test("attention: many sequence lengths in a row (staging textures are cached and evicted)", async () => {

@@ -1,7 +1,8 @@
-import { linear, matmul, type MatmulPath, setMatmulPath } from "../../src/ops/matmul.ts";
+import { linear, matmul, type MatmulPath, matmulPathSettings, setMatmulPath } from "../../src/ops/matmul.ts";
+import { fallbackCounts, traceDispatches } from "../../src/engine/dispatch_trace.ts";
 import { backward } from "../../src/engine/tape.ts";
 import { readAll, Tensor, tidy } from "../../src/engine/tensor.ts";
-import { assertThrows } from "../_assert.ts";
+import { assert, assertEquals, assertThrows } from "../_assert.ts";
 import { assertClose, dot, f64, finiteDiff, randn, setupGpu } from "../_util.ts";
 import { refMatmul, refMatmulAbs, refMatmulGrads, type RefMatmulSpec } from "../ref/matmul.ts";
 
@@ -69,52 +70,80 @@ async function check(c: Case, seed: number, fdSamples = 4): Promise<void> {
 
 const LAYOUTS = [[false, false], [false, true], [true, false], [true, true]] as const;
 
+/**
+ * Runs `fn` with a matmul path, restores the previous settings afterwards (tests never depend on their
+ * order), and asserts from the dispatch trace that the requested kernels — and only those — ran.
+ */
+async function onPath(
+  path: MatmulPath,
+  fn: () => Promise<void>,
+  textureLimit = 0,
+  textureBytes = 0,
+): Promise<string[]> {
+  const before = matmulPathSettings();
+  const fallbacks = fallbackCounts().matmul ?? 0;
+  setMatmulPath(path, textureLimit, textureBytes);
+  try {
+    const { labels } = await traceDispatches(fn);
+    const gemms = labels.filter((l) => /^matmul\.mm_/.test(l));
+    assert(gemms.length > 0, "no GEMM ran");
+    const want = path === "generic" ? /^matmul\.mm_generic$/ : /^matmul\.mm_tex4?$/;
+    const other = gemms.filter((l) => !want.test(l));
+    assertEquals(other, [], `path ${path} ran other GEMM kernels`);
+    if (path === "texture-pack") assert(labels.includes("matmul.pack_tex"), "the pack kernel did not run");
+    assertEquals(fallbackCounts().matmul ?? 0, fallbacks, "a silent fallback to the generic kernel");
+    return labels;
+  } finally {
+    setMatmulPath(before.path, before.textureLimit, before.textureBytes);
+  }
+}
+
 // Every product test runs on both kernels: the texture fast path (default) and the generic buffer kernel.
 for (const path of ["texture", "generic"] as MatmulPath[]) {
   Deno.test(`matmul[${path}]: all layouts ± bias at 7×13·13×5 and 257×129·129×65 (fwd, bwd, FD)`, async () => {
-    setMatmulPath(path);
-    let seed = 10;
-    for (const [transA, transB] of LAYOUTS) {
-      for (const bias of [false, true]) {
-        await check({ M: 7, N: 5, K: 13, transA, transB, bias }, seed += 10);
-        await check({ M: 257, N: 65, K: 129, transA, transB, bias }, seed += 10, 3);
+    await onPath(path, async () => {
+      let seed = 10;
+      for (const [transA, transB] of LAYOUTS) {
+        for (const bias of [false, true]) {
+          await check({ M: 7, N: 5, K: 13, transA, transB, bias }, seed += 10);
+          await check({ M: 257, N: 65, K: 129, transA, transB, bias }, seed += 10, 3);
+        }
       }
-    }
+    });
   });
 
   Deno.test(`matmul[${path}]: batched 3×5×17×33 · 33×9, batched and shared B, all layouts`, async () => {
-    setMatmulPath(path);
-    let seed = 500;
-    for (const [transA, transB] of LAYOUTS) {
-      for (const sharedB of [false, true]) {
-        await check(
-          { batchDims: [3, 5], M: 17, N: 9, K: 33, transA, transB, sharedB, bias: true },
-          seed += 10,
-        );
+    await onPath(path, async () => {
+      let seed = 500;
+      for (const [transA, transB] of LAYOUTS) {
+        for (const sharedB of [false, true]) {
+          await check(
+            { batchDims: [3, 5], M: 17, N: 9, K: 33, transA, transB, sharedB, bias: true },
+            seed += 10,
+          );
+        }
       }
-    }
+    });
   });
 
   Deno.test(`matmul[${path}]: K = 3072 stays within the K·eps bound`, async () => {
-    setMatmulPath(path);
-    await check({ M: 33, N: 17, K: 3072, bias: true }, 900, 0);
-    await check({ M: 33, N: 17, K: 3072, transB: true }, 910, 0);
+    await onPath(path, async () => {
+      await check({ M: 33, N: 17, K: 3072, bias: true }, 900, 0);
+      await check({ M: 33, N: 17, K: 3072, transB: true }, 910, 0);
+    });
   });
 }
 
 Deno.test("matmul[texture]: 64-aligned shapes (staged by copyBufferToTexture) and the same via pack", async () => {
-  try {
-    for (const path of ["texture", "texture-pack"] as MatmulPath[]) {
-      setMatmulPath(path);
+  for (const path of ["texture", "texture-pack"] as MatmulPath[]) {
+    await onPath(path, async () => {
       let seed = 1000;
       for (const [transA, transB] of LAYOUTS) {
         await check({ M: 64, N: 192, K: 128, transA, transB, bias: true }, seed += 10, 2);
         await check({ batchDims: [3], M: 64, N: 128, K: 64, transA, transB, sharedB: true }, seed += 10, 2);
         await check({ batchDims: [2], M: 128, N: 64, K: 64, transA, transB }, seed += 10, 2);
       }
-    }
-  } finally {
-    setMatmulPath("auto");
+    });
   }
 });
 
@@ -122,8 +151,7 @@ Deno.test("matmul[texture]: vec4 output stores (N % 4 == 0) at uneven M, K and p
   // N = 4, 8: one invocation with 1 or 2 of its 3 column groups in range; N = 100: a second workgroup
   // with one group in range; N = 36: a partial workgroup. M and K are odd (partial row tiles, K padding).
   // Backward products have N = K or M (not multiples of 4) and take the scalar-store kernel.
-  setMatmulPath("texture");
-  try {
+  const labels = await onPath("texture", async () => {
     let seed = 1500;
     for (const [transA, transB] of LAYOUTS) {
       await check({ M: 37, N: 4, K: 23, transA, transB, bias: true }, seed += 10, 2);
@@ -132,34 +160,34 @@ Deno.test("matmul[texture]: vec4 output stores (N % 4 == 0) at uneven M, K and p
       await check({ batchDims: [3], M: 17, N: 36, K: 9, transA, transB, bias: true }, seed += 10, 2);
       await check({ batchDims: [2], M: 21, N: 36, K: 11, transA, transB, sharedB: true }, seed += 10, 2);
     }
-  } finally {
-    setMatmulPath("auto");
-  }
+  });
+  assert(labels.includes("matmul.mm_tex4") && labels.includes("matmul.mm_tex"), "both store variants ran");
 });
 
 Deno.test("matmul[texture]: chunking over batch, rows and columns when textures are small", async () => {
   // A 96-texel limit forces several chunks per product; a 64 KiB texture budget forces evictions.
-  setMatmulPath("texture", 96, 64 * 1024);
-  try {
-    let seed = 700;
-    for (const [transA, transB] of LAYOUTS) {
-      await check({ batchDims: [3, 5], M: 17, N: 9, K: 33, transA, transB, bias: true }, seed += 10, 2);
-      await check({ batchDims: [3], M: 40, N: 20, K: 7, transA, transB, sharedB: true }, seed += 10, 2);
-      await check({ M: 257, N: 200, K: 20, transA, transB, bias: true }, seed += 10, 2);
-    }
-    // K longer than a texture holds: K ranges accumulate (and batch groups / ranges of a summed dB).
-    for (const [transA, transB] of LAYOUTS) {
-      await check({ M: 9, N: 11, K: 400, transA, transB, bias: true }, seed += 10, 2);
-      await check({ batchDims: [3], M: 40, N: 20, K: 7, transA, transB, sharedB: true }, seed += 10, 2);
-      await check({ batchDims: [2], M: 150, N: 20, K: 7, transA, transB, sharedB: true }, seed += 10, 2);
-    }
-  } finally {
-    setMatmulPath("auto");
-  }
+  await onPath(
+    "texture",
+    async () => {
+      let seed = 700;
+      for (const [transA, transB] of LAYOUTS) {
+        await check({ batchDims: [3, 5], M: 17, N: 9, K: 33, transA, transB, bias: true }, seed += 10, 2);
+        await check({ batchDims: [3], M: 40, N: 20, K: 7, transA, transB, sharedB: true }, seed += 10, 2);
+        await check({ M: 257, N: 200, K: 20, transA, transB, bias: true }, seed += 10, 2);
+      }
+      // K longer than a texture holds: K ranges accumulate (and batch groups / ranges of a summed dB).
+      for (const [transA, transB] of LAYOUTS) {
+        await check({ M: 9, N: 11, K: 400, transA, transB, bias: true }, seed += 10, 2);
+        await check({ batchDims: [3], M: 40, N: 20, K: 7, transA, transB, sharedB: true }, seed += 10, 2);
+        await check({ batchDims: [2], M: 150, N: 20, K: 7, transA, transB, sharedB: true }, seed += 10, 2);
+      }
+    },
+    96,
+    64 * 1024,
+  );
 });
 
 Deno.test("linear: matches nn.Linear (x·Wᵀ + b) forward and backward, with and without bias", async () => {
-  setMatmulPath("auto");
   for (const withBias of [true, false]) {
     await tidy(async () => {
       const rows = 2 * 7, inF = 33, outF = 19;
