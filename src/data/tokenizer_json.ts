@@ -5,6 +5,8 @@
  *   pre-tokenizer's and the post-processor's `add_prefix_space`; for a Metaspace pre-tokenizer it selects
  *   `prepend_scheme` `"always"` (true) or `"never"` (false), as newer sentencepiece-based fast tokenizers do.
  * - `do_lower_case` (BertTokenizerFast `__init__`): rewrites the BertNormalizer's `lowercase`.
+ * - A legacy Metaspace `add_prefix_space: false` (tokenizers < 0.14) becomes `prepend_scheme: "never"`, as
+ *   the Rust tokenizers read it (the JS library would prepend).
  * @module
  */
 
@@ -98,8 +100,17 @@ export function applyTokenizerConfig(json: _Json, config: _Json, overrides: Toke
   const addPrefixSpace = overrides.addPrefixSpace ??
     (typeof config.add_prefix_space === "boolean" ? config.add_prefix_space : undefined);
   const lower = typeof config.do_lower_case === "boolean" ? config.do_lower_case : undefined;
-  if (addPrefixSpace === undefined && lower === undefined) return json;
+  const legacyMetaspace = _preTokenizers(json.pre_tokenizer).some((p) =>
+    p.type === "Metaspace" && p.prepend_scheme === undefined && p.add_prefix_space === false
+  );
+  if (addPrefixSpace === undefined && lower === undefined && !legacyMetaspace) return json;
   const out = structuredClone(json);
+  for (const p of _preTokenizers(out.pre_tokenizer)) {
+    // tokenizers < 0.14 wrote `add_prefix_space` for Metaspace: false means prepend_scheme "never"
+    if (p.type === "Metaspace" && p.prepend_scheme === undefined && p.add_prefix_space === false) {
+      p.prepend_scheme = "never";
+    }
+  }
   if (addPrefixSpace !== undefined) {
     for (const p of _preTokenizers(out.pre_tokenizer)) {
       if (p.type === "ByteLevel") p.add_prefix_space = addPrefixSpace;

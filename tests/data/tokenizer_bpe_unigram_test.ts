@@ -340,3 +340,28 @@ Deno.test("pipeline: HF's space heuristic decides BPE and Unigram subwords; firs
   const wp = gatherPreEntities({ tokens: ["la", "##mb"], offsets: [[0, 2], [2, 4]] }, new Float32Array(2), 1);
   assertEquals(wp.map((p) => p.isSubword), [false, true]);
 });
+
+Deno.test("tokenizer_config.json: do_lower_case rewrites the BERT normalizer; add_prefix_space the Metaspace", async () => {
+  const bertDir = new URL("../../data/bert-base-cased/", import.meta.url);
+  const json = JSON.parse(await Deno.readTextFile(new URL("tokenizer.json", bertDir)));
+  const cased = WordTokenizer.fromJson(json, {});
+  const lower = WordTokenizer.fromJson(json, { do_lower_case: true });
+  assertEquals(cased.encodeWords(["Paris"], { addSpecialTokens: false }).tokens, ["Paris"]);
+  // lowercased before WordPiece (the cased vocab has no "paris": par ##is)
+  assertEquals(lower.encodeWords(["Paris"], { addSpecialTokens: false }).tokens, ["par", "##is"]);
+  // Metaspace: add_prefix_space false → prepend_scheme "never": no ▁ before the first word of the text
+  const never = WordTokenizer.fromJson(unigramJson(), { add_prefix_space: false });
+  assertEquals(never.encodeText("EU", { addSpecialTokens: false }).tokens, ["E", "U"]);
+  const legacy = unigramJson();
+  const meta = (legacy.pre_tokenizer as { pretokenizers: Record<string, unknown>[] }).pretokenizers[1];
+  delete meta.prepend_scheme;
+  meta.add_prefix_space = false;
+  assertEquals(WordTokenizer.fromJson(legacy, {}).encodeText("EU", { addSpecialTokens: false }).tokens, [
+    "E",
+    "U",
+  ]);
+  meta.add_prefix_space = true;
+  assertEquals(WordTokenizer.fromJson(legacy, {}).encodeText("EU", { addSpecialTokens: false }).tokens, [
+    "▁EU",
+  ]);
+});
