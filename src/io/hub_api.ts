@@ -105,6 +105,7 @@ export class HubClient {
   readonly #maxRetries: number;
   readonly #backoffMs: number;
   readonly #onRetry: (m: string) => void;
+  readonly #offline: boolean;
   #whoami: WhoAmI | null = null;
 
   /** A client for `opts.endpoint` (or HF_ENDPOINT) with the token found as huggingface_hub finds it. */
@@ -118,6 +119,7 @@ export class HubClient {
     this.#maxRetries = opts.maxRetries ?? 5;
     this.#backoffMs = opts.backoffMs ?? 1000;
     this.#onRetry = opts.onRetry ?? (() => {});
+    this.#offline = ["1", "ON", "YES", "TRUE"].includes((env("HF_HUB_OFFLINE") ?? "").trim().toUpperCase());
   }
 
   /** Whether a token was found. */
@@ -157,6 +159,12 @@ export class HubClient {
    */
   async request(req: HubRequest): Promise<Response> {
     const url = req.url.startsWith("/") ? this.endpoint + req.url : req.url;
+    if (this.#offline) {
+      throw new HubError(
+        `${req.what}: HF_HUB_OFFLINE is set; unset it to talk to the Hub at ${this.endpoint}`,
+      );
+    }
+    const shown = url.split("?")[0]; // presigned upload URLs carry signatures: never in a message
     const headers: Record<string, string> = { "user-agent": "webgpu-ner", ...req.headers };
     if (req.json !== undefined) headers["content-type"] ??= "application/json";
     if (req.auth !== false) Object.assign(headers, this.authHeaders(url));
@@ -181,7 +189,9 @@ export class HubClient {
         ) throw noNet((e as Error).message);
         if (attempt >= this.#maxRetries) {
           throw new HubError(
-            `${req.what}: cannot reach ${url}: ${this.redact((e as Error).message)} (after ${attempt + 1} ` +
+            `${req.what}: cannot reach ${shown}: ${this.redact((e as Error).message)} (after ${
+              attempt + 1
+            } ` +
               "attempts). Check the network or HF_ENDPOINT",
           );
         }
@@ -195,7 +205,7 @@ export class HubClient {
         await this.#wait(attempt, after, `${req.what}: HTTP ${res.status}`);
         continue;
       }
-      throw await this.#statusError(req, url, res, attempt);
+      throw await this.#statusError(req, shown, res, attempt);
     }
   }
 
@@ -291,7 +301,7 @@ export class HubClient {
     const res = await this.request({
       method: "POST",
       url: "/api/repos/create",
-      json: { name, organization, private: opts.private ?? false, type: "model" },
+      json: { name, organization, private: opts.private ?? false },
       what: `create repo ${repoId}`,
       repoId,
       accept: opts.existOk === false ? [] : [409],

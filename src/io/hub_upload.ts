@@ -283,7 +283,7 @@ async function _uploadObject(
     const res = await client.request({
       method: "POST",
       url: verify.href,
-      headers: { ..._LFS_HEADERS, ...(verify.header ?? {}) },
+      headers: verify.header ?? {}, // JSON, with the token, as huggingface_hub sends it
       json: { oid: a.sha256, size: a.size },
       what: `${what} (verify)`,
       repoId,

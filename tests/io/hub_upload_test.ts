@@ -239,3 +239,12 @@ Deno.test("hub token: HF_TOKEN, then HUGGING_FACE_HUB_TOKEN, then the token file
   assertEquals(findToken(e, "explicit")?.source, "argument");
   await Deno.remove(dir, { recursive: true });
 });
+
+Deno.test("hub upload: HF_HUB_OFFLINE=1 refuses to talk to the Hub, saying so", async () => {
+  await withMock(async (hub) => {
+    const env = (k: string) => ({ HF_ENDPOINT: hub.url, HF_HUB_OFFLINE: "1" } as Record<string, string>)[k];
+    const c = new HubClient({ token: TOKEN, env });
+    await assertRejects(() => c.createRepo("alice/x"), HubError, "HF_HUB_OFFLINE is set");
+    assertEquals(hub.requests.length, 0);
+  });
+});
