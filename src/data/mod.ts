@@ -55,10 +55,19 @@ export {
   DEFAULT_MODEL_MAX_LENGTH,
   type EncodeOptions,
   loadTokenizer,
+  type LoadTokenizerOptions,
   type TextEncoding,
+  type TokenizerModelType,
   type WordEncoding,
   WordTokenizer,
 } from "./tokenizer.ts";
+export {
+  applyTokenizerConfig,
+  type MetaspaceInfo,
+  type PipelineInfo,
+  pipelineInfo,
+  type TokenizerOverrides,
+} from "./tokenizer_json.ts";
 export { encodeTextWithOffsets } from "./offsets.ts";
 export { alignLabelsWithTokens, type AlignOptions, continuationLabels, IGNORE_INDEX } from "./align.ts";
 export {

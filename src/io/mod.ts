@@ -1,5 +1,6 @@
 /**
- * File input/output: safetensors reading and writing, crash-safe writes, and the Hugging Face Hub cache.
+ * File input/output: safetensors reading and writing, PyTorch `pytorch_model.bin` reading (zip and legacy
+ * torch.save formats through a restricted pickle reader), crash-safe writes, and the Hugging Face Hub cache.
  * @module
  */
 export {
@@ -52,3 +53,32 @@ export {
   uploadFolder,
   type UploadFolderOptions,
 } from "./hub_upload.ts";
+export { crc32, isZip, openZip, type ZipArchive, type ZipEntry, ZipError } from "./zip.ts";
+export {
+  PyDict,
+  PyGlobal,
+  PyTuple,
+  type PyValue,
+  STORAGE_TYPES,
+  type StorageRef,
+  type TensorRef,
+  TORCH_DTYPE_SIZE,
+  type TorchDType,
+  TorchPickleError,
+  unpickle,
+  type Unpickled,
+} from "./torch_pickle.ts";
+export {
+  materialize,
+  parseTorchCheckpoint,
+  readTorchCheckpoint,
+  type TorchCheckpoint,
+  type TorchLayout,
+} from "./torch_checkpoint.ts";
+export {
+  PYTORCH_WEIGHTS,
+  readCheckpointTensors,
+  resolveWeightFiles,
+  SAFETENSORS_WEIGHTS,
+  weightToFloat32,
+} from "./weights.ts";
