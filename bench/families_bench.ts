@@ -9,7 +9,9 @@
  * | roberta     | roberta-base: vocab 50265, 768 × 12, positions 514, eps 1e-5   |
  * | electra     | electra-base-discriminator: vocab 30522, embedding 768, 768×12 |
  *
- * XLM-R and CamemBERT run RoBERTa's network (their vocabularies only change the embedding lookup).
+ * XLM-R and CamemBERT run RoBERTa's network (their vocabularies only change the embedding lookup). A
+ * vocabulary whose f32 embedding table exceeds the device's maxStorageBufferBindingSize (roberta-base on
+ * lavapipe: 154 MB > 128 MiB) is capped to what one binding holds, and the report says so.
  *
  *   deno run -A bench/families_bench.ts --report [--steps N] [--only bert,roberta]
  *   deno bench -A bench/families_bench.ts
@@ -30,6 +32,8 @@ const LABELS = ["O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC", "B-MI
 const BASE: Record<string, Record<string, unknown>> = {
   bert: { vocab_size: 28996 },
   distilbert: { vocab_size: 28996, num_hidden_layers: 6 },
+  // roberta-base's 50265 × 768 f32 word embeddings (154 MB) exceed a 128 MiB storage binding (lavapipe's
+  // maxStorageBufferBindingSize); on such devices the vocabulary is capped to what one binding holds.
   roberta: { vocab_size: 50265, pad_token_id: 1, max_position_embeddings: 512 },
   electra: {
     vocab_size: 30522,
@@ -65,7 +69,14 @@ function trainStepFn(model: TokenClassifier): { step: () => void; optimizer: Ada
 }
 
 function build(type: string): TokenClassifier {
-  return randomModel(makeModelConfig(type, BASE[type], LABELS), 1);
+  const fields = { ...BASE[type] };
+  const hidden = (fields.hidden_size as number | undefined) ?? 768;
+  const maxRows = Math.floor(gpu().device.limits.maxStorageBufferBindingSize / (4 * hidden));
+  if ((fields.vocab_size as number) > maxRows) {
+    console.error(`${type}: vocab ${fields.vocab_size} capped to ${maxRows} (one storage binding)`);
+    fields.vocab_size = maxRows;
+  }
+  return randomModel(makeModelConfig(type, fields, LABELS), 1);
 }
 
 const arg = (flag: string) => {
