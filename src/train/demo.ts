@@ -41,8 +41,21 @@ export const DEMO_ARGS: string[] = [
   "bert-demo-ner",
 ];
 
-/** Runs the demo; returns the exit code. */
-export async function demo(extra: string[] = []): Promise<number> {
+/** The demo's last step: the pipeline on the course's sentence, from the saved folder (throws on failure). */
+export async function demoPipeline(outputDir: string): Promise<void> {
+  const { pipeline } = await import("../pipeline/mod.ts");
+  const ner = await pipeline("token-classification", { model: outputDir, aggregationStrategy: "simple" });
+  try {
+    const text = "My name is Sylvain and I work at Hugging Face in Brooklyn.";
+    console.error(`demo: pipeline("${text}") →`);
+    console.error(JSON.stringify(await ner.run(text)));
+  } finally {
+    ner.dispose();
+  }
+}
+
+/** Runs the demo; returns the exit code (non-zero when training or the pipeline step fails). */
+export async function demo(extra: string[] = [], runPipeline = demoPipeline): Promise<number> {
   let summary: Record<string, unknown> | null = null;
   const origLog = console.log;
   console.log = (...a: unknown[]) => {
@@ -60,13 +73,10 @@ export async function demo(extra: string[] = []): Promise<number> {
   const s = summary as Record<string, unknown>;
   const outputDir = String(s.output_dir);
   try {
-    const { pipeline } = await import("../pipeline/mod.ts");
-    const ner = await pipeline("token-classification", { model: outputDir, aggregationStrategy: "simple" });
-    const text = "My name is Sylvain and I work at Hugging Face in Brooklyn.";
-    console.error(`demo: pipeline("${text}") →`);
-    console.error(JSON.stringify(await ner.run(text)));
+    await runPipeline(outputDir);
   } catch (e) {
-    console.error(`demo: pipeline step skipped: ${(e as Error).message}`);
+    console.error(`demo: the pipeline step failed: ${(e as Error).message}`);
+    return 1; // a demo whose last step failed did not succeed
   }
   console.log(JSON.stringify({
     eval_f1: s.eval_f1,

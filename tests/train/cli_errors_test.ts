@@ -79,6 +79,9 @@ Deno.test("train CLI (item 10): trainer_state.json {} or missing a field is name
       dir,
     ]);
     assertEquals(ok.code, 0, ok.stderr);
+    // A --from-scratch run's model card names no base model (it said "fine-tuned version of bert-base-cased").
+    const card = await Deno.readTextFile(`${dir}/README.md`);
+    assert(!card.includes("fine-tuned version of") && !/^base_model:/m.test(card), card.slice(0, 400));
     const ckpt = `${dir}/checkpoint-2`;
     const state = JSON.parse(await Deno.readTextFile(`${ckpt}/trainer_state.json`));
     await Deno.writeTextFile(`${ckpt}/trainer_state.json`, "{}");

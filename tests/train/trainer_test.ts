@@ -127,7 +127,10 @@ Deno.test("trainer: saveTotalLimit rotates checkpoints; the output folder has th
   assertEquals([...st.tensors.keys()].sort(), fixtureKeys);
   const card = await Deno.readTextFile(`${dir}/README.md`);
   assert(card.includes("| Training Loss | Epoch | Step | Validation Loss |"), "results table");
-  assert(typeof r.lastEval?.eval_f1 === "number", "eval ran");
+  const f1 = r.lastEval?.eval_f1;
+  // A number that is a real score: NaN (typeof "number") would not pass.
+  assert(typeof f1 === "number" && Number.isFinite(f1) && f1 >= 0 && f1 <= 1, `eval ran: eval_f1 ${f1}`);
+  assert(Number.isFinite(r.lastEval?.eval_loss), `eval_loss ${r.lastEval?.eval_loss}`);
   const log = (await Deno.readTextFile(`${dir}/train_log.jsonl`)).trim().split("\n").map((l) =>
     JSON.parse(l)
   );
