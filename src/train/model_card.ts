@@ -51,8 +51,8 @@ export function modelCard(c: ModelCardInput): string {
   const lines = [
     "---",
     "library_name: transformers",
-    `license: ${_y(c.license ?? "apache-2.0")}`,
     ...(hubBase ? [`base_model: ${_y(c.baseModel!)}`] : []),
+    `license: ${_y(c.license ?? "apache-2.0")}`,
     "pipeline_tag: token-classification",
     "tags:",
     "- generated_from_trainer",
