@@ -7,7 +7,7 @@
  * files), written atomically.
  * @module
  */
-import { writeFileAtomic } from "../io/atomic.ts";
+import { writeFilesStaged } from "../io/staged_write.ts";
 import { resolveModelFiles } from "../io/hub.ts";
 import { serializeSafetensors } from "../io/safetensors.ts";
 import {
@@ -317,8 +317,9 @@ export function tokenizerFamily(
 
 /**
  * Writes an HF folder — config.json, model.safetensors and the tokenizer files — so that
- * `AutoModelForTokenClassification.from_pretrained(dir)` loads it. Each file is written atomically
- * (temporary file, fsync, rename); other files in `dir` (e.g. checkpoint folders) are left alone.
+ * `AutoModelForTokenClassification.from_pretrained(dir)` loads it. The files are written all or nothing
+ * (staged and fsynced in a temporary folder, then renamed in; see `io/staged_write.ts`); other files in
+ * `dir` (e.g. checkpoint folders) are left alone.
  */
 export async function savePretrained(
   model: TokenClassifier,
@@ -326,8 +327,8 @@ export async function savePretrained(
   opts: SavePretrainedOptions = {},
 ): Promise<void> {
   await Deno.mkdir(dir, { recursive: true });
-  const save = opts.saveFunction ?? ((data, path) => writeFileAtomic(path, data));
-  for (const [name, data] of Object.entries(await pretrainedFiles(model, opts))) {
-    await save(data, `${dir}/${name}`);
-  }
+  const files = await pretrainedFiles(model, opts);
+  // All or nothing: staged in a temporary folder, then renamed in (a full disk leaves the old files).
+  if (!opts.saveFunction) return await writeFilesStaged(dir, files);
+  for (const [name, data] of Object.entries(files)) await opts.saveFunction(data, `${dir}/${name}`);
 }
