@@ -63,6 +63,12 @@ function _pickLabelColumn(dataset: TokenDataset, requested: string | null | unde
   );
 }
 
+/** The start of a sentence for messages. */
+function _preview(tokens: readonly string[]): string {
+  const text = tokens.join(" ");
+  return text.length > 60 ? `${text.slice(0, 57)}...` : text;
+}
+
 /**
  * Tokenizes every row of a split (HF fast-tokenizer semantics, see `WordTokenizer.encodeWords`) and aligns
  * the chosen tag column (course rule, or first-subtoken-only). Output arrays are Int32Array.
@@ -89,7 +95,7 @@ export function tokenizeAndAlign(
       } catch (error) {
         throw new DataError(
           { file: dataset.source, field: column },
-          `row ${r} (id ${row.id}): ${(error as Error).message}`,
+          `sentence ${r} (id ${row.id}, "${_preview(row.tokens)}"): ${(error as Error).message}`,
         );
       }
     }

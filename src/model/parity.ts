@@ -63,7 +63,15 @@ export async function runParity(modelDir: string, goldenPath: string): Promise<P
   await initGpu();
   const golden = await readSafetensors(goldenPath);
   const jsonPath = goldenPath.replace(/[^/]*$/, "golden.json");
-  const meta = JSON.parse(await Deno.readTextFile(jsonPath)) as _GoldenJson;
+  let meta: _GoldenJson;
+  try {
+    meta = JSON.parse(await Deno.readTextFile(jsonPath)) as _GoldenJson;
+  } catch (e) {
+    const why = e instanceof Deno.errors.NotFound
+      ? "missing (it must sit beside the golden file)"
+      : (e as Error).message;
+    throw new Error(`${jsonPath}: ${why}`);
+  }
   const g = (name: string) => {
     const t = golden.tensors.get(name);
     if (!t) throw new Error(`${goldenPath}: tensor '${name}' is missing`);
@@ -181,7 +189,13 @@ if (import.meta.main) {
     console.error("usage: deno task parity --model DIR --golden FILE/golden.safetensors");
     Deno.exit(2);
   }
-  const r = await runParity(modelDir, goldenPath);
+  let r: ParityResult;
+  try {
+    r = await runParity(modelDir, goldenPath);
+  } catch (e) {
+    console.error(`parity: ${(e as Error).message}`); // one line: missing or wrong golden file, bad model
+    Deno.exit(1);
+  }
   const { pass, failures, ...report } = r;
   console.log(JSON.stringify(report));
   for (const f of failures) console.error(`parity: ${f}`);
