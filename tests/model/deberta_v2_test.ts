@@ -327,3 +327,48 @@ Deno.test("deberta-v2: `train --from-scratch --model-type deberta-v2` trains, sa
   await Deno.remove(dir, { recursive: true });
   await Deno.remove(again, { recursive: true });
 });
+
+Deno.test("deberta-v2: `train --model <deberta fixture>` fine-tunes it with the Unigram tokenizer and saves it as DeBERTa", async () => {
+  const dir = await Deno.makeTempDir();
+  const train = await runDeno([
+    TRAIN_CLI,
+    "--model",
+    fixture("deberta-v3-tiny-parity"),
+    "--tokenizer",
+    UNIGRAM,
+    "--max-train-samples",
+    "24",
+    "--max-eval-samples",
+    "8",
+    "--max-steps",
+    "3",
+    "--learning-rate",
+    "1e-3",
+    "--output-dir",
+    dir,
+  ]);
+  assertEquals(train.code, 0, train.stderr);
+  assertEquals(JSON.parse(train.stdout.trim().split("\n").pop()!).global_step, 3);
+  const saved = JSON.parse(await Deno.readTextFile(`${dir}/config.json`));
+  const original = JSON.parse(await Deno.readTextFile(`${fixture("deberta-v3-tiny-parity")}config.json`));
+  for (
+    const k of [
+      "model_type",
+      "architectures",
+      "pos_att_type",
+      "position_buckets",
+      "layer_norm_eps",
+      "vocab_size",
+    ]
+  ) {
+    assertEquals(saved[k], original[k], k);
+  }
+  const { model } = await fromPretrained(dir);
+  const before = (await fromPretrained(fixture("deberta-v3-tiny-parity"))).model;
+  const name = "deberta.encoder.rel_embeddings.weight";
+  const [a, b] = await readAll([model.params.get(name)!, before.params.get(name)!]);
+  assert(a.some((x, i) => x !== b[i]), "training changed the relative embeddings");
+  model.dispose();
+  before.dispose();
+  await Deno.remove(dir, { recursive: true });
+});
