@@ -176,6 +176,10 @@ export async function runPredict(
     word: opts.word,
     onLoad: (report) => checkLoadedHead(report, opts.model, opts.allowUntrainedHead),
   });
+  // The only files predict writes are Hub downloads into the cache, all done by now: give up writing.
+  if (Deno.permissions.querySync?.({ name: "write" }).state === "granted") {
+    await Deno.permissions.revoke({ name: "write" });
+  }
   try {
     if (opts.format === "conll") {
       const texts = opts.inputs.length === 0

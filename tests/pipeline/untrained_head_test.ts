@@ -66,3 +66,32 @@ Deno.test("predict (item 4): a checkpoint without a trained head warns as HF and
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("predict: once the model is loaded it can no longer write anywhere (downloads go only to the Hub cache)", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const script = `${dir}/probe.ts`;
+    const cli = new URL("../../src/pipeline/cli.ts", import.meta.url).href;
+    await Deno.writeTextFile(
+      script,
+      `import { runPredict } from "${cli}";\n` +
+        `const code = await runPredict(["--model", ${
+          JSON.stringify(FIXTURE)
+        }, "Hugging Face"], () => {});\n` +
+        `let wrote = true;\ntry { Deno.writeTextFileSync(${
+          JSON.stringify(`${dir}/x`)
+        }, "x"); } catch { wrote = false; }\n` +
+        `console.log(JSON.stringify({ code, wrote }));\n`,
+    );
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "--allow-read", "--allow-write", "--allow-env", "--allow-net", script],
+      env: { XDG_RUNTIME_DIR: Deno.env.get("XDG_RUNTIME_DIR") ?? "/tmp" },
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const text = (b: Uint8Array) => new TextDecoder().decode(b);
+    assertEquals(JSON.parse(text(out.stdout).trim()), { code: 0, wrote: false }, text(out.stderr));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
