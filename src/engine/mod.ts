@@ -14,5 +14,6 @@ export * from "../ops/gelu.ts";
 export * from "../ops/dropout.ts";
 export * from "../ops/embedding.ts";
 export * from "../ops/attention.ts";
+export * from "../ops/rel_attention.ts";
 export * from "../ops/cross_entropy.ts";
 export * from "../ops/adamw.ts";

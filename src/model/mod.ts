@@ -8,5 +8,6 @@ export * from "./classifier.ts";
 export * from "./registry.ts";
 export * from "./config.ts";
 export * from "./bert.ts";
+export * from "./deberta_v2.ts";
 export * from "./pretrained.ts";
 export { type ParityResult, runParity } from "./parity.ts";
