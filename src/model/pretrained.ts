@@ -9,7 +9,9 @@
  */
 import { writeFilesStaged } from "../io/staged_write.ts";
 import { resolveModelFiles } from "../io/hub.ts";
+import { readFileText } from "../io/storage.ts";
 import { serializeSafetensors } from "../io/safetensors.ts";
+import { pipelineInfo } from "../data/tokenizer_json.ts";
 import {
   readCheckpointTensors,
   resolveWeightFiles,
@@ -106,7 +108,7 @@ export async function fromPretrained(
   });
   const configPath = resolved.files["config.json"];
   let config: TokenClassifierConfig = parseModelConfig(
-    parseJsonText(await Deno.readTextFile(configPath), configPath),
+    parseJsonText(await readFileText(configPath), configPath),
     configPath,
   );
   if (opts.labels) config = { ...config, ...labelMaps(opts.labels) };
@@ -271,6 +273,8 @@ function _tokenizerConfigs(
     ...special,
     model_max_length: maxInputLength(model.config),
     clean_up_tokenization_spaces: false,
+    // training loads byte-level BPE with add_prefix_space=True (as run_ner.py), and so saves it
+    ...(_isByteLevel(files["tokenizer.json"]) ? { add_prefix_space: true } : {}),
     ...source,
   };
   const out: Record<string, string> = { "tokenizer_config.json": JSON.stringify(config, null, 2) + "\n" };
@@ -278,6 +282,16 @@ function _tokenizerConfigs(
     out["special_tokens_map.json"] = JSON.stringify(special, null, 2) + "\n";
   }
   return out;
+}
+
+/** Whether a tokenizer.json has a ByteLevel pre-tokenizer (unreadable: false). */
+function _isByteLevel(tokenizerJson: Uint8Array | string | undefined): boolean {
+  try {
+    const text = typeof tokenizerJson === "string" ? tokenizerJson : new TextDecoder().decode(tokenizerJson);
+    return pipelineInfo(JSON.parse(text)).byteLevel;
+  } catch {
+    return false;
+  }
 }
 
 /**
