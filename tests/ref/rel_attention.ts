@@ -1,8 +1,8 @@
 /**
  * Float64 CPU reference for `src/ops/rel_attention.ts`: HF DeBERTa-v2 DisentangledSelfAttention (eager,
- * transformers ≥ 4.47 masking) forward, written the way the modeling file computes it (c2p and p2c as full
- * (T, 2·span) products gathered at clamped relative positions, p2c gathered on (key, query) and
- * transposed), and its analytic backward.
+ * transformers ≥ 4.47 masking) forward, one (i, j) pair at a time with the modeling file's gather indices
+ * (c2p_pos = clamp(rel[i, j] + span), p2c_pos = clamp(−rel[j, i] + span) gathered on (key, query) and
+ * transposed), computed independently of the op's tables and windows, and its analytic backward.
  * @module
  */
 import { relativePosition } from "../../src/ops/rel_attention.ts";
