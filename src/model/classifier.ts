@@ -136,6 +136,11 @@ export interface ModelFamily<C extends TokenClassifierConfig = TokenClassifierCo
    * legacy aliases (LayerNorm `gamma`/`beta`). Keys the model does not have pass through (reported unused).
    */
   normalizeKey(key: string): string;
+  /**
+   * Checkpoint keys (after {@link ModelFamily.normalizeKey}) the model does not use and HF drops without a
+   * warning (its `_keys_to_ignore_on_load_unexpected`), e.g. DeBERTa's `position_embeddings`.
+   */
+  ignoredOnLoad?(key: string): boolean;
   /** Wraps parameters already on the GPU (checked against {@link ModelFamily.parameterShapes}). */
   create(config: C, params: Map<string, Tensor>, seed: number): TokenClassifier<C>;
   /**

@@ -504,6 +504,9 @@ export const DEBERTA_V2_FAMILY: ModelFamily<DebertaV2Config> = {
   initialWeights: debertaV2InitialWeights,
   isHead: (name) => name.startsWith("classifier."),
   normalizeKey: normalizeDebertaV2Key,
+  // DebertaV2PreTrainedModel._keys_to_ignore_on_load_unexpected (checkpoints without absolute positions
+  // still ship the table).
+  ignoredOnLoad: (key) => /(^|\.)position_embeddings(\.|$)/.test(key),
   create: (config, params, seed) => new DebertaV2ForTokenClassification(config, params, seed),
   tokenizerKind: () => "Unigram",
   tokenizerClass: () => "DebertaV2Tokenizer",

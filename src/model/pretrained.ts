@@ -157,7 +157,9 @@ export async function fromPretrained(
     );
   }
   // position_ids is a buffer, not a weight: HF ignores it on load.
-  const unused = [...ckpt.values()].map((w) => w.key).filter((k) => !k.endsWith("embeddings.position_ids"));
+  const unused = [...ckpt.entries()]
+    .filter(([name, w]) => !w.key.endsWith("embeddings.position_ids") && !family.ignoredOnLoad?.(name))
+    .map(([, w]) => w.key);
   const model = createModel(config, weights, seed);
   try {
     await checkWeightsFinite(model.params, resolved.dir); // NaN/±Inf weights: one GPU reduction

@@ -11,6 +11,7 @@ import {
   parseDebertaV2Config,
 } from "../../src/model/deberta_v2.ts";
 import { AdamW } from "../../src/ops/adamw.ts";
+import { readSafetensors, serializeSafetensors, toFloat32 } from "../../src/io/safetensors.ts";
 import { backward, noGrad } from "../../src/engine/tape.ts";
 import { readAll, tidy } from "../../src/engine/tensor.ts";
 import { setupGpu } from "../_util.ts";
@@ -370,5 +371,37 @@ Deno.test("deberta-v2: `train --model <deberta fixture>` fine-tunes it with the 
   assert(a.some((x, i) => x !== b[i]), "training changed the relative embeddings");
   model.dispose();
   before.dispose();
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("deberta-v2: bare keys load with the deberta. prefix; position_embeddings is dropped silently as HF does", async () => {
+  const dir = await Deno.makeTempDir();
+  const src = fixture("deberta-v3-tiny-parity");
+  const original = await readSafetensors(`${src}model.safetensors`);
+  const tensors = [...original.tensors].map(([k, t]) => ({
+    name: k.replace(/^deberta\./, ""),
+    dtype: "F32" as const,
+    shape: t.shape,
+    data: toFloat32(t),
+  }));
+  tensors.push(
+    {
+      name: "deberta.embeddings.position_embeddings.weight",
+      dtype: "F32",
+      shape: [4, 32],
+      data: new Float32Array(128),
+    },
+    { name: "lm_predictions.lm_head.bias", dtype: "F32", shape: [3], data: new Float32Array(3) },
+  );
+  await Deno.writeFile(`${dir}/model.safetensors`, serializeSafetensors(tensors));
+  await Deno.copyFile(`${src}config.json`, `${dir}/config.json`);
+  const { model, report } = await fromPretrained(dir);
+  assertEquals(report.unused, ["lm_predictions.lm_head.bias"]);
+  assertEquals(report.newlyInitialized, []);
+  const [a] = await readAll([model.params.get("deberta.encoder.rel_embeddings.weight")!]);
+  assert(
+    a.every((x, i) => x === toFloat32(original.tensors.get("deberta.encoder.rel_embeddings.weight")!)[i]),
+  );
+  model.dispose();
   await Deno.remove(dir, { recursive: true });
 });
