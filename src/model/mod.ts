@@ -9,5 +9,8 @@ export * from "./registry.ts";
 export * from "./config.ts";
 export * from "./bert.ts";
 export * from "./deberta_v2.ts";
+export * from "./distilbert.ts";
+export * from "./electra.ts";
+export * from "./roberta.ts";
 export * from "./pretrained.ts";
 export { type ParityResult, runParity } from "./parity.ts";

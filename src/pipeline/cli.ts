@@ -10,6 +10,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
+import { profileFromArgs } from "../engine/profiler_cli.ts";
 import { formatConll, parseConllInput } from "./conll_io.ts";
 import { pipeline } from "./pipeline.ts";
 import { checkLoadedHead } from "./untrained_head.ts";
@@ -17,7 +18,7 @@ import { AGGREGATION_STRATEGIES, type AggregationStrategy } from "./types.ts";
 
 /** The command's help text. */
 export const PREDICT_USAGE = `usage: deno task predict --model DIR|HUB_ID [options] [TEXT…]
-  --model DIR|ID          HF BertForTokenClassification folder or Hub id (required)
+  --model DIR|ID          HF token-classification folder or Hub id, any supported model_type (required)
   --tokenizer DIR         tokenizer folder (default: the model's tokenizer.json or vocab.txt, else bert-base-cased)
   --aggregation NAME      none, simple (default), first, average or max
   --format json|conll     json (default): one JSON line of entities per text (TEXT arguments, or stdin
@@ -30,6 +31,7 @@ export const PREDICT_USAGE = `usage: deno task predict --model DIR|HUB_ID [optio
   --ignore-labels A,B     labels left out (default O; "" keeps all)
   --word decoded|slice    entity "word": the tokenizer's decoding as HF (default) or the exact text slice
   --allow-untrained-head  predict even when the checkpoint has no trained classifier (random labels)
+  --profile               print a kernel/host time table on stderr (--profile-trace FILE: Chrome trace)
   --help                  this text`;
 
 /** A bad command line; the message says what is wrong (the help text is printed with it). */
@@ -153,12 +155,13 @@ export async function runPredict(
   write: (s: string) => void = (s) => Deno.stdout.writeSync(new TextEncoder().encode(s)),
   readStdin: () => Promise<string> = _readStdin,
 ): Promise<number> {
-  let opts: PredictArgs;
+  let opts: PredictArgs, prof;
   try {
-    opts = parsePredictArgs(args);
+    prof = profileFromArgs([...args]); // --profile / --profile-trace FILE (src/engine/profiler_cli.ts)
+    opts = parsePredictArgs(prof.rest);
   } catch (e) {
-    if (!(e instanceof PredictArgsError)) throw e;
-    console.error(`predict: ${e.message}\n${PREDICT_USAGE}`);
+    if (!(e instanceof PredictArgsError) && prof) throw e;
+    console.error(`predict: ${(e as Error).message}\n${PREDICT_USAGE}`);
     return 2;
   }
   if (opts.help) {
@@ -177,9 +180,10 @@ export async function runPredict(
     onLoad: (report) => checkLoadedHead(report, opts.model, opts.allowUntrainedHead),
   });
   // The only files predict writes are Hub downloads into the cache, all done by now: give up writing.
-  if (Deno.permissions.querySync?.({ name: "write" }).state === "granted") {
+  if (!prof.enabled && Deno.permissions.querySync?.({ name: "write" }).state === "granted") {
     await Deno.permissions.revoke({ name: "write" });
   }
+  prof.start();
   try {
     if (opts.format === "conll") {
       const texts = opts.inputs.length === 0
@@ -199,6 +203,7 @@ export async function runPredict(
       const results = await ner.run(texts);
       for (const entities of results) write(JSON.stringify(entities) + "\n");
     }
+    await prof.finish();
   } finally {
     ner.dispose();
   }
