@@ -3,9 +3,9 @@
  * `fetch`, so shipped data located with `import.meta.url` works when the module is imported over http.
  * @module
  */
-import { isAbsolute, resolve } from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
+import { fileURLToPath, isAbsolute, pathToFileURL, resolve } from "../io/path.ts";
 import { DataError } from "./errors.ts";
+import { readFileBytes, readFileText } from "../io/storage.ts";
 
 /** A file location: a filesystem path (relative to the working directory) or a URL. */
 export type Location = string | URL;
@@ -55,7 +55,7 @@ async function _fetchOk(url: URL): Promise<Response> {
 }
 
 function _readFailure(location: Location, error: unknown): DataError {
-  const reason = error instanceof Deno.errors.NotFound ? "file not found" : (error as Error).message;
+  const reason = (error as Error)?.name === "NotFound" ? "file not found" : (error as Error).message;
   return new DataError({ file: displayLocation(location) }, reason);
 }
 
@@ -64,7 +64,7 @@ export async function readText(location: Location): Promise<string> {
   const url = toUrl(location);
   if (url.protocol !== "file:") return await (await _fetchOk(url)).text();
   try {
-    return await Deno.readTextFile(url);
+    return await readFileText(url);
   } catch (error) {
     throw _readFailure(location, error);
   }
@@ -75,7 +75,7 @@ export async function readBytes(location: Location): Promise<Uint8Array> {
   const url = toUrl(location);
   if (url.protocol !== "file:") return new Uint8Array(await (await _fetchOk(url)).arrayBuffer());
   try {
-    return await Deno.readFile(url);
+    return await readFileBytes(url);
   } catch (error) {
     throw _readFailure(location, error);
   }

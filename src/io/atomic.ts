@@ -4,7 +4,7 @@
  * complete content or the new complete content, never a partial one.
  * @module
  */
-import { basename, dirname, isAbsolute, join, normalize, resolve } from "node:path";
+import { basename, dirname, isAbsolute, join, normalize, resolve } from "./path.ts";
 
 function _random(): string {
   const b = crypto.getRandomValues(new Uint8Array(6));

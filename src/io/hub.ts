@@ -15,7 +15,8 @@
  * `HF_HUB_DOWNLOAD_TIMEOUT` (seconds, default 10, as in `huggingface_hub`).
  * @module
  */
-import { basename, dirname, join, relative } from "node:path";
+import { basename, dirname, join, relative } from "./path.ts";
+import { hasDeno, isHttpUrl, resolveUrlFolder } from "./storage.ts";
 import { writeFileAtomic } from "./atomic.ts";
 import { getToken } from "./hub_token.ts";
 import { hashFilePrefix, isSha256, type Sha256, sha256File } from "./sha256.ts";
@@ -521,6 +522,14 @@ export async function resolveModelFiles(
   const wanted = [...new Set([...files, ...optional])];
   if (wanted.length === 0) throw new HubError("resolveModelFiles: no files requested");
   for (const f of wanted) _checkRelPath("file name", f);
+  if (isHttpUrl(idOrDir)) return resolveUrlFolder(idOrDir, wanted, optional, opts.fetch);
+  if (!hasDeno() && isValidModelId(idOrDir)) {
+    // A browser: the Hub's resolve URLs, cached by the browser's HTTP cache instead of the HF cache folder.
+    const base = `${hubEndpoint(opts.env ?? _processEnv)}/${idOrDir}/resolve/${
+      encodeURIComponent(opts.revision ?? "main")
+    }/`;
+    return resolveUrlFolder(base, wanted, optional, opts.fetch);
+  }
   if (await _exists(idOrDir, "dir")) return _resolveLocal(idOrDir, wanted, optional);
   if (!isValidModelId(idOrDir)) {
     throw new HubError(

@@ -5,7 +5,7 @@
  * written with mode 0600 by `deno task login` and removed by `deno task logout`.
  * @module
  */
-import { dirname, join } from "node:path";
+import { dirname, join } from "./path.ts";
 
 /** Reads one environment variable (same shape as the download client's `EnvGetter`). */
 type _Env = (k: string) => string | undefined;

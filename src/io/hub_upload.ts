@@ -16,11 +16,9 @@
  * Files are hashed and uploaded streaming (a 4 GB safetensors is never read into memory whole).
  * @module
  */
-import { createHash } from "node:crypto";
-import http from "node:http";
-import https from "node:https";
-import { createReadStream } from "node:fs";
-import { join } from "node:path";
+import { nodeCrypto, nodeFs, nodeHttp, nodeHttps } from "./node_lazy.ts";
+import { Sha1 } from "./sha1.ts";
+import { join } from "./path.ts";
 import { HubError } from "./hub.ts";
 import type { HubClient } from "./hub_api.ts";
 
@@ -106,6 +104,7 @@ function _bytes(c: Uint8Array | string): Uint8Array {
 
 /** Size, sha256 and the first 512 bytes of an add, reading a file in 1 MiB chunks. */
 async function _describe(op: CommitOperationAdd): Promise<Omit<_Add, "mode" | "remoteOid" | "ignore">> {
+  const { createHash } = await nodeCrypto();
   if (op.content !== undefined) {
     const b = _bytes(op.content);
     return {
@@ -156,7 +155,7 @@ async function _content(a: _Add): Promise<Uint8Array> {
 
 /** git's blob id: sha1 of `blob <size>\0<bytes>` (what the Hub reports for regular files). */
 export function gitBlobSha1(bytes: Uint8Array): string {
-  return createHash("sha1").update(`blob ${bytes.length}\0`).update(bytes).digest("hex");
+  return new Sha1().update(`blob ${bytes.length}\0`).update(bytes).hex();
 }
 
 function _b64(b: Uint8Array): string {
@@ -170,12 +169,13 @@ function _revPath(revision: string): string {
 }
 
 /** PUT of `length` bytes of a file from `start` (or of `bytes`), streamed with a Content-Length. */
-function _putStream(
+async function _putStream(
   url: string,
   source: { path: string; start: number; length: number } | Uint8Array,
 ): Promise<Response> {
   const u = new URL(url);
-  const mod = u.protocol === "https:" ? https : http;
+  const mod = u.protocol === "https:" ? await nodeHttps() : await nodeHttp();
+  const { createReadStream } = await nodeFs();
   const length = source instanceof Uint8Array ? source.length : source.length;
   return new Promise((resolve, reject) => {
     const req = mod.request(url, {

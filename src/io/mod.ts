@@ -19,6 +19,19 @@ export {
   toInt32,
 } from "./safetensors.ts";
 export { syncDir, writeDirAtomic, writeFileAtomic } from "./atomic.ts";
+// The storage seam: Deno's file system, fetch for http(s) URLs, a pluggable store in a browser
+export {
+  type FileStore,
+  fileStore,
+  hasDeno,
+  isHttpUrl,
+  MemoryStore,
+  readFileBytes,
+  readFileText,
+  resolveUrlFolder,
+  setFileStore,
+  writeFileBytes,
+} from "./storage.ts";
 export {
   type DownloadProgress,
   type EnvGetter,

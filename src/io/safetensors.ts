@@ -7,8 +7,8 @@
  * every field before handing out views, and never allocates in proportion to a size the file claims.
  * @module
  */
-import { dirname, isAbsolute, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { dirname, fileURLToPath, isAbsolute, join } from "./path.ts";
+import { readFileBytes, readFileText } from "./storage.ts";
 
 /** Element types this reader understands (safetensors names). */
 export type SafeDType = "F64" | "F32" | "F16" | "BF16" | "I64" | "I32" | "I16" | "I8" | "U8" | "BOOL";
@@ -253,7 +253,7 @@ export function parseSafetensors(bytes: Uint8Array, source: string): Safetensors
 
 /** Reads and parses a safetensors file (see {@link parseSafetensors}). */
 export async function readSafetensors(path: string | URL): Promise<SafetensorsFile> {
-  const bytes = await Deno.readFile(path);
+  const bytes = await readFileBytes(path);
   return parseSafetensors(bytes, path instanceof URL ? path.href : path);
 }
 
@@ -525,9 +525,9 @@ export async function loadShardedIndex(
   const dir = dirname(path);
   let json: unknown;
   try {
-    json = JSON.parse(await Deno.readTextFile(path));
+    json = JSON.parse(await readFileText(path));
   } catch (e) {
-    if (e instanceof Deno.errors.NotFound) throw new SafetensorsError(`${path}: index file not found`);
+    if ((e as Error)?.name === "NotFound") throw new SafetensorsError(`${path}: index file not found`);
     throw new SafetensorsError(`${path}: not a valid JSON index (${(e as Error).message})`);
   }
   const rec = typeof json === "object" && json !== null && !Array.isArray(json)

@@ -11,6 +11,7 @@
  */
 import type { SafeTensor } from "./safetensors.ts";
 import { isZip, openZip, ZipError } from "./zip.ts";
+import { readFileBytes } from "./storage.ts";
 import {
   PyDict,
   pyTypeName,
@@ -334,5 +335,5 @@ export function parseTorchCheckpoint(bytes: Uint8Array, source: string): Promise
 
 /** Reads a `pytorch_model.bin` file (see {@link parseTorchCheckpoint}). */
 export async function readTorchCheckpoint(path: string): Promise<TorchCheckpoint> {
-  return parseTorchCheckpoint(await Deno.readFile(path), path);
+  return parseTorchCheckpoint(await readFileBytes(path), path);
 }

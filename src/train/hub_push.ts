@@ -8,7 +8,7 @@
  * the upload runs; at most one push per repo is in flight.
  * @module
  */
-import { basename, join } from "node:path";
+import { basename, join } from "../io/path.ts";
 import { type EnvGetter, HubError, isValidModelId, resolveModelFiles } from "../io/hub.ts";
 import { HubClient } from "../io/hub_api.ts";
 import { type CommitInfo, listFolder, uploadFolder } from "../io/hub_upload.ts";

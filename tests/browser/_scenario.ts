@@ -1,0 +1,67 @@
+/**
+ * The run done both in Deno (on mod.ts) and in the browser tab (on the bundle), so their numbers can be
+ * compared: load the parity fixture from an http URL with `fromPretrained`, reproduce its golden logits,
+ * then train it a few AdamW steps and report every loss and the final logits. The function is sent to
+ * the page as source text, so it uses nothing but its arguments.
+ * @module
+ */
+
+/** What {@link trainScenario} reports. */
+export interface ScenarioResult {
+  adapter: string;
+  goldenLogitsMaxDiff: number;
+  goldenLossDiff: number;
+  losses: number[];
+  logits: number[];
+}
+
+/** Runs the scenario against `lib` (mod.ts's exports or the bundle's). */
+// deno-lint-ignore no-explicit-any
+export async function trainScenario(lib: any, fixtureUrl: string, steps: number): Promise<ScenarioResult> {
+  const gpu = await lib.initGpu();
+  const { model } = await lib.fromPretrained(fixtureUrl);
+  const golden = await lib.readSafetensors(fixtureUrl.replace(/\/?$/, "/golden.safetensors"));
+  // deno-lint-ignore no-explicit-any
+  const g = (n: string): any => golden.tensors.get(n);
+  const [B, T] = g("input_ids").shape;
+  const batch = {
+    batch: B,
+    seqLen: T,
+    inputIds: lib.toInt32(g("input_ids"), "input_ids"),
+    attentionMask: lib.toInt32(g("attention_mask"), "attention_mask"),
+    labels: lib.toInt32(g("labels"), "labels"),
+  };
+  model.train();
+  const [logits0, loss0] = await lib.tidy(() => {
+    const out = model.forward(batch);
+    return lib.readAll([out.logits, out.loss]);
+  });
+  const want = lib.toFloat32(g("logits"));
+  let worst = 0;
+  for (let i = 0; i < want.length; i++) worst = Math.max(worst, Math.abs(logits0[i] - want[i]));
+  const names = [...model.params.keys()];
+  const opt = new lib.AdamW(
+    names.map((n: string) => ({ param: model.params.get(n), weightDecay: model.decays(n) ? 0.01 : 0 })),
+    { lr: 1e-3 },
+  );
+  const losses: number[] = [];
+  for (let s = 0; s < steps; s++) {
+    const [loss] = await lib.tidy(async () => {
+      const out = model.forward(batch);
+      lib.backward(out.loss);
+      return await lib.readAll([out.loss]);
+    });
+    losses.push(loss[0]);
+    opt.step();
+    opt.zeroGrad();
+  }
+  const [logits] = await lib.tidy(() => lib.readAll([model.forward(batch).logits]));
+  const info = gpu?.adapterInfo ?? gpu?.info ?? {};
+  return {
+    adapter: `${info.vendor ?? ""} ${info.architecture ?? ""} ${info.description ?? ""}`.trim(),
+    goldenLogitsMaxDiff: worst,
+    goldenLossDiff: Math.abs(loss0[0] - lib.toFloat32(g("loss"))[0]),
+    losses,
+    logits: Array.from(logits as Float32Array),
+  };
+}

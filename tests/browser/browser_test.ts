@@ -1,0 +1,95 @@
+/**
+ * The library in a real headless Chromium tab (WebGPU on SwiftShader), started by the test and stopped by
+ * PID: the bundle loads with no import map, its module graph reaches no `node:` module or `Deno` at import
+ * time, the parity fixture's golden logits come out of `fromPretrained("<http url>")`, and a few training
+ * steps give the same losses and logits as the same run in Deno.
+ */
+import { assert, assertEquals } from "../_assert.ts";
+import * as lib from "../../mod.ts";
+import { bundleLibrary, launchChromium, serveStatic } from "./_chromium.ts";
+import { trainScenario } from "./_scenario.ts";
+
+const ROOT = new URL("../../", import.meta.url);
+const FIXTURE = "tests/fixtures/bert-tiny-parity";
+const STEPS = 3;
+
+Deno.test("browser: the bundle loads without an import map and matches Deno's training run", async (t) => {
+  const tmp = await Deno.makeTempDir({ prefix: "webgpu-ner-browser-" });
+  const started = performance.now();
+  await bundleLibrary(`${tmp}/webgpu-ner.js`);
+  const bundle = await Deno.readTextFile(`${tmp}/webgpu-ner.js`);
+  // Static imports of node: modules would fail in a browser; only lazy import("node:…") calls remain.
+  assert(!/^import[^;]*from\s*"node:/m.test(bundle), "the bundle statically imports a node: module");
+  assert(!/from\s*"npm:/.test(bundle), "the bundle left an npm: import");
+  assert(/kernels\/attention\.wgsl/.test(bundle), "kernels are inlined");
+  const server = serveStatic(ROOT, {
+    "/__test/index.html": "<!doctype html><meta charset=utf-8><title>webgpu-ner test</title><body></body>",
+    "/__test/webgpu-ner.js": bundle,
+  });
+  const browser = await launchChromium();
+  try {
+    const page = browser.page;
+    await page.navigate(`${server.origin}/__test/index.html`);
+    await t.step("WebGPU adapter and an import of the bundle with no import map", async () => {
+      const r = await page.evaluate<{ gpu: boolean; importMap: number; exports: string[]; deno: string }>(
+        `(async () => {
+          const m = await import("/__test/webgpu-ner.js");
+          return { gpu: !!navigator.gpu, importMap: document.querySelectorAll('script[type=importmap]').length,
+                   exports: Object.keys(m), deno: typeof globalThis.Deno };
+        })()`,
+      );
+      assert(r.gpu, "navigator.gpu is missing in the tab");
+      assertEquals(r.importMap, 0);
+      assertEquals(r.deno, "undefined");
+      // Same exports as mod.ts.
+      assertEquals(r.exports.sort(), Object.keys(lib).sort());
+    });
+
+    const fixtureUrl = `${server.origin}/${FIXTURE}`;
+    const inTab = await page.evaluate<Awaited<ReturnType<typeof trainScenario>>>(
+      `(async () => { const lib = await import("/__test/webgpu-ner.js");
+        return await (${trainScenario.toString()})(lib, ${JSON.stringify(fixtureUrl)}, ${STEPS}); })()`,
+    );
+    const inDeno = await trainScenario(lib, fixtureUrl, STEPS);
+
+    await t.step("golden logits from fromPretrained(<http url>) in the tab", () => {
+      assert(
+        inTab.goldenLogitsMaxDiff <= 1e-5,
+        `tab logits differ from golden by ${inTab.goldenLogitsMaxDiff}`,
+      );
+      assert(inTab.goldenLossDiff <= 1e-5, `tab loss differs from golden by ${inTab.goldenLossDiff}`);
+      assert(
+        inDeno.goldenLogitsMaxDiff <= 1e-5,
+        `Deno logits differ from golden by ${inDeno.goldenLogitsMaxDiff}`,
+      );
+    });
+
+    await t.step("a few training steps: tab losses and logits equal Deno's within 1e-5", () => {
+      assertEquals(inTab.losses.length, STEPS);
+      assert(inTab.losses[STEPS - 1] < inTab.losses[0], `loss did not decrease: ${inTab.losses}`);
+      for (let s = 0; s < STEPS; s++) {
+        const d = Math.abs(inTab.losses[s] - inDeno.losses[s]);
+        assert(d <= 1e-5, `step ${s}: loss ${inTab.losses[s]} (tab) vs ${inDeno.losses[s]} (Deno)`);
+      }
+      assertEquals(inTab.logits.length, inDeno.logits.length);
+      let worst = 0;
+      for (let i = 0; i < inTab.logits.length; i++) {
+        worst = Math.max(worst, Math.abs(inTab.logits[i] - inDeno.logits[i]));
+      }
+      assert(worst <= 1e-5, `logits after ${STEPS} steps differ by ${worst} (tab ${inTab.adapter})`);
+    });
+    console.log(
+      `browser: ${inTab.adapter}; golden diff ${inTab.goldenLogitsMaxDiff.toExponential(2)}; ` +
+        `losses ${inTab.losses.map((x) => x.toFixed(5)).join(" ")}; ${
+          ((performance.now() - started) / 1000).toFixed(1)
+        } s`,
+    );
+  } catch (e) {
+    console.error(browser.page.console.slice(-20).join("\n"));
+    throw e;
+  } finally {
+    await browser.close();
+    await server.close();
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
