@@ -34,7 +34,7 @@ async function train(args: string[]): Promise<{ code: number; stderr: string; li
   }).output();
   const stderr = new TextDecoder().decode(out.stderr).replace(/.*XDG_RUNTIME_DIR.*\n/g, "");
   const lines = stderr.trimEnd().split("\n").filter((l) =>
-    !/^train: from scratch|^\[|^eval|examples,/.test(l)
+    !/^train: from scratch|^train: \d+\/\d+ |^\[|^eval|examples,/.test(l)
   );
   return { code: out.code, stderr, lines };
 }
@@ -185,6 +185,31 @@ Deno.test("preflight: stale *.tmp-* files and folders of a killed save are remov
       "checkpoint-3",
       "train_log.jsonl",
     ]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("train CLI (item 1): lr 1e6 without clipping exits 1 with one line naming the step; no model written", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const r = await train([
+      ...SMALL,
+      "--max-steps",
+      "10",
+      "--learning-rate",
+      "1e6",
+      "--max-grad-norm",
+      "0",
+      "--eval-strategy",
+      "no",
+      "--save-strategy",
+      "no",
+      "--output-dir",
+      dir,
+    ]);
+    assertOneLine(r, "became NaN or infinite at step");
+    assertEquals([...Deno.readDirSync(dir)].map((e) => e.name), ["train_log.jsonl"]);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
