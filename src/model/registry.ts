@@ -14,6 +14,7 @@ import {
 } from "./classifier.ts";
 import { uploadWeights } from "./classifier.ts";
 import { BERT_FAMILY } from "./bert.ts";
+import { checkParameterSizes } from "./weight_checks.ts";
 import { DISTILBERT_FAMILY } from "./distilbert.ts";
 import { ELECTRA_FAMILY } from "./electra.ts";
 import { ROBERTA_FAMILY } from "./roberta.ts";
@@ -119,6 +120,8 @@ export function createModel(
 /** A randomly initialised model of `config`'s family (HF's `_init_weights`, seeded). */
 export function randomModel(config: TokenClassifierConfig, seed = 42): TokenClassifier {
   const family = familyFor(config.model_type);
+  // Sizes against the device limits before any host or GPU allocation (names the config field).
+  checkParameterSizes(family.parameterShapes(config), "config", config as unknown as Record<string, unknown>);
   const weights = new Map<string, Float32Array>();
   for (const [name, shape] of family.parameterShapes(config)) {
     weights.set(name, family.initialWeights(config, seed, name, shape));

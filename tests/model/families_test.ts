@@ -271,3 +271,8 @@ for (const [name, arch, specials, ownFields, tokenizerClass] of RUNS) {
     await Deno.remove(tokDir, { recursive: true });
   });
 }
+
+Deno.test("families: a from-scratch config too large for one device binding is refused before allocating", () => {
+  const config = makeModelConfig("roberta", { vocab_size: 10_000_000 }, ["O", "B-X"]);
+  assertThrows(() => randomModel(config), RangeError, "config: vocab_size 10000000 makes roberta.embeddings");
+});
