@@ -6,6 +6,15 @@
  */
 import { BufferPool, type PoolStats } from "./buffer_pool.ts";
 import { recordDispatch } from "./dispatch_trace.ts";
+import {
+  profileAfterSubmit,
+  profileBeforeSubmit,
+  profileDispatchBegin,
+  profileDispatchEnd,
+  profileHostSpan,
+  profileNeedsFlush,
+  profiling,
+} from "./profiler.ts";
 
 /** Thrown when no WebGPU adapter can be had; its message says how to get one. */
 export class WebGpuUnavailableError extends Error {
@@ -80,6 +89,8 @@ export interface DispatchSpec {
   workgroups: [number, number?, number?];
   /** Constants to override in the shader (WGSL `override` declarations). */
   constants?: Record<string, number>;
+  /** Floating-point operations of this launch, where the op knows them (shown by the profiler). */
+  flops?: number;
 }
 
 /** Adapter facts reported by {@link Gpu.describe}. */
@@ -269,8 +280,12 @@ export class Gpu {
     return this.#encoder;
   }
 
-  #beginBatch(): GPUComputePassEncoder {
+  #beginBatch(timestampWrites?: GPUComputePassTimestampWrites): GPUComputePassEncoder {
     const enc = this.#ensureEncoder();
+    if (timestampWrites) { // profiling with timestamp-query: one pass per dispatch
+      this.#pass?.end();
+      this.#pass = enc.beginComputePass({ label: "compute", timestampWrites });
+    }
     if (!this.#pass) this.#pass = enc.beginComputePass({ label: "compute" });
     return this.#pass;
   }
@@ -294,8 +309,11 @@ export class Gpu {
     if (x === 0 || y === 0 || z === 0) return;
     if (spec.params && this.#uniformSlot >= _UNIFORM_SLOTS) this.flush();
     if (this.#batchKernels.length >= _MAX_DISPATCHES_PER_FLUSH) this.flush();
+    const profiled = profiling();
+    const hostStart = profiled ? performance.now() : 0;
+    if (profiled && profileNeedsFlush()) this.flush();
     const { pipeline, layout } = this.#pipeline(spec);
-    const pass = this.#beginBatch();
+    const pass = this.#beginBatch(profiled ? profileDispatchBegin(this.device) : undefined);
     const entries: GPUBindGroupEntry[] = [];
     for (const r of [...spec.inputs, ...spec.outputs]) {
       const binding = entries.length;
@@ -335,13 +353,16 @@ export class Gpu {
     this.#batchKernels.push(spec.label);
     this.#dispatchCount++;
     recordDispatch(spec.label); // tests: which kernels ran (see dispatch_trace.ts)
+    if (profiled) profileDispatchEnd(spec.label, _boundBytes(spec), spec.flops ?? 0, hostStart);
   }
 
   /** Submits everything encoded so far. Does not wait for the GPU. */
   flush(): void {
     if (!this.#encoder) return;
+    const t0 = profiling() ? performance.now() : 0;
     this.#pass?.end();
     this.#pass = null;
+    if (t0) profileBeforeSubmit(this.#encoder);
     if (this.#uniformSlot > 0) {
       this.device.queue.writeBuffer(
         this.#uniformRing,
@@ -352,6 +373,10 @@ export class Gpu {
       );
     }
     this.device.queue.submit([this.#encoder.finish()]);
+    if (t0) {
+      profileAfterSubmit(this.device.queue);
+      profileHostSpan("host: flush + submit (a CPU adapter runs the work inside submit)", t0);
+    }
     this.#encoder = null;
     this.#uniformSlot = 0;
     const kernels = this.#batchKernels;
@@ -364,6 +389,7 @@ export class Gpu {
   write(buffer: GPUBuffer, data: ArrayBufferView, byteOffset = 0): void {
     this.#throwIfFailed();
     this.flush();
+    const t0 = profiling() ? performance.now() : 0;
     this.device.queue.writeBuffer(
       buffer,
       byteOffset,
@@ -371,12 +397,15 @@ export class Gpu {
       data.byteOffset,
       data.byteLength,
     );
+    if (t0) profileHostSpan("host: queue.writeBuffer (uploads)", t0);
   }
 
   /** Waits until the GPU has finished all submitted work; throws a pending GPU error. */
   async sync(): Promise<void> {
     this.flush();
+    const t0 = profiling() ? performance.now() : 0;
     await this.device.queue.onSubmittedWorkDone();
+    if (t0) profileHostSpan("host: sync wait (GPU busy or idle latency)", t0);
     await Promise.all(this.#pendingErrors.splice(0));
     this.#throwIfFailed();
   }
@@ -399,6 +428,7 @@ export class Gpu {
       if (r.bytes > 0) enc.copyBufferToBuffer(r.buffer, 0, staging, offsets[i], _align4(r.bytes));
     });
     this.flush();
+    const t0 = profiling() ? performance.now() : 0;
     try {
       await staging.mapAsync(GPUMapMode.READ);
     } catch (e) {
@@ -409,6 +439,7 @@ export class Gpu {
     const mapped = staging.getMappedRange();
     const out = ranges.map((r, i) => mapped.slice(offsets[i], offsets[i] + r.bytes));
     staging.unmap();
+    if (t0) profileHostSpan("host: readback wait (mapAsync)", t0);
     this.#staging.push(staging);
     await Promise.all(this.#pendingErrors.splice(0));
     this.#throwIfFailed();
@@ -425,6 +456,16 @@ export class Gpu {
       label: "readback-staging",
     });
   }
+}
+
+/** Bytes a launch binds (inputs and outputs), the profiler's GB/s basis. */
+function _boundBytes(spec: DispatchSpec): number {
+  let n = 0;
+  for (const r of [...spec.inputs, ...spec.outputs]) {
+    if (_isTexture(r)) n += r.texture.width * r.texture.height * 16;
+    else n += r.size ?? r.buffer.size;
+  }
+  return n;
 }
 
 function _align4(n: number): number {
@@ -473,7 +514,10 @@ async function _createGpu(opts: InitGpuOptions): Promise<Gpu> {
     const v = (adapter.limits as unknown as Record<string, number>)[k];
     if (typeof v === "number") requiredLimits[k] = v;
   }
-  const device = await adapter.requestDevice({ requiredLimits, label: "webgpu-ner" });
+  // timestamp-query for the profiler, shader-f16 for --fp16, subgroups for the GPU-class matmul
+  const wanted: GPUFeatureName[] = ["timestamp-query", "shader-f16", "subgroups" as GPUFeatureName];
+  const requiredFeatures = wanted.filter((f) => adapter.features.has(f));
+  const device = await adapter.requestDevice({ requiredLimits, requiredFeatures, label: "webgpu-ner" });
   _gpu = new Gpu(device, adapter.info);
   return _gpu;
 }

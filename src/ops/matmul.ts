@@ -419,6 +419,7 @@ function _gemmTex(g: _Gemm, out: Tensor): boolean {
           ],
           workgroups: [Math.ceil(nc / _WG_N), Math.ceil(mc / _WG_M), zc],
           constants: { TRANS_A: g.transA ? 1 : 0, TRANS_B: g.transB ? 1 : 0 },
+          flops: 2 * mc * nc * g.K * (reduce ? batch : zc),
         });
         _pinned.clear();
         _pinned.add(texA); // still read by the next column chunk
@@ -439,6 +440,7 @@ function _gemmGeneric(g: _Gemm, out: Tensor): void {
     params: [g.M, g.N, g.K, g.batch, g.strideA, g.strideB, g.reduce ? 1 : 0, 0],
     workgroups: [Math.ceil(g.N / 32), Math.ceil(g.M / 32), g.reduce ? 1 : g.batch],
     constants: { TRANS_A: g.transA ? 1 : 0, TRANS_B: g.transB ? 1 : 0, HAS_BIAS: g.bias ? 1 : 0 },
+    flops: 2 * g.M * g.N * g.K * g.batch,
   });
 }
 

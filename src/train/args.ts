@@ -247,6 +247,10 @@ export function helpText(): string {
     const desc = _DESCRIPTIONS[field] ? `  ${_DESCRIPTIONS[field]}` : "";
     lines.push(`  ${flagName(field).padEnd(32)} ${type.padEnd(10)} default ${def}${desc}`);
   }
+  lines.push(
+    `  ${"--profile".padEnd(32)} ${"".padEnd(10)} print a kernel/host time table (src/engine/profiler.ts)`,
+  );
+  lines.push(`  ${"--profile-trace".padEnd(32)} ${"FILE".padEnd(10)} also write a Chrome trace JSON`);
   return lines.join("\n");
 }
 

@@ -5,6 +5,7 @@
  * the two ways on, when pretrained weights cannot be had.
  * @module
  */
+import { profileFromArgs } from "../engine/profiler_cli.ts";
 import { loadDataset } from "../data/load.ts";
 import { BERT_BASE_CASED_DIR, loadTokenizer, type WordTokenizer } from "../data/tokenizer.ts";
 import { tokenizeAndAlign } from "../data/prepare.ts";
@@ -172,12 +173,13 @@ export async function prepareRun(
 
 /** Runs `deno task train` with `argv`; returns the exit code. */
 export async function main(argv: string[]): Promise<number> {
-  let parsed;
+  let parsed, prof;
   try {
-    parsed = parseTrainArgs(argv);
+    prof = profileFromArgs(argv); // --profile / --profile-trace FILE (src/engine/profiler_cli.ts)
+    parsed = parseTrainArgs(prof.rest);
   } catch (e) {
-    if (!(e instanceof ArgsError)) throw e;
-    console.error(`train: ${e.message}\n\n${helpText()}`);
+    if (!(e instanceof ArgsError) && prof) throw e;
+    console.error(`train: ${(e as Error).message}\n\n${helpText()}`);
     return 2;
   }
   if (parsed.cli.help) {
@@ -227,7 +229,9 @@ export async function main(argv: string[]): Promise<number> {
   }
   let result;
   try {
+    prof.start();
     result = await trainer.train();
+    await prof.finish(result.globalStep);
     // --push-to-hub: HF's trainer.push_to_hub() at the end; an interrupted run only waits for its pushes
     if (args.pushToHub && !result.interrupted) await trainer.pushToHub();
     else await trainer.waitForPushes();

@@ -1,0 +1,132 @@
+/**
+ * This project's side of `bench/compare_pytorch.ts`: the same cases as `bench/ref/bert_ref.py`, one per
+ * process, printing one JSON line. Cases: `train` (bert-base step 8×64: forward, backward, clip, AdamW),
+ * `infer` (bert-base forward 32×64), `demo` (the demo recipe's model — 2 layers × 128 hidden, 2 heads,
+ * intermediate 512 — one training step at batch 32 × 32 tokens), `matmul` (A·B at the three BERT-base
+ * shapes, 8 products per sync). `--profile` prints the profiler table of the measured iterations.
+ *
+ *   deno run -A bench/compare_webgpu.ts train|infer|demo|matmul [--iters N] [--profile]
+ * @module
+ */
+import { gpu, initGpu } from "../src/engine/gpu.ts";
+import { backward, noGrad } from "../src/engine/tape.ts";
+import { Tensor, tidy } from "../src/engine/tensor.ts";
+import { BertForTokenClassification } from "../src/model/bert.ts";
+import { makeBertConfig } from "../src/model/config.ts";
+import { AdamW, clipGradNorm } from "../src/ops/adamw.ts";
+import { matmul, matmulFlops } from "../src/ops/matmul.ts";
+import { profileFromArgs } from "../src/engine/profiler_cli.ts";
+
+const LABELS = ["O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC", "B-MISC", "I-MISC"];
+
+function _batch(B: number, T: number) {
+  const inputIds = Int32Array.from({ length: B * T }, (_, i) => 1000 + (i * 7919) % 27000);
+  const labels = Int32Array.from({ length: B * T }, (_, i) => (i * 31) % 9);
+  return { batch: B, seqLen: T, inputIds, labels };
+}
+
+async function _timed(fn: () => void, iters: number, warmup = 1): Promise<number> {
+  for (let i = 0; i < warmup; i++) fn();
+  await gpu().sync();
+  const t0 = performance.now();
+  for (let i = 0; i < iters; i++) fn();
+  await gpu().sync();
+  return (performance.now() - t0) / iters / 1000;
+}
+
+function _trainStep(
+  model: BertForTokenClassification,
+  opt: AdamW,
+  batch: ReturnType<typeof _batch>,
+  lr: number,
+) {
+  const params = [...model.params.values()];
+  return () => {
+    model.train();
+    tidy(() => backward(model.forward(batch).loss!));
+    noGrad(() =>
+      tidy(() => {
+        const { scale } = clipGradNorm(params, 1);
+        opt.step(lr, scale);
+      })
+    );
+    opt.zeroGrad();
+  };
+}
+
+function _adamw(model: BertForTokenClassification, lr: number): AdamW {
+  return new AdamW(model.namedParameters().map(([, param]) => ({ param, weightDecay: 0.01 })), { lr });
+}
+
+async function main(args: string[]): Promise<void> {
+  const kase = args[0];
+  const iters = Number(args[args.indexOf("--iters") + 1] || 0) || 2;
+  await initGpu();
+  const prof = profileFromArgs(args);
+  const out: Record<string, unknown> = { case: kase, adapter: gpu().describe().description };
+  if (kase === "train" || kase === "demo") {
+    const demo = kase === "demo";
+    const config = makeBertConfig(
+      demo
+        ? {
+          vocab_size: 28996,
+          hidden_size: 128,
+          num_hidden_layers: 2,
+          num_attention_heads: 2,
+          intermediate_size: 512,
+          labels: LABELS,
+        }
+        : { vocab_size: 28996, labels: LABELS },
+    );
+    const model = BertForTokenClassification.random(config, 1).train();
+    const lr = demo ? 1e-3 : 2e-5;
+    const [B, T] = demo ? [32, 32] : [8, 64];
+    const step = _trainStep(model, _adamw(model, lr), _batch(B, T), lr);
+    const n = demo ? Math.max(iters, 10) : iters;
+    step();
+    await gpu().sync();
+    const s = await prof.around(() => _timed(step, n, 0));
+    out.seconds_per_iter = s;
+    out.tokens_per_s = B * T / s;
+    if (demo) out.steps_per_s = 1 / s;
+  } else if (kase === "infer") {
+    const model = BertForTokenClassification.random(makeBertConfig({ vocab_size: 28996, labels: LABELS }), 1)
+      .eval();
+    const { batch, seqLen, inputIds } = _batch(32, 64);
+    const fwd = () => noGrad(() => tidy(() => void model.forward({ batch, seqLen, inputIds })));
+    fwd();
+    await gpu().sync();
+    const s = await prof.around(() => _timed(fwd, iters, 0));
+    out.seconds_per_iter = s;
+    out.tokens_per_s = 32 * 64 / s;
+  } else if (kase === "matmul") {
+    const rows = [];
+    for (const [M, K, N] of [[512, 768, 768], [512, 768, 3072], [512, 3072, 768]]) {
+      const rand = (n: number) => Float32Array.from({ length: n }, (_, i) => Math.sin(i * 12.9898) * 0.5);
+      const a = Tensor.from(rand(M * K), [M, K], "f32", "bench.a").keep();
+      const b = Tensor.from(rand(K * N), [K, N], "f32", "bench.b").keep();
+      const run = () => tidy(() => void matmul(a, b));
+      let best = Infinity;
+      for (let r = 0; r < 3; r++) {
+        best = Math.min(
+          best,
+          await _timed(
+            () => {
+              for (let i = 0; i < 8; i++) run();
+            },
+            1,
+            r === 0 ? 1 : 0,
+          ) / 8,
+        );
+      }
+      rows.push({ shape: `${M}x${K}x${N}`, gflops: matmulFlops(M, N, K) / best / 1e9 });
+    }
+    out.rows = rows;
+  } else {
+    throw new Error(`unknown case '${kase}': expected train, infer, demo or matmul`);
+  }
+  await prof.finish();
+  console.log(JSON.stringify(out));
+}
+
+if (import.meta.main) await main(Deno.args);
