@@ -26,7 +26,7 @@ import { checkIds, embedding } from "../ops/embedding.ts";
 import { gelu } from "../ops/gelu.ts";
 import { layerNorm } from "../ops/layernorm.ts";
 import { linear } from "../ops/matmul.ts";
-import { relAttention, type RelLayout, relLayout } from "../ops/rel_attention.ts";
+import { relAttention, type RelLayout, relLayout, relWindowRows } from "../ops/rel_attention.ts";
 import { Tensor } from "../engine/tensor.ts";
 import {
   ConfigError,
@@ -409,10 +409,12 @@ export class DebertaV2ForTokenClassification extends TokenClassifierBase<Deberta
     });
     let rel: Tensor | null = null;
     if (c.relative_attention) {
-      rel = this.p("deberta.encoder.rel_embeddings.weight");
+      // Only the relative rows this length reaches (LayerNorm is per row; the rest get zero gradient).
+      const rows = relWindowRows(this.p("deberta.encoder.rel_embeddings.weight"), layout);
+      rel = rows;
       if (_normRel(c)) {
         rel = layerNorm(
-          rel,
+          rows,
           this.p("deberta.encoder.LayerNorm.weight"),
           this.p("deberta.encoder.LayerNorm.bias"),
           c.layer_norm_eps,

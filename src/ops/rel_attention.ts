@@ -130,6 +130,27 @@ export function relLayout(
   return { b, t, r, rLo, wn, tables: Tensor.from(all, [all.length], "u32", "rel_attention.tables") };
 }
 
+/**
+ * Rows [rLo, rLo + wn) of a (R, C) table (the relative embeddings), the only ones a length-T input's
+ * attention reads: projecting just these gives {@link relAttention} the same result as the whole table
+ * for a fraction of the work. Differentiable: the other rows get zero gradient (as they do in HF).
+ */
+export function relWindowRows(x: Tensor, layout: RelLayout): Tensor {
+  if (x.shape.length !== 2 || x.shape[0] !== layout.r || x.dtype !== "f32") {
+    throw new RangeError(`relWindowRows: ${x} must be f32 (${layout.r}, C)`);
+  }
+  const c = x.shape[1], off = layout.rLo * c * 4, bytes = layout.wn * c * 4;
+  const out = Tensor.empty([layout.wn, c], "f32", "rel_attention.window_rows");
+  gpu().encoderForCopy().copyBufferToBuffer(x.buffer, off, out.buffer, 0, bytes);
+  return record(out, "rel_window_rows", [x], (g) => {
+    const dx = Tensor.empty(x.shape, "f32", "rel_attention.window_rows.grad");
+    const enc = gpu().encoderForCopy();
+    enc.clearBuffer(dx.buffer, 0, dx.byteLength);
+    enc.copyBufferToBuffer(g.buffer, 0, dx.buffer, off, bytes);
+    return [dx];
+  });
+}
+
 /** Options of {@link relAttention}. */
 export interface RelAttentionOptions {
   /** Divisor of every score term: HF's sqrt(D · (1 + #pos_att_types)). */
@@ -141,8 +162,10 @@ export interface RelAttentionOptions {
 }
 
 /**
- * Disentangled attention: q, k, v (B, T, H·D) f32; pk and pq (R, H·D) the key/query projections of the
- * (normalised) relative embeddings for c2p and p2c, or null when that term is not in pos_att_type;
+ * Disentangled attention: q, k, v (B, T, H·D) f32; pk and pq the key/query projections of the
+ * (normalised) relative embeddings for c2p and p2c — all R = 2·att_span rows (R, H·D), or only the
+ * window rows [rLo, rLo + wn) of `layout` (wn, H·D), see {@link relWindowRows} — or null when that term
+ * is not in pos_att_type;
  * `layout` from {@link relLayout}. Returns the merged heads (B, T, H·D), differentiable in q, k, v, pk and
  * pq. The products run as batched matmuls on head-major copies (H, B, T, D); the position terms only over
  * the window of relative rows a length-T input reaches (HF computes all 2·att_span rows; the others get
@@ -176,22 +199,28 @@ export function relAttention(
   }
   const d = hd / numHeads, h = numHeads, r = layout.r, wn = layout.wn;
   for (const [x, name] of [[pk, "pk"], [pq, "pq"]] as const) {
-    if (x && (x.dtype !== "f32" || x.size !== r * hd)) {
-      throw new RangeError(`relAttention: ${name} must be f32 (${r}, ${hd}), got ${x}`);
+    if (
+      x && (x.dtype !== "f32" || x.shape.length !== 2 || x.shape[1] !== hd || ![r, wn].includes(x.shape[0]))
+    ) {
+      throw new RangeError(
+        `relAttention: ${name} must be f32 (${r}, ${hd}) or its window (${wn}, ${hd}), got ${x}`,
+      );
     }
   }
+  // First row of the window within pk/pq: the full table starts at row 0, a window at rLo.
+  const rowOf = (x: Tensor) => (x.shape[0] === r ? layout.rLo : 0);
   const p = opts.dropoutP ?? 0;
   if (!(p >= 0 && p <= 1)) throw new RangeError(`relAttention: dropout probability ${p} is not in [0, 1]`);
   if (!(opts.scale > 0)) throw new RangeError(`relAttention: scale ${opts.scale} must be > 0`);
   const seed = (opts.seed ?? 0) >>> 0;
   const inputs = [q, k, v, ...(pk ? [pk] : []), ...(pq ? [pq] : [])];
-  const params = (n: number): ParamValue[] => [
+  const params = (n: number, rLo = layout.rLo): ParamValue[] => [
     t,
     h,
     b,
     d,
     r,
-    layout.rLo,
+    rLo,
     wn,
     n,
     f32(opts.scale),
@@ -203,7 +232,7 @@ export function relAttention(
     2 * t * t,
     0,
   ];
-  const copy = (entry: string, x: Tensor, shape: number[], name: string): Tensor => {
+  const copy = (entry: string, x: Tensor, shape: number[], name: string, rLo = layout.rLo): Tensor => {
     const out = Tensor.empty(shape, "f32", name);
     gpu().dispatch({
       label: `rel_attention.${entry}`,
@@ -211,7 +240,7 @@ export function relAttention(
       entryPoint: entry,
       inputs: [x.res],
       outputs: [out.res],
-      params: params(out.size),
+      params: params(out.size, rLo),
       workgroups: splitGrid(Math.ceil(out.size / 256)),
     });
     return out;
@@ -240,8 +269,8 @@ export function relAttention(
     const qh = copy("split_heads", q, heads, "rel_attention.qh");
     const kh = copy("split_heads", k, heads, "rel_attention.kh");
     const vh = copy("split_heads", v, heads, "rel_attention.vh");
-    const pkw = pk ? copy("window_heads", pk, [h, wn, d], "rel_attention.pkw") : null;
-    const pqw = pq ? copy("window_heads", pq, [h, wn, d], "rel_attention.pqw") : null;
+    const pkw = pk ? copy("window_heads", pk, [h, wn, d], "rel_attention.pkw", rowOf(pk)) : null;
+    const pqw = pq ? copy("window_heads", pq, [h, wn, d], "rel_attention.pqw", rowOf(pq)) : null;
     const cc = matmul(byMatrix(qh, d), byMatrix(kh, d), { transB: true });
     const c2p = pkw ? matmul(byHead(qh), pkw, { transB: true }) : zeros(winShape, "rel_attention.c2p");
     const p2c = pqw ? matmul(byHead(kh), pqw, { transB: true }) : zeros(winShape, "rel_attention.p2c");
@@ -278,16 +307,16 @@ export function relAttention(
       const dkh = matmul(w, byMatrix(qh, d), { transA: true });
       w.dispose();
       const grads: Tensor[] = [];
-      const posGrad = (win: Tensor, dwin: Tensor, x: Tensor, dx: Tensor) => {
+      const posGrad = (pos: Tensor, win: Tensor, dwin: Tensor, x: Tensor, dx: Tensor) => {
         const part = matmul(byHead(dwin), win); // (H, B·T, D)
         addInPlace(dx, part);
         part.dispose();
         const dw = matmul(byHead(dwin), byHead(x), { transA: true }); // (H, wn, D)
-        grads.push(copy("unwindow_heads", dw, [r, hd], "rel_attention.dpos"));
+        grads.push(copy("unwindow_heads", dw, [...pos.shape], "rel_attention.dpos", rowOf(pos)));
         dw.dispose();
       };
-      if (pkw) posGrad(pkw, dc2p, qh, dqh);
-      if (pqw) posGrad(pqw, dp2c, kh, dkh);
+      if (pk && pkw) posGrad(pk, pkw, dc2p, qh, dqh);
+      if (pq && pqw) posGrad(pq, pqw, dp2c, kh, dkh);
       dc2p.dispose();
       dp2c.dispose();
       const merged = [dqh, dkh, dvh].map((x, i) => {

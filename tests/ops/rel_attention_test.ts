@@ -59,23 +59,29 @@ function scaleOf(x: RelInputs, d: number): number {
   return Math.fround(Math.sqrt(d * (1 + (x.pk ? 1 : 0) + (x.pq ? 1 : 0))));
 }
 
-/** GPU forward and backward: [out, dq, dk, dv, dpk?, dpq?]. */
-async function runGpu(c: Case, dims: RelDims, drop: RelDropout): Promise<Float32Array[]> {
+/**
+ * GPU forward and backward: [out, dq, dk, dv, dpk?, dpq?]. `windowed`: pk/pq are given as the layout's
+ * window rows only (their gradients then cover those rows).
+ */
+async function runGpu(c: Case, dims: RelDims, drop: RelDropout, windowed = false): Promise<Float32Array[]> {
   return await tidy(async () => {
     const shape = [dims.b, dims.t, dims.h * dims.d];
-    const pshape = [2 * span(dims), dims.h * dims.d];
+    const hd = dims.h * dims.d;
     const leaf = (a: ArrayLike<number>, s: number[], name: string) => {
       const t = Tensor.from(a, s, "f32", name);
       t.requiresGrad = true;
       return t;
     };
     const [q, k, v] = [c.x.q, c.x.k, c.x.v].map((a, i) => leaf(a, shape, ["q", "k", "v"][i]));
-    const pk = c.x.pk ? leaf(c.x.pk, pshape, "pk") : null;
-    const pq = c.x.pq ? leaf(c.x.pq, pshape, "pq") : null;
     const layout = relLayout(dims.b, dims.t, c.x.mask, {
       positionBuckets: dims.buckets,
       maxRelativePositions: dims.maxRel,
     });
+    const rows = (a: ArrayLike<number>) =>
+      windowed ? Float32Array.from(a).subarray(layout.rLo * hd, (layout.rLo + layout.wn) * hd) : a;
+    const pshape = [windowed ? layout.wn : 2 * span(dims), hd];
+    const pk = c.x.pk ? leaf(rows(c.x.pk), pshape, "pk") : null;
+    const pq = c.x.pq ? leaf(rows(c.x.pq), pshape, "pq") : null;
     const out = relAttention(q, k, v, pk, pq, layout, dims.h, {
       scale: scaleOf(c.x, dims.d),
       dropoutP: drop.p,
@@ -91,12 +97,30 @@ async function runGpu(c: Case, dims: RelDims, drop: RelDropout): Promise<Float32
 async function checkAgainstRef(dims: RelDims, kind: MaskKind, terms: Terms, drop: RelDropout, seed: number) {
   const c = makeCase(dims, kind, terms, seed);
   const scale = scaleOf(c.x, dims.d);
-  const [out, ...grads] = await runGpu(c, dims, drop);
-  assertClose(out, relAttentionRef(c.x, dims, scale, drop), FWD, "out");
+  const ref = relAttentionRef(c.x, dims, scale, drop);
   const [rq, rk, rv, rpk, rpq] = relAttentionGradRef(c.x, c.r, dims, scale, drop);
-  const refs = [rq, rk, rv, ...(c.x.pk ? [rpk] : []), ...(c.x.pq ? [rpq] : [])];
-  const names = ["dq", "dk", "dv", ...(c.x.pk ? ["dpk"] : []), ...(c.x.pq ? ["dpq"] : [])];
-  refs.forEach((ref, i) => assertClose(grads[i], ref, GRAD, names[i]));
+  const hd = dims.h * dims.d;
+  const { rLo, wn } = tidy(() => {
+    const l = relLayout(dims.b, dims.t, null, {
+      positionBuckets: dims.buckets,
+      maxRelativePositions: dims.maxRel,
+    });
+    return { rLo: l.rLo, wn: l.wn };
+  });
+  for (const windowed of [false, true]) {
+    const [out, ...grads] = await runGpu(c, dims, drop, windowed);
+    assertClose(out, ref, FWD, `out (windowed ${windowed})`);
+    const win = (a: Float64Array) => (windowed ? a.subarray(rLo * hd, (rLo + wn) * hd) : a);
+    const refs = [rq, rk, rv, ...(c.x.pk ? [win(rpk)] : []), ...(c.x.pq ? [win(rpq)] : [])];
+    const names = ["dq", "dk", "dv", ...(c.x.pk ? ["dpk"] : []), ...(c.x.pq ? ["dpq"] : [])];
+    refs.forEach((r, i) => assertClose(grads[i], r, GRAD, `${names[i]} (windowed ${windowed})`));
+  }
+  // Rows outside the window are never read: their reference gradient is exactly 0.
+  for (const g of [rpk, rpq]) {
+    if (g.some((x, i) => x !== 0 && (i < rLo * hd || i >= (rLo + wn) * hd))) {
+      throw new Error("gradient outside the window");
+    }
+  }
 }
 
 // T > 64 spans several workgroups of rows; buckets 8 / max 64 exercise the log buckets and the clamps.
