@@ -20,3 +20,4 @@ export * from "./src/model/mod.ts";
 export * from "./src/train/mod.ts";
 export * from "./src/dist/mod.ts";
 export * from "./src/pipeline/mod.ts";
+export * from "./src/serve/mod.ts";
