@@ -2,6 +2,12 @@
 //   out[n, c] = weight[ids[n], c]                  (0 when ids[n] is outside [0, V): never read out of bounds)
 //   dweight[v, c] = Σ_{n : ids[n] = v} dy[n, c]    (rows v == pad get no gradient; bad ids are skipped)
 //
+// Row chunks: a table too large for one storage binding is stored as several row-chunk tensors; `row0`
+// is the global id of this chunk's first row and `vocab` its row count, so the chunk serves the ids in
+// [row0, row0 + vocab) (local row = id − row0) and `pad` stays a global id. With `keep` = 1 the forward
+// leaves out[n, ·] untouched for ids outside the chunk (the first chunk runs with keep = 0 and writes
+// zeros there), so one pass over the chunks gives exactly the unchunked lookup. A whole table: row0 = 0.
+//
 // Contract: `forward`/`forward4` OVERWRITE their output; `backward`/`backward4` ACCUMULATE into dweight
 // (dweight[ids[n], c] += dy[n, c]), so the host zeroes dweight first (with clearBuffer). WGSL has no float
 // atomics: one invocation owns one column (c, or the vec4 of columns 4c..4c+3) and walks the N tokens in
@@ -13,7 +19,9 @@ struct Params {
   n: u32,    // N tokens (flattened ids)
   cols: u32, // C
   vocab: u32, // V
-  pad: i32,  // padding index, or -1 for none
+  pad: i32,  // padding index (global id), or -1 for none
+  row0: u32, // global id of this table's first row (0 unless the table is a row chunk)
+  keep: u32, // forward: 1 = leave rows of ids outside this table as they are, 0 = write zeros there
 }
 
 // forward: ids (N), weight (V, C) -> out (N, C)
@@ -40,8 +48,9 @@ fn linear(wid: vec3u, nwg: vec3u, lid: vec3u) -> u32 {
   return (wid.y * nwg.x + wid.x) * 64u + lid.x;
 }
 
-fn valid(id: i32, vocab: u32) -> bool {
-  return id >= 0 && u32(id) < vocab;
+// id in [row0, row0 + vocab) (no overflow: the subtraction only runs when id >= row0 >= 0)
+fn valid(id: i32, row0: u32, vocab: u32) -> bool {
+  return id >= i32(row0) && u32(id) - row0 < vocab;
 }
 
 @compute @workgroup_size(64)
@@ -53,7 +62,8 @@ fn forward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3
   let c = i - n * fp.cols;
   let id = f_ids[n];
   var v = 0.0;
-  if (valid(id, fp.vocab)) { v = f_w[u32(id) * fp.cols + c]; }
+  if (valid(id, fp.row0, fp.vocab)) { v = f_w[(u32(id) - fp.row0) * fp.cols + c]; }
+  else if (fp.keep == 1u) { return; }
   f_out[i] = v;
 }
 
@@ -67,7 +77,8 @@ fn forward4(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec
   let c = i - n * C4;
   let id = f_ids[n];
   var v = vec4f(0.0);
-  if (valid(id, fp.vocab)) { v = f4_w[u32(id) * C4 + c]; }
+  if (valid(id, fp.row0, fp.vocab)) { v = f4_w[(u32(id) - fp.row0) * C4 + c]; }
+  else if (fp.keep == 1u) { return; }
   f4_out[i] = v;
 }
 
@@ -79,8 +90,8 @@ fn backward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec
   if (c >= C) { return; }
   for (var n = 0u; n < bp.n; n++) {
     let id = b_ids[n];
-    if (valid(id, bp.vocab) && id != bp.pad) {
-      let o = u32(id) * C + c;
+    if (valid(id, bp.row0, bp.vocab) && id != bp.pad) {
+      let o = (u32(id) - bp.row0) * C + c;
       b_dw[o] = b_dw[o] + b_dy[n * C + c];
     }
   }
@@ -94,8 +105,8 @@ fn backward4(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: ve
   if (c >= C4) { return; }
   for (var n = 0u; n < bp.n; n++) {
     let id = b_ids[n];
-    if (valid(id, bp.vocab) && id != bp.pad) {
-      let o = u32(id) * C4 + c;
+    if (valid(id, bp.row0, bp.vocab) && id != bp.pad) {
+      let o = (u32(id) - bp.row0) * C4 + c;
       b4_dw[o] = b4_dw[o] + b4_dy[n * C4 + c];
     }
   }

@@ -38,13 +38,28 @@ export function checkIds(ids: Int32Array, vocabSize: number, what: string): void
  * backward scatter-adds d(out) into a (V, C) gradient, deterministically (a fixed summation order), and
  * the row `paddingIdx` (negative values count from the end, as in PyTorch) receives no gradient. The
  * forward still reads the padding row as stored.
+ *
+ * `weight` may also be a list of row chunks (each (V_k, C), rows in order, V = Σ V_k): a table larger
+ * than one storage binding stored as several tensors. The result and each chunk's gradient are exactly
+ * those of the concatenated table (dispatch labels `embedding.forward_chunk` / `embedding.backward_chunk`,
+ * one per chunk); `paddingIdx` counts rows of the whole table.
  */
-export function embedding(ids: Tensor, weight: Tensor, paddingIdx: number | null = null): Tensor {
+export function embedding(
+  ids: Tensor,
+  weight: Tensor | readonly Tensor[],
+  paddingIdx: number | null = null,
+): Tensor {
   if (ids.dtype !== "i32") throw new TypeError(`embedding: ids ${ids} must be i32`);
-  if (weight.shape.length !== 2 || weight.dtype !== "f32") {
-    throw new RangeError(`embedding: weight ${weight} must be a 2-D f32 table (V, C)`);
+  const chunked = Array.isArray(weight);
+  const tables: readonly Tensor[] = chunked ? weight : [weight as Tensor];
+  if (!tables.length) throw new RangeError("embedding: no weight chunks");
+  const C = tables[0].shape[1];
+  for (const t of tables) {
+    if (t.shape.length !== 2 || t.dtype !== "f32" || t.shape[1] !== C) {
+      throw new RangeError(`embedding: weight ${t} must be a 2-D f32 table (V, ${C ?? "C"})`);
+    }
   }
-  const [V, C] = weight.shape;
+  const V = tables.reduce((s, t) => s + t.shape[0], 0);
   let pad = -1;
   if (paddingIdx !== null && paddingIdx !== undefined) {
     if (!Number.isInteger(paddingIdx) || paddingIdx < -V || paddingIdx >= V) {
@@ -54,30 +69,39 @@ export function embedding(ids: Tensor, weight: Tensor, paddingIdx: number | null
   }
   const N = ids.size;
   const vec = C % 4 === 0;
-  const params = [N, C, V, i32(pad)];
+  const kind = chunked ? "_chunk" : "";
+  // Per table: its first global row; the first table overwrites every output row, the others only theirs.
+  const row0s: number[] = [];
+  tables.reduce((r, t) => (row0s.push(r), r + t.shape[0]), 0);
+  const paramsOf = (k: number) => [N, C, tables[k].shape[0], i32(pad), row0s[k], k === 0 ? 0 : 1];
   const out = Tensor.empty([...ids.shape, C], "f32", "embedding");
-  gpu().dispatch({
-    label: "embedding.forward",
-    code: src,
-    entryPoint: vec ? "forward4" : "forward",
-    inputs: [ids.res, _res4(weight)],
-    outputs: [_res4(out)],
-    params,
-    workgroups: splitGrid(Math.ceil((vec ? N * C / 4 : N * C) / _WG)),
-  });
-  return record(out, "embedding", [ids, weight], (g) => {
-    const dw = Tensor.empty([V, C], "f32", "embedding.dweight");
-    // clearBuffer is ~8× faster than a zeroing kernel on lavapipe (89 MB: 1.4 ms vs 11.7 ms).
-    gpu().encoderForCopy().clearBuffer(dw.buffer, 0, dw.byteLength);
+  tables.forEach((t, k) => {
     gpu().dispatch({
-      label: "embedding.backward",
+      label: `embedding.forward${kind}`,
       code: src,
-      entryPoint: vec ? "backward4" : "backward",
-      inputs: [ids.res, _res4(g)],
-      outputs: [_res4(dw)],
-      params,
-      workgroups: splitGrid(Math.ceil((vec ? C / 4 : C) / _WG)),
+      entryPoint: vec ? "forward4" : "forward",
+      inputs: [ids.res, _res4(t)],
+      outputs: [_res4(out)],
+      params: paramsOf(k),
+      workgroups: splitGrid(Math.ceil((vec ? N * C / 4 : N * C) / _WG)),
     });
-    return [null, dw];
+  });
+  return record(out, "embedding", [ids, ...tables], (g) => {
+    const grads = tables.map((t, k) => {
+      const dw = Tensor.empty([...t.shape], "f32", "embedding.dweight");
+      // clearBuffer is ~8× faster than a zeroing kernel on lavapipe (89 MB: 1.4 ms vs 11.7 ms).
+      gpu().encoderForCopy().clearBuffer(dw.buffer, 0, dw.byteLength);
+      gpu().dispatch({
+        label: `embedding.backward${kind}`,
+        code: src,
+        entryPoint: vec ? "backward4" : "backward",
+        inputs: [ids.res, _res4(g)],
+        outputs: [_res4(dw)],
+        params: paramsOf(k),
+        workgroups: splitGrid(Math.ceil((vec ? C / 4 : C) / _WG)),
+      });
+      return dw;
+    });
+    return [null, ...grads];
   });
 }
