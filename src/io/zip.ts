@@ -249,25 +249,39 @@ export function openZip(bytes: Uint8Array, source: string): ZipArchive {
   };
 }
 
-let _crcTable: Uint32Array | null = null;
+let _crcTables: Uint32Array[] | null = null;
 
 function _hex(v: number): string {
   return "0x" + v.toString(16).padStart(8, "0");
 }
 
-/** The CRC-32 (ISO-HDLC, as ZIP uses) of `bytes`. */
+/** The CRC-32 (ISO-HDLC, as ZIP uses) of `bytes`, eight bytes per step ("slicing-by-8" tables). */
 export function crc32(bytes: Uint8Array): number {
-  if (!_crcTable) {
-    _crcTable = new Uint32Array(256);
+  if (!_crcTables) {
+    const t0 = new Uint32Array(256);
     for (let n = 0; n < 256; n++) {
       let c = n;
       for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-      _crcTable[n] = c >>> 0;
+      t0[n] = c >>> 0;
+    }
+    _crcTables = [t0];
+    for (let k = 1; k < 8; k++) {
+      const prev = _crcTables[k - 1];
+      const t = new Uint32Array(256);
+      for (let n = 0; n < 256; n++) t[n] = (prev[n] >>> 8) ^ t0[prev[n] & 0xff];
+      _crcTables.push(t);
     }
   }
-  const t = _crcTable;
+  const [t0, t1, t2, t3, t4, t5, t6, t7] = _crcTables;
   let c = 0xffffffff;
-  for (let i = 0; i < bytes.length; i++) c = t[(c ^ bytes[i]) & 0xff] ^ (c >>> 8);
+  let i = 0;
+  const end8 = bytes.length - (bytes.length % 8);
+  for (; i < end8; i += 8) {
+    const lo = (bytes[i] | (bytes[i + 1] << 8) | (bytes[i + 2] << 16) | (bytes[i + 3] << 24)) ^ c;
+    c = t7[lo & 0xff] ^ t6[(lo >>> 8) & 0xff] ^ t5[(lo >>> 16) & 0xff] ^ t4[lo >>> 24] ^
+      t3[bytes[i + 4]] ^ t2[bytes[i + 5]] ^ t1[bytes[i + 6]] ^ t0[bytes[i + 7]];
+  }
+  for (; i < bytes.length; i++) c = t0[(c ^ bytes[i]) & 0xff] ^ (c >>> 8);
   return (c ^ 0xffffffff) >>> 0;
 }
 
