@@ -9,7 +9,15 @@ import {
   TorchPickleError,
 } from "../../src/io/torch_checkpoint.ts";
 import { readSafetensors } from "../../src/io/safetensors.ts";
-import { bytesOf, type PickledTensor, PickleWriter, torchLegacy, torchZip, writeZip } from "./_torch_util.ts";
+import {
+  bytesOf,
+  type PickledTensor,
+  PickleWriter,
+  stateDictPickle,
+  torchLegacy,
+  torchZip,
+  writeZip,
+} from "./_torch_util.ts";
 
 const FIXTURE = new URL("../fixtures/roberta-tiny-parity/", import.meta.url).pathname;
 
@@ -225,4 +233,27 @@ Deno.test("inconsistent storages and views are clear errors", async () => {
     const e = await assertRejects(() => parseTorchCheckpoint(bytes, "bad.bin"), TorchPickleError);
     assert(e.message.includes("bad.bin") && e.message.includes(what), `${what}: ${e.message}`);
   }
+});
+
+Deno.test("legacy format: a storage view (root key, element offset, size) in the persistent id", async () => {
+  // state dict {"v": view of elements 2..5 of root storage "7" (6 floats), as tensor [2, 2] at offset 1}
+  const w = new PickleWriter().proto(2).global("collections", "OrderedDict").emptyTuple().reduce().mark();
+  w.str("v").global("torch._utils", "_rebuild_tensor_v2").mark();
+  w.mark().str("storage").global("torch", "FloatStorage").str("7").str("cpu").int(6);
+  w.str("7v").int(2).int(4).tupleN(3); // view metadata: (view_key, offset, size)
+  w.tuple().persid().int(1).ints([3]).ints([1]).bool(false);
+  w.global("collections", "OrderedDict").emptyTuple().reduce().tuple().reduce().setitems();
+  const body = w.stop().bytes();
+  const plain = torchLegacy(
+    [],
+    new Map([["7", { bytes: bytesOf(new Float32Array([0, 1, 2, 3, 4, 5])), elemSize: 4 }]]),
+  );
+  // splice our state-dict pickle in place of the empty one torchLegacy wrote
+  const empty = stateDictPickle([], true);
+  const at = plain.findIndex((_, i) => empty.every((b, j) => plain[i + j] === b) && i > 10);
+  const bytes = new Uint8Array([...plain.subarray(0, at), ...body, ...plain.subarray(at + empty.length)]);
+  const ck = await parseTorchCheckpoint(bytes, "view.bin");
+  // view = root[2..6) = [2, 3, 4, 5]; tensor offset 1, size 3 → [3, 4, 5]
+  assertEquals(Array.from(new Float32Array(ck.tensors.get("v")!.data.slice().buffer)), [3, 4, 5]);
+  assertEquals(ck.layouts.get("v")!.offset, 3);
 });
