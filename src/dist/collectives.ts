@@ -171,3 +171,72 @@ export async function padAcrossProcesses<A extends CommArray>(
   }
   return { data: out, shape };
 }
+
+/**
+ * A gradient all-reduce that overlaps the backward pass: the tape reports each parameter whose gradient
+ * is final ({@link ready}, from `backward`'s `onGradReady`); full buckets have their readback queued into
+ * the GPU stream at once, so it completes while the GPU still computes earlier layers, and each bucket is
+ * all-reduced on MPI's thread as soon as its copy lands. At most `maxInFlight` buckets are on the host at
+ * a time; {@link finish} sends the rest (and any parameter the pass did not report) and writes the means
+ * back. Every rank must report the same parameters in the same order (the same graph does).
+ */
+export class OverlappedGradientSync {
+  readonly #group: ProcessGroup;
+  readonly #bucketBytes: number;
+  readonly #maxInFlight: number;
+  #current: Tensor[] = [];
+  #currentBytes = 0;
+  #queued: Tensor[][] = [];
+  #inFlight = 0;
+  #done: Promise<void>[] = [];
+  #seen = new Set<Tensor>();
+
+  /** A sync over `group` with buckets of `bucketBytes`. */
+  constructor(group: ProcessGroup, bucketBytes = DEFAULT_BUCKET_BYTES, maxInFlight = 4) {
+    this.#group = group;
+    this.#bucketBytes = bucketBytes;
+    this.#maxInFlight = maxInFlight;
+  }
+
+  /** Reports a parameter whose gradient is final. */
+  ready(param: Tensor): void {
+    const g = param.grad;
+    if (!g || this.#seen.has(param)) return;
+    this.#seen.add(param);
+    if (this.#current.length && this.#currentBytes + g.byteLength > this.#bucketBytes) this.#close();
+    this.#current.push(g);
+    this.#currentBytes += g.byteLength;
+  }
+
+  #close(): void {
+    if (!this.#current.length) return;
+    this.#queued.push(this.#current);
+    this.#current = [];
+    this.#currentBytes = 0;
+    this.#pump();
+  }
+
+  #pump(): void {
+    while (this.#inFlight < this.#maxInFlight && this.#queued.length) {
+      const bucket = this.#queued.shift()!;
+      this.#inFlight++;
+      const read = _readBucket(bucket); // the copy is queued now, behind the kernels encoded so far
+      this.#done.push(read.then(async (flat) => {
+        await this.#group.allReduce(flat, "sum");
+        const scale = 1 / this.#group.size;
+        for (let i = 0; i < flat.length; i++) flat[i] *= scale;
+        _writeBucket(bucket, flat);
+        this.#inFlight--;
+        this.#pump();
+      }));
+    }
+  }
+
+  /** Sends what is left (`params` not reported, in order), waits for every bucket, writes the means back. */
+  async finish(params: readonly Tensor[]): Promise<void> {
+    for (const p of params) this.ready(p);
+    this.#close();
+    // Each finished bucket starts the next queued one (pushing its promise) before it resolves.
+    while (this.#done.length) await Promise.all(this.#done.splice(0));
+  }
+}

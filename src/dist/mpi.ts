@@ -74,6 +74,15 @@ function _datatype(a: CommArray): number {
   return 0x4c00010d; // MPI_BYTE
 }
 
+/**
+ * Makes sure `arrays` live in off-heap (fixed) memory before a worker thread writes into them: V8 keeps
+ * small typed arrays inside the JS heap, where a garbage collection during the call could move them.
+ * Reading `.buffer` moves such an array's data into a fixed backing store.
+ */
+function _pin(...arrays: ArrayBufferView[]): void {
+  for (const a of arrays) void a.buffer;
+}
+
 function _count(call: string, a: CommArray): number {
   if (a.length > 0x7fffffff) throw new RangeError(`${call}: ${a.length} elements exceed MPI's int count`);
   return a.length;
@@ -195,7 +204,10 @@ export class MpiGroup implements ProcessGroup {
     return this.#run(
       "MPI_Allreduce",
       `${n} × ${data.constructor.name}, ${op}`,
-      () => this.#lib.symbols.MPI_Allreduce(_IN_PLACE, data, n, _datatype(data), _OPS[op], MPI_COMM_WORLD),
+      () => {
+        _pin(data);
+        return this.#lib.symbols.MPI_Allreduce(_IN_PLACE, data, n, _datatype(data), _OPS[op], MPI_COMM_WORLD);
+      },
     );
   }
 
@@ -206,7 +218,10 @@ export class MpiGroup implements ProcessGroup {
     return this.#run(
       "MPI_Bcast",
       `${n} × ${data.constructor.name} from rank ${root}`,
-      () => this.#lib.symbols.MPI_Bcast(data, n, _datatype(data), root, MPI_COMM_WORLD),
+      () => {
+        _pin(data);
+        return this.#lib.symbols.MPI_Bcast(data, n, _datatype(data), root, MPI_COMM_WORLD);
+      },
     );
   }
 
@@ -218,7 +233,10 @@ export class MpiGroup implements ProcessGroup {
     await this.#run(
       "MPI_Allgather",
       `${n} × ${data.constructor.name} per rank`,
-      () => this.#lib.symbols.MPI_Allgather(data, n, t, out, n, t, MPI_COMM_WORLD),
+      () => {
+        _pin(data, out);
+        return this.#lib.symbols.MPI_Allgather(data, n, t, out, n, t, MPI_COMM_WORLD);
+      },
     );
     return out;
   }
@@ -241,7 +259,10 @@ export class MpiGroup implements ProcessGroup {
     await this.#run(
       "MPI_Allgatherv",
       `${n} × ${data.constructor.name} from this rank, ${total} in all`,
-      () => this.#lib.symbols.MPI_Allgatherv(send, n, t, recv, counts, displs, t, MPI_COMM_WORLD),
+      () => {
+        _pin(send, recv, counts, displs);
+        return this.#lib.symbols.MPI_Allgatherv(send, n, t, recv, counts, displs, t, MPI_COMM_WORLD);
+      },
     );
     return { data: out, counts: [...counts] };
   }

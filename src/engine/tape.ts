@@ -76,12 +76,22 @@ function _topoOrder(root: Tensor): Tensor[] {
   return order;
 }
 
+/** Options of {@link backward}. */
+export interface BackwardOptions {
+  /**
+   * Called once per leaf with requiresGrad as soon as this pass has added its last contribution to the
+   * leaf's `.grad` (the leaf's gradient is final from then on; data parallel starts all-reducing it while
+   * the rest of the backward pass is still being computed). Called in a deterministic order.
+   */
+  onGradReady?: (leaf: Tensor) => void;
+}
+
 /**
  * Back-propagates from `loss` (a scalar unless `gradOutput` is given). Leaf tensors with requiresGrad get
  * their gradient added to `.grad` (created persistent on first use). The graph is released afterwards:
  * nodes are cleared and their saved tensors disposed.
  */
-export function backward(loss: Tensor, gradOutput?: Tensor): void {
+export function backward(loss: Tensor, gradOutput?: Tensor, opts: BackwardOptions = {}): void {
   if (!loss.node) {
     throw new Error(`backward(): ${loss} was not produced by recorded ops that need a gradient`);
   }
@@ -92,6 +102,7 @@ export function backward(loss: Tensor, gradOutput?: Tensor): void {
   const seed = gradOutput ?? fill([...loss.shape], 1);
   grads.set(loss, seed);
   const order = _topoOrder(loss);
+  const pending = opts.onGradReady ? _leafUses(order) : null;
   for (let i = order.length - 1; i >= 0; i--) {
     const t = order[i];
     const node = t.node!;
@@ -125,8 +136,29 @@ export function backward(loss: Tensor, gradOutput?: Tensor): void {
       if (g !== seed || !gradOutput) g.dispose();
     }
     for (const s of node.saved) s.dispose();
+    if (pending) {
+      for (const inp of node.inputs) {
+        const left = pending.get(inp);
+        if (left === undefined) continue;
+        if (left === 1) {
+          pending.delete(inp);
+          opts.onGradReady!(inp);
+        } else pending.set(inp, left - 1);
+      }
+    }
     t.node = null;
   }
+}
+
+/** How many times each leaf that needs a gradient is read by the nodes of the graph. */
+function _leafUses(order: Tensor[]): Map<Tensor, number> {
+  const uses = new Map<Tensor, number>();
+  for (const t of order) {
+    for (const inp of t.node!.inputs) {
+      if (!inp.node && inp.requiresGrad) uses.set(inp, (uses.get(inp) ?? 0) + 1);
+    }
+  }
+  return uses;
 }
 
 function _accumulateLeaf(leaf: Tensor, g: Tensor): void {

@@ -9,8 +9,10 @@
  *   all ranks — so the step's gradient is the global token mean: 2 ranks × batch b, batch b × 2
  *   accumulation steps and 1 × batch 2b give the same update up to fp32 summation order. Every rank knows
  *   the global order, so the count needs no communication.
- * - Gradients are averaged over ranks after the backward pass (bucketed all-reduce); parameters are
- *   broadcast from rank 0 before training; each rank draws its own dropout stream.
+ * - Gradients are averaged over ranks in 25 MiB buckets after the backward pass (a bucket's readback
+ *   overlaps the previous bucket's all-reduce; overlap with the backward pass itself exists but is off,
+ *   see {@link DataParallel.gradientSync}); parameters are broadcast from rank 0 before training; each
+ *   rank draws its own dropout stream.
  * - Evaluation: batch `j` of the dataset-order eval batches to rank `j % size` (no duplicates), results
  *   gathered once at the end so every rank computes the same seqeval numbers.
  * @module
@@ -20,7 +22,12 @@ import type { TokenizedExample } from "../data/prepare.ts";
 import type { Tensor } from "../engine/tensor.ts";
 import type { DropoutSeeds } from "../ops/dropout.ts";
 import { LocalGroup, type ProcessGroup } from "../dist/group.ts";
-import { allReduceTensors, broadcastTensors } from "../dist/collectives.ts";
+import {
+  allReduceTensors,
+  broadcastTensors,
+  DEFAULT_BUCKET_BYTES,
+  OverlappedGradientSync,
+} from "../dist/collectives.ts";
 import { evenBatches, rankBatches } from "../dist/sharding.ts";
 
 /** Labelled (not −100) positions of an example. */
@@ -38,13 +45,20 @@ export class DataParallel {
   readonly group: ProcessGroup;
   readonly #loader: BatchLoader<TokenizedExample>;
   readonly #accum: number;
+  readonly #bucketBytes: number;
   #epoch = -1;
   #global: Int32Array[] = [];
   #counts: Int32Array = new Int32Array(0);
 
   /** Shards `loader` over `group` for steps of `accum` micro-batches. */
-  constructor(loader: BatchLoader<TokenizedExample>, accum: number, group: ProcessGroup = new LocalGroup()) {
+  constructor(
+    loader: BatchLoader<TokenizedExample>,
+    accum: number,
+    group: ProcessGroup = new LocalGroup(),
+    bucketBytes = DEFAULT_BUCKET_BYTES,
+  ) {
     this.group = group;
+    this.#bucketBytes = bucketBytes;
     this.#loader = loader;
     this.#accum = accum;
   }
@@ -105,10 +119,25 @@ export class DataParallel {
     seeds.setStream(this.group.rank);
   }
 
-  /** Averages the gradients over ranks (no-op for one process). */
+  /** Averages the gradients over ranks after the backward pass (no-op for one process). */
   async syncGradients(params: Tensor[]): Promise<void> {
     if (this.group.size === 1) return;
-    await allReduceTensors(this.group, params.map((p) => p.grad).filter((g): g is Tensor => !!g));
+    const grads = params.map((p) => p.grad).filter((g): g is Tensor => !!g);
+    await allReduceTensors(this.group, grads, { bucketBytes: this.#bucketBytes });
+  }
+
+  /**
+   * A gradient all-reduce to feed from the last micro-batch's backward pass (`onGradReady`), so buckets
+   * are reduced while earlier layers' gradients are still computed — only with `overlap` (default off):
+   * with Debian's MPICH 4.0.2 over UCX, an all-reduce on MPI's thread while the JS thread encodes the
+   * backward pass crashed UCX (SIGSEGV) in about 1 run in 4, so the default reduces after the backward
+   * pass ({@link syncGradients}; bucket k+1's readback still overlaps bucket k's all-reduce). Null when
+   * not overlapping or for one process.
+   */
+  gradientSync(overlap = false): OverlappedGradientSync | null {
+    return this.group.size === 1 || !overlap
+      ? null
+      : new OverlappedGradientSync(this.group, this.#bucketBytes);
   }
 
   /** Sums numbers over ranks (float64). */

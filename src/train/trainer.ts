@@ -45,6 +45,8 @@ import {
 import type { CommitInfo } from "../io/hub_upload.ts";
 import { DataParallel } from "./data_parallel.ts";
 import type { ProcessGroup } from "../dist/group.ts";
+import type { OverlappedGradientSync } from "../dist/collectives.ts";
+import { parameterKey } from "../model/chunked.ts";
 
 /** An evaluation split: tokenized examples plus each row's original word tags (word-level scoring). */
 export interface EvalSet {
@@ -82,6 +84,8 @@ export interface TrainerOptions {
    * checkpoints and the final folder; see `./data_parallel.ts`.
    */
   group?: ProcessGroup;
+  /** Gradient all-reduce bucket size in bytes (default 25 MiB, as PyTorch DDP's `bucket_cap_mb`). */
+  bucketBytes?: number;
 }
 
 /** Evaluation results with `eval_` keys as HF logs them. */
@@ -125,7 +129,7 @@ export class Trainer {
     this.optimizer = new AdamW(
       this.model.namedParameters().map(([name, param]) => ({
         param,
-        weightDecay: this.model.decays(name) ? a.weightDecay : 0,
+        weightDecay: this.model.decays(parameterKey(name)) ? a.weightDecay : 0, // a row chunk: its key's group
       })),
       { lr: a.learningRate, betas: [a.adamBeta1, a.adamBeta2], eps: a.adamEpsilon },
     );
@@ -136,7 +140,7 @@ export class Trainer {
       seed: a.seed,
       groupByLength: a.groupByLength,
     });
-    this.#dp = new DataParallel(this.#loader, a.gradientAccumulationSteps, opts.group);
+    this.#dp = new DataParallel(this.#loader, a.gradientAccumulationSteps, opts.group, opts.bucketBytes);
     this.#labelNames = configLabels(this.model.config);
     this.#state = {
       global_step: 0,
@@ -260,13 +264,15 @@ export class Trainer {
         const group = indices.slice(inEpoch, Math.min(nb, inEpoch + a.gradientAccumulationSteps));
         // HF's num_items_in_batch: each micro-batch weighs its share of the step's labelled tokens.
         const weights = this.#dp.stepWeights(epoch, inEpoch, group.length);
+        const sync = this.#dp.gradientSync(); // null unless overlapping the all-reduce with the backward
         for (const [k, idx] of group.entries()) {
           const batch = this.#collate(idx);
           tokensSinceTick += batch.attentionMask.reduce((s, m) => s + m, 0);
-          this.#microStep(batch, weights[k]);
+          this.#microStep(batch, weights[k], k === group.length - 1 ? sync : null);
           this.#microBatches++;
         }
-        await this.#dp.syncGradients([...this.model.params.values()]);
+        if (sync) await sync.finish([...this.model.params.values()]);
+        else await this.#dp.syncGradients([...this.model.params.values()]);
         this.#optimizerStep();
         this.#guard.flag([this.#lossSum, this.#lastNorm], this.#state.global_step); // NaN/Inf: GPU flag
         await yieldToSignals(); // a Ctrl-C is seen before the next step starts
@@ -343,12 +349,17 @@ export class Trainer {
   }
 
   /** Forward and backward of one micro-batch whose mean loss weighs `weight` in the step's loss. */
-  #microStep(batch: Batch, weight: number): void {
+  #microStep(batch: Batch, weight: number, sync: OverlappedGradientSync | null): void {
     tidy(() => {
       const out = this.model.forward(toTokenBatch(batch));
       if (!out.loss) throw new Error("training batch has no labels");
       addInPlace(this.#lossSum!, out.loss, weight);
-      backward(out.loss, fill([1], weight * this.#dp.size)); // the gradient all-reduce averages
+      // × size: the gradient all-reduce averages over ranks.
+      backward(
+        out.loss,
+        fill([1], weight * this.#dp.size),
+        sync ? { onGradReady: (p) => sync.ready(p) } : {},
+      );
     });
   }
 
