@@ -17,3 +17,4 @@ export * from "../ops/attention.ts";
 export * from "../ops/rel_attention.ts";
 export * from "../ops/cross_entropy.ts";
 export * from "../ops/adamw.ts";
+export { fallbackCounts, traceDispatches } from "./dispatch_trace.ts";

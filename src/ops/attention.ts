@@ -150,14 +150,16 @@ function _stage(x: Tensor, role: string, g: _Geom, b0: number, bc: number): GPUT
 }
 
 /** Which kernels {@link attention} uses: see {@link setAttentionPath}. */
-export type AttentionPath = "auto" | "generic";
+export type AttentionPath = "auto" | "generic" | "texture";
 
 let _path: AttentionPath = "auto";
 let _texLimit = 0;
 
 /**
  * Selects the attention kernels (for tests and benchmarks): `"auto"` uses the D = 64 texture kernels
- * when they apply and the generic ones otherwise; `"generic"` always uses the generic kernels.
+ * when they apply and the generic ones otherwise, except on SwiftShader (Chromium's fallback adapter),
+ * whose shader compiler spends ~47 s on the three D = 64 kernels, where the generic kernels run;
+ * `"texture"` uses the D = 64 kernels wherever they apply; `"generic"` always uses the generic kernels.
  * `textureLimit` (> 0) overrides the texture side limit so tests can exercise the batch chunking.
  */
 export function setAttentionPath(path: AttentionPath, textureLimit = 0): void {
@@ -165,9 +167,16 @@ export function setAttentionPath(path: AttentionPath, textureLimit = 0): void {
   _texLimit = textureLimit;
 }
 
+/** SwiftShader: compiling the D = 64 kernels costs more than the generic kernels save (issue 12). */
+function _slowCompiler(): boolean {
+  const a = gpu().adapterInfo;
+  return /swiftshader/i.test(`${a.vendor} ${a.architecture} ${a.description}`);
+}
+
 /** Batches per chunk of the D = 64 path (0 when it cannot be used: other D or textures too small). */
 function _fastChunk(g: _Geom): number {
   if (_path === "generic" || g.d !== 64 || g.t === 0 || g.b === 0) return 0;
+  if (_path === "auto" && _slowCompiler()) return 0;
   // Two texels of slack on each side for the non-power-of-two sizes (see _texture).
   const max = (_texLimit || gpu().limits.maxTextureDimension2D) - 2;
   if (g.h * 16 > max || g.t > max) return 0;

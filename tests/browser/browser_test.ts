@@ -45,6 +45,20 @@ Deno.test("browser: the bundle loads without an import map and matches Deno's tr
       assertEquals(r.exports.sort(), Object.keys(lib).sort());
     });
 
+    await t.step("on SwiftShader the default attention path for D = 64 is the generic kernels", async () => {
+      const r = await page.evaluate<{ arch: string; labels: string[] }>(`(async () => {
+        const lib = await import("/__test/webgpu-ner.js");
+        const gpu = await lib.initGpu();
+        const q = lib.Tensor.from(new Float32Array(2 * 3 * 128).fill(0.01), [2, 3, 128]);
+        const { labels } = await lib.traceDispatches(() => lib.tidy(() =>
+          lib.readAll([lib.attention(q, q, q, null, 2)])));
+        return { arch: gpu.adapterInfo.architecture, labels };
+      })()`);
+      const attn = r.labels.filter((l) => l.startsWith("attention."));
+      assert(attn.length > 0, `no attention kernel ran: ${r.labels}`);
+      if (/swiftshader/i.test(r.arch)) assert(attn.every((l) => !l.endsWith("64")), `ran ${attn}`);
+    });
+
     const fixtureUrl = `${server.origin}/${FIXTURE}`;
     const inTab = await page.evaluate<Awaited<ReturnType<typeof trainScenario>>>(
       `(async () => { const lib = await import("/__test/webgpu-ner.js");
