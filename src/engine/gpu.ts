@@ -310,10 +310,12 @@ export class Gpu {
     if (spec.params && this.#uniformSlot >= _UNIFORM_SLOTS) this.flush();
     if (this.#batchKernels.length >= _MAX_DISPATCHES_PER_FLUSH) this.flush();
     const profiled = profiling();
-    const hostStart = profiled ? performance.now() : 0;
     if (profiled && profileNeedsFlush()) this.flush();
+    const hostStart = profiled ? performance.now() : 0;
     const { pipeline, layout } = this.#pipeline(spec);
-    const pass = this.#beginBatch(profiled ? profileDispatchBegin(this.device) : undefined);
+    const pass = this.#beginBatch(
+      profiled ? profileDispatchBegin(this.device, this.adapterInfo.isFallbackAdapter ?? false) : undefined,
+    );
     const entries: GPUBindGroupEntry[] = [];
     for (const r of [...spec.inputs, ...spec.outputs]) {
       const binding = entries.length;
@@ -373,10 +375,7 @@ export class Gpu {
       );
     }
     this.device.queue.submit([this.#encoder.finish()]);
-    if (t0) {
-      profileAfterSubmit(this.device.queue);
-      profileHostSpan("host: flush + submit (a CPU adapter runs the work inside submit)", t0);
-    }
+    if (t0) profileAfterSubmit(this.device.queue, t0);
     this.#encoder = null;
     this.#uniformSlot = 0;
     const kernels = this.#batchKernels;

@@ -97,6 +97,12 @@ interface _Pending {
 export interface ProfileOptions {
   /** Use host timing of flushed groups even when the device has timestamp-query (for tests). */
   forceHostTiming?: boolean;
+  /**
+   * Timing mode; default: `"per-dispatch"` on a CPU (fallback) adapter, whose submit runs the work
+   * synchronously and whose timestamps are written when a pass is recorded rather than run (measured on
+   * lavapipe: 95% of a step fell between kernels); else `"timestamps"` with timestamp-query, else `"groups"`.
+   */
+  timing?: "timestamps" | "per-dispatch" | "groups";
   /** Launches kept for the Chrome trace (aggregates count all); default 200000. */
   maxTraceEvents?: number;
 }
@@ -118,6 +124,8 @@ class _Session {
   submits = 0;
   group = 0;
   timestamps: boolean;
+  perDispatch = false;
+  prevLaunch: _Launch | null = null;
   device: GPUDevice | null = null;
   querySet: GPUQuerySet | null = null;
   queryUsed = 0;
@@ -148,7 +156,10 @@ export function startProfiling(opts: ProfileOptions = {}): void {
 }
 
 /** Called by Gpu when a dispatch starts; returns the timestamp writes for its own pass (or undefined). */
-export function profileDispatchBegin(device: GPUDevice): GPUComputePassTimestampWrites | undefined {
+export function profileDispatchBegin(
+  device: GPUDevice,
+  fallbackAdapter = false,
+): GPUComputePassTimestampWrites | undefined {
   const s = _session;
   if (!s) return undefined;
   const now = performance.now();
@@ -158,7 +169,10 @@ export function profileDispatchBegin(device: GPUDevice): GPUComputePassTimestamp
   }
   if (!s.device) {
     s.device = device;
-    s.timestamps = !s.opts.forceHostTiming && device.features.has("timestamp-query");
+    const mode = s.opts.forceHostTiming ? "groups" : s.opts.timing ??
+      (fallbackAdapter ? "per-dispatch" : device.features.has("timestamp-query") ? "timestamps" : "groups");
+    s.timestamps = mode === "timestamps" && device.features.has("timestamp-query");
+    s.perDispatch = mode === "per-dispatch";
   }
   s.lastHostEnd = now; // provisional start, replaced in profileDispatchEnd
   if (!s.timestamps) return undefined;
@@ -170,7 +184,10 @@ export function profileDispatchBegin(device: GPUDevice): GPUComputePassTimestamp
 
 /** True when the current group's query set is full and Gpu must flush before the next dispatch. */
 export function profileNeedsFlush(): boolean {
-  return _session !== null && _session.timestamps && _session.queryUsed + 2 > PROFILE_QUERIES;
+  const s = _session;
+  if (!s) return false;
+  if (s.perDispatch) return s.groupLaunches.length > 0;
+  return s.timestamps && s.queryUsed + 2 > PROFILE_QUERIES;
 }
 
 /** Called by Gpu when a dispatch has been encoded. */
@@ -232,9 +249,16 @@ export function profileBeforeSubmit(encoder: GPUCommandEncoder): void {
 let _pendingSubmit: _Pending | null = null;
 
 /** Called by Gpu right after a flush's submit. */
-export function profileAfterSubmit(queue: GPUQueue): void {
+export function profileAfterSubmit(queue: GPUQueue, flushStart: number): void {
   const s = _session;
   if (!s) return;
+  const now = performance.now();
+  if (s.perDispatch) {
+    // A CPU adapter's queue blocks the next flush (its uniform upload) until the previous submit has
+    // run: this flush's time is the previous kernel's (and its copies').
+    _attribute(s, s.prevLaunch, flushStart, now);
+  } else s.host.push({ name: "host: flush (uniform upload + submit)", start: flushStart, end: now });
+  s.lastHostEnd = now;
   s.submits++;
   const launches = s.groupLaunches;
   s.groupLaunches = [];
@@ -259,6 +283,8 @@ export function profileAfterSubmit(queue: GPUQueue): void {
         s.spare.push(p);
       }),
     );
+  } else if (s.perDispatch) {
+    s.prevLaunch = launches.length === 1 ? launches[0] : null;
   } else if (launches.length > 0) {
     const g: _Group = { submit: performance.now(), done: NaN, kernels: launches.length, labels: new Map() };
     for (const l of launches) g.labels.set(l.label, (g.labels.get(l.label) ?? 0) + 1);
@@ -271,8 +297,25 @@ export function profileAfterSubmit(queue: GPUQueue): void {
 export function profileHostSpan(name: string, start: number): void {
   const s = _session;
   if (!s) return;
+  if (s.perDispatch && s.prevLaunch && (name.includes("sync wait") || name.includes("readback wait"))) {
+    _attribute(s, s.prevLaunch, start, performance.now()); // waiting for the last kernel submitted
+    s.prevLaunch = null;
+    s.lastHostEnd = performance.now();
+    return;
+  }
   s.host.push({ name, start, end: performance.now() });
   s.lastHostEnd = performance.now();
+}
+
+function _attribute(s: _Session, l: _Launch | null, start: number, end: number): void {
+  if (!l) {
+    s.host.push({ name: "host: flush (uniform upload + submit)", start, end });
+    return;
+  }
+  const a = s.agg.get(l.label);
+  if (a) a.ms += end - start;
+  l.gpuStart = start;
+  l.gpuEnd = end;
 }
 
 /** Stops recording and returns the report (waits for outstanding timestamp readbacks). */
@@ -297,7 +340,7 @@ function _family(label: string): string {
 function _report(s: _Session, wallMs: number): ProfileReport {
   const rows: ProfileRow[] = [];
   let gpuMs = 0;
-  if (s.timestamps) {
+  if (s.timestamps || s.perDispatch) {
     for (const [name, a] of s.agg) {
       gpuMs += a.ms;
       rows.push({
@@ -374,7 +417,11 @@ function _report(s: _Session, wallMs: number): ProfileReport {
   }
   for (const r of rows) r.percent = wallMs > 0 ? 100 * r.totalMs / wallMs : 0;
   rows.sort((a, b) => b.totalMs - a.totalMs);
-  const timing = s.timestamps ? "GPU timestamps" : "host timing of flushed groups";
+  const timing = s.timestamps
+    ? "GPU timestamps"
+    : s.perDispatch
+    ? "host timing per dispatch (CPU adapter: one submit per kernel, timed until the next submit can start)"
+    : "host timing of flushed groups";
   const report: ProfileReport = {
     timing,
     wallMs,
@@ -423,7 +470,7 @@ function _trace(s: _Session): { traceEvents: Record<string, unknown>[] } {
   const us = (ms: number) => Math.round((ms - s.start) * 1000 * 10) / 10;
   // GPU clock → host clock: align the first timed kernel's start with its encode end
   const first = s.launches.find((l) => Number.isFinite(l.gpuStart));
-  const off = first ? first.hostEnd - first.gpuStart : 0;
+  const off = first && s.timestamps ? first.hostEnd - first.gpuStart : 0;
   for (const l of s.launches) {
     const args = { flops: l.flops || undefined, bytes: l.bytes, group: l.group };
     ev.push({

@@ -34,7 +34,7 @@ async function _work(): Promise<string[]> {
 Deno.test("profiler: every dispatch is counted under its label, timed by GPU timestamps, with GFLOP/s", async () => {
   assert(gpu().device.features.has("timestamp-query"), "lavapipe exposes timestamp-query");
   await _work(); // warm pipelines
-  startProfiling();
+  startProfiling({ timing: "timestamps" });
   assert(profiling());
   const labels = await _work();
   const r = await stopProfiling();
@@ -67,6 +67,21 @@ Deno.test("profiler: every dispatch is counted under its label, timed by GPU tim
   const gpuEvents = trace.filter((e) => e.ph === "X" && e.tid === 2);
   assertEquals(gpuEvents.length, labels.length);
   for (const e of gpuEvents) assert((e.dur as number) > 0 && Number.isFinite(e.ts as number));
+});
+
+Deno.test("profiler: on the CPU adapter each kernel is submitted alone and timed by its submit", async () => {
+  assert(gpu().describe().isFallbackAdapter, "lavapipe is a fallback adapter");
+  startProfiling();
+  const labels = await _work();
+  const r = await stopProfiling();
+  assert(r.timing.startsWith("host timing per dispatch"), r.timing);
+  assert(r.submits >= labels.length && r.submits <= labels.length + 2, `one submit per kernel: ${r.submits}`);
+  for (const label of new Set(labels)) {
+    const row = r.rows.find((x) => x.name === label)!;
+    assert(row.totalMs > 0, label);
+  }
+  assert(r.gpuMs <= r.wallMs, `kernel time ${r.gpuMs} within wall ${r.wallMs}`);
+  assertEquals(r.chromeTrace().traceEvents.filter((e) => e.ph === "X" && e.tid === 2).length, labels.length);
 });
 
 Deno.test("profiler: without timestamps, flushed groups are timed on the host and kernels only counted", async () => {
@@ -103,7 +118,7 @@ Deno.test("profiler: --profile and --profile-trace are taken out of the argument
   await sw.around(() => _work());
   const report = await sw.finish(1);
   assert(report && report.dispatches > 0);
-  assert(printed[0].startsWith("profile: GPU timestamps"), printed[0]);
+  assert(printed[0].startsWith("profile: host timing per dispatch"), printed[0]);
   const trace = JSON.parse(await Deno.readTextFile(file));
   assert(trace.traceEvents.some((e: { name: string }) => e.name.startsWith("matmul.")));
   assertEquals(await sw.finish(), null, "finished once");
