@@ -382,8 +382,12 @@ export interface TensorToWrite {
   dtype: "F32" | "I32" | "I64" | "F16" | "BF16";
   /** Dimensions. */
   shape: number[];
-  /** F32: Float32Array; I32: Int32Array; I64: BigInt64Array or Int32Array (widened); F16/BF16: Uint16Array. */
-  data: Float32Array | Int32Array | BigInt64Array | Uint16Array;
+  /**
+   * F32: Float32Array; I32: Int32Array; I64: BigInt64Array or Int32Array (widened); F16/BF16: Uint16Array.
+   * F32 data may also be a list of consecutive pieces (e.g. a parameter's row chunks read back one by
+   * one), written one after the other without first joining them into one array.
+   */
+  data: Float32Array | Int32Array | BigInt64Array | Uint16Array | readonly Float32Array[];
 }
 
 /**
@@ -419,7 +423,8 @@ function _tensorBytes(t: TensorToWrite): Uint8Array {
     for (let i = 0; i < wide.length; i++) wide[i] = BigInt(t.data[i]);
     return _tensorBytes({ ...t, data: wide });
   }
-  const src = new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength);
+  const data = t.data as Exclude<TensorToWrite["data"], readonly Float32Array[]>; // pieces: one at a time
+  const src = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
   if (_LITTLE_ENDIAN) return src;
   const size = DTYPE_SIZE[t.dtype];
   const out = new Uint8Array(src.length);
@@ -446,15 +451,25 @@ export function serializeSafetensors(
     if (!Object.hasOwn(_ARRAY_FOR, t.dtype)) {
       throw new SafetensorsError(`tensor "${t.name}": cannot write dtype ${_describe(t.dtype)}`);
     }
-    if (!_ARRAY_FOR[t.dtype].includes(t.data.constructor.name)) {
+    if (Array.isArray(t.data)) {
+      const n = t.data.reduce((s: number, d: unknown) => s + (d instanceof Float32Array ? d.length : NaN), 0);
+      if (t.dtype !== "F32" || !(n === numel(t.shape) && t.shape.every(_isNonNegInt))) {
+        throw new SafetensorsError(
+          `tensor "${t.name}": pieces must be F32 Float32Arrays totalling shape ${_describe(t.shape)}`,
+        );
+      }
+      continue;
+    }
+    const data = t.data as Exclude<TensorToWrite["data"], readonly Float32Array[]>;
+    if (!_ARRAY_FOR[t.dtype].includes(data.constructor.name)) {
       const want = _ARRAY_FOR[t.dtype].join(" or ");
       throw new SafetensorsError(
-        `tensor "${t.name}": ${t.dtype} data must be ${want}, got ${t.data.constructor.name}`,
+        `tensor "${t.name}": ${t.dtype} data must be ${want}, got ${data.constructor.name}`,
       );
     }
-    if (!t.shape.every(_isNonNegInt) || numel(t.shape) !== t.data.length) {
+    if (!t.shape.every(_isNonNegInt) || numel(t.shape) !== data.length) {
       throw new SafetensorsError(
-        `tensor "${t.name}": shape ${_describe(t.shape)} does not match ${t.data.length} elements`,
+        `tensor "${t.name}": shape ${_describe(t.shape)} does not match ${data.length} elements`,
       );
     }
   }
@@ -475,11 +490,14 @@ export function serializeSafetensors(
   const chunks: Uint8Array[] = [];
   let offset = 0;
   for (const t of ordered) {
-    const bytes = _tensorBytes(t);
-    const info = { dtype: t.dtype, shape: t.shape, data_offsets: [offset, offset + bytes.length] };
+    const pieces = Array.isArray(t.data)
+      ? t.data.map((d) => _tensorBytes({ ...t, data: d }))
+      : [_tensorBytes(t)];
+    const length = pieces.reduce((s, b) => s + b.length, 0);
+    const info = { dtype: t.dtype, shape: t.shape, data_offsets: [offset, offset + length] };
     parts.push(`${JSON.stringify(t.name)}:${JSON.stringify(info)}`);
-    chunks.push(bytes);
-    offset += bytes.length;
+    chunks.push(...pieces);
+    offset += length;
   }
   let json = new TextEncoder().encode(`{${parts.join(",")}}`);
   const pad = (8 - (json.length % 8)) % 8;

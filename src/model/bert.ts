@@ -107,7 +107,7 @@ export class BertForTokenClassification extends TokenClassifierBase<BertConfig> 
     const e = "bert.embeddings";
     let x = add(
       add(
-        embedding(ids, this.p(`${e}.word_embeddings.weight`), c.pad_token_id),
+        embedding(ids, this.table(`${e}.word_embeddings.weight`), c.pad_token_id),
         embedding(posIds, this.p(`${e}.position_embeddings.weight`)),
       ),
       embedding(typeIds, this.p(`${e}.token_type_embeddings.weight`)),

@@ -9,9 +9,10 @@
  * @module
  */
 import { dropout, DropoutSeeds } from "../ops/dropout.ts";
-import { Tensor } from "../engine/tensor.ts";
+import type { Tensor } from "../engine/tensor.ts";
 import type { Batch } from "../data/collator.ts";
 import { seededRandom } from "../data/loader.ts";
+import { checkpointParameters, uploadParameter } from "./chunked.ts";
 
 /** A batch as the collator produces it: (B, T) arrays, row-major. */
 export interface TokenBatch {
@@ -74,7 +75,10 @@ export interface TokenClassifierConfig {
 export interface TokenClassifier<C extends TokenClassifierConfig = TokenClassifierConfig> {
   /** The configuration (the family's HF field names). */
   readonly config: C;
-  /** Parameters by checkpoint key, in HF module order; persistent, requiresGrad. */
+  /**
+   * Parameters by checkpoint key, in HF module order; persistent, requiresGrad. A parameter too large for
+   * one storage binding appears as its row chunks `<key>[start:end]` (see `./chunked.ts`).
+   */
   readonly params: Map<string, Tensor>;
   /** Dropout on (training) or off (eval). */
   training: boolean;
@@ -182,20 +186,26 @@ export abstract class TokenClassifierBase<C extends TokenClassifierConfig> imple
   /** Seeds for dropout masks (one per dropout call); its state is saved with checkpoints. */
   readonly seeds: DropoutSeeds;
 
-  /** Checks every parameter of `shapes` is present with its shape and marks them trainable. */
+  /**
+   * Checks every parameter of `shapes` is present with its shape (whole, or as row chunks covering its
+   * rows) and marks them trainable.
+   */
   constructor(config: C, params: Map<string, Tensor>, shapes: [string, number[]][], seed = 42) {
     this.config = config;
     this.params = params;
     this.seeds = new DropoutSeeds(seed);
+    const stored = new Map(checkpointParameters(params).map((p) => [p.key, p]));
     for (const [name, shape] of shapes) {
-      const t = params.get(name);
-      if (!t) throw new Error(`model parameter '${name}' is missing`);
-      if (t.shape.join() !== shape.join()) {
-        throw new RangeError(`parameter '${name}' has shape [${t.shape}], the config needs [${shape}]`);
+      const p = stored.get(name);
+      if (!p) throw new Error(`model parameter '${name}' is missing`);
+      if (p.shape.join() !== shape.join()) {
+        throw new RangeError(`parameter '${name}' has shape [${p.shape}], the config needs [${shape}]`);
       }
-      t.name = name;
-      t.requiresGrad = true;
-      t.persistent = true;
+      for (const t of p.parts) {
+        if (!p.chunked) t.name = name; // chunks keep their `<key>[start:end]` names
+        t.requiresGrad = true;
+        t.persistent = true;
+      }
     }
   }
 
@@ -239,11 +249,28 @@ export abstract class TokenClassifierBase<C extends TokenClassifierConfig> imple
   /** Runs the model; records on the tape unless inside `noGrad`. Call inside a scope (`tidy`). */
   abstract forward(batch: TokenBatch): TokenClassifierOutput;
 
-  /** The parameter `name` (must exist). */
+  /** The parameter `name` (must exist, stored whole). */
   p(name: string): Tensor {
     const t = this.params.get(name);
-    if (!t) throw new Error(`model parameter '${name}' is missing`);
+    if (!t) {
+      if (this.#chunks(name)) {
+        throw new Error(`model parameter '${name}' is stored as row chunks: look it up with table()`);
+      }
+      throw new Error(`model parameter '${name}' is missing`);
+    }
     return t;
+  }
+
+  /**
+   * An embedding table for `embedding()`: the parameter `name`, or its row chunks when it is too large
+   * for one storage binding (see `./chunked.ts`).
+   */
+  table(name: string): Tensor | Tensor[] {
+    return this.params.get(name) ?? this.#chunks(name) ?? this.p(name);
+  }
+
+  #chunks(name: string): Tensor[] | undefined {
+    return checkpointParameters(this.params).find((p) => p.key === name && p.chunked)?.parts;
   }
 
   /** Dropout with probability `p` in training mode (one seed drawn per call), identity otherwise. */
@@ -260,7 +287,10 @@ export function isTokenClassifier(x: unknown): x is TokenClassifier {
     typeof m.decays === "function";
 }
 
-/** Uploads host weights (one Float32Array per parameter name of `shapes`; all must be present). */
+/**
+ * Uploads host weights (one Float32Array per parameter name of `shapes`; all must be present); a
+ * parameter over the device's binding limit becomes row chunks (see `./chunked.ts`).
+ */
 export function uploadWeights(
   shapes: [string, number[]][],
   weights: Map<string, Float32Array>,
@@ -269,7 +299,7 @@ export function uploadWeights(
   for (const [name, shape] of shapes) {
     const w = weights.get(name);
     if (!w) throw new Error(`weights for '${name}' are missing`);
-    params.set(name, Tensor.from(w, shape, "f32", name).keep());
+    for (const [n, t] of uploadParameter(name, shape, w)) params.set(n, t);
   }
   return params;
 }

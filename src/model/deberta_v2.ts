@@ -372,7 +372,7 @@ export class DebertaV2ForTokenClassification extends TokenClassifierBase<Deberta
     checkIds(batch.inputIds, c.vocab_size, "input_ids");
     const e = "deberta.embeddings";
     const ids = Tensor.from(batch.inputIds, [B, T], "i32", "input_ids");
-    let x = embedding(ids, this.p(`${e}.word_embeddings.weight`), c.pad_token_id);
+    let x = embedding(ids, this.table(`${e}.word_embeddings.weight`), c.pad_token_id);
     if (c.position_biased_input) {
       const pos = Tensor.from(
         Int32Array.from({ length: B * T }, (_, i) => i % T),

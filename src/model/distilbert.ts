@@ -196,7 +196,7 @@ export class DistilBertForTokenClassification extends TokenClassifierBase<Distil
     const posIds = arangePositions(batch.batch, batch.seqLen);
     const e = "distilbert.embeddings";
     let x = add(
-      embedding(ids, this.p(`${e}.word_embeddings.weight`), c.pad_token_id),
+      embedding(ids, this.table(`${e}.word_embeddings.weight`), c.pad_token_id),
       embedding(posIds, this.p(`${e}.position_embeddings.weight`)),
     );
     x = this.drop(

@@ -116,7 +116,7 @@ export class ElectraForTokenClassification extends TokenClassifierBase<ElectraCo
     const e = "electra.embeddings";
     let x = add(
       add(
-        embedding(ids, this.p(`${e}.word_embeddings.weight`), c.pad_token_id),
+        embedding(ids, this.table(`${e}.word_embeddings.weight`), c.pad_token_id),
         embedding(typeIds, this.p(`${e}.token_type_embeddings.weight`)),
       ),
       embedding(posIds, this.p(`${e}.position_embeddings.weight`)),

@@ -27,6 +27,7 @@ import {
   checkWeightsFinite,
 } from "./weight_checks.ts";
 import { normalizeBertKey } from "./bert.ts";
+import { checkpointParameters } from "./chunked.ts";
 import type { ModelFamily, TokenClassifier, TokenClassifierConfig } from "./classifier.ts";
 import { labelMaps } from "./config.ts";
 import {
@@ -198,12 +199,21 @@ export function describeLoadReport(report: LoadReport, modelName: string): strin
   return lines;
 }
 
-/** The safetensors bytes of a model's parameters (F32, HF key names, `{"format":"pt"}` metadata). */
+/**
+ * The safetensors bytes of a model's parameters (F32, HF key names, `{"format":"pt"}` metadata); a
+ * row-chunked parameter is one tensor under its key, its chunks written one after the other.
+ */
 export async function modelSafetensors(model: TokenClassifier): Promise<Uint8Array> {
-  const named = model.namedParameters();
-  const data = await readAll(named.map(([, t]) => t));
+  const grouped = checkpointParameters(model.params);
+  const data = await readAll(grouped.flatMap((p) => p.parts));
+  let i = 0;
   return serializeSafetensors(
-    named.map(([name, t], i) => ({ name, dtype: "F32", shape: [...t.shape], data: data[i] as Float32Array })),
+    grouped.map((p) => ({
+      name: p.key,
+      dtype: "F32",
+      shape: p.shape,
+      data: p.parts.map(() => data[i++] as Float32Array),
+    })),
     { format: "pt" },
   );
 }

@@ -165,7 +165,7 @@ export class RobertaForTokenClassification extends TokenClassifierBase<RobertaCo
     const e = "roberta.embeddings";
     let x = add(
       add(
-        embedding(ids, this.p(`${e}.word_embeddings.weight`), pad),
+        embedding(ids, this.table(`${e}.word_embeddings.weight`), pad),
         embedding(typeIds, this.p(`${e}.token_type_embeddings.weight`)),
       ),
       embedding(posIds, this.p(`${e}.position_embeddings.weight`), pad),

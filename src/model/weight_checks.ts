@@ -8,6 +8,7 @@
 import { gpu } from "../engine/gpu.ts";
 import { readAll, type Tensor } from "../engine/tensor.ts";
 import { countNonFinite } from "../ops/finite.ts";
+import { chunkRowsFor, MAX_CHUNKED_BYTES } from "./chunked.ts";
 
 /** The config.json field that sets a parameter's largest dimension (for messages). */
 export function configFieldOf(name: string): string {
@@ -39,7 +40,9 @@ function _bufferLimit(): { bytes: number; what: string } {
 
 /**
  * Throws a RangeError naming `configFile` and the field when a parameter shape from the config cannot be
- * allocated (not an integer size, or one tensor over the device's buffer limits). Allocates nothing.
+ * allocated (not an integer size, or one tensor over the device's buffer limits). A word-embedding table
+ * over the limit is stored as row chunks (`./chunked.ts`) and is refused only when one row exceeds the limit
+ * or the whole exceeds {@link MAX_CHUNKED_BYTES} (16 GiB: surely a mistyped config). Allocates nothing.
  */
 export function checkParameterSizes(
   shapes: Iterable<readonly [string, readonly number[]]>,
@@ -55,7 +58,14 @@ export function checkParameterSizes(
     if (!Number.isSafeInteger(elements) || shape.some((d) => !Number.isInteger(d) || d < 0)) {
       throw new RangeError(`${configFile}: ${field}${value} gives ${name} an impossible shape [${shape}]`);
     }
-    if (bytes > limit.bytes) {
+    const chunked = Number.isSafeInteger(elements) && chunkRowsFor(name, shape) !== null;
+    if (chunked ? bytes > MAX_CHUNKED_BYTES : bytes > limit.bytes) {
+      if (chunked) {
+        throw new RangeError(
+          `${configFile}: ${field}${value} makes ${name} [${shape}] ${_gib(bytes)}, over the ` +
+            `${_gib(MAX_CHUNKED_BYTES)} this project stores as row chunks; is ${field} right?`,
+        );
+      }
       throw new RangeError(
         `${configFile}: ${field}${value} makes ${name} [${shape}] ${_gib(bytes)}, over this device's ` +
           `${limit.what} (${_gib(limit.bytes)}); is ${field} right?`,

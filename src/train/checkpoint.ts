@@ -11,8 +11,8 @@ import { writeDirAtomic } from "../io/atomic.ts";
 import { validateRngState, validateTrainerState } from "./checkpoint_validate.ts";
 import { readSafetensors, serializeSafetensors, toFloat32 } from "../io/safetensors.ts";
 import type { AdamW } from "../ops/adamw.ts";
-import { readAll } from "../engine/tensor.ts";
-import { gpu } from "../engine/gpu.ts";
+import { readAll, type Tensor } from "../engine/tensor.ts";
+import { type CheckpointParameter, checkpointParameters, writeParameter } from "../model/chunked.ts";
 import type { TokenClassifier } from "../model/classifier.ts";
 import { pretrainedFiles } from "../model/pretrained.ts";
 
@@ -88,23 +88,19 @@ export async function saveCheckpoint(
   tokenizerDir?: string | URL,
 ): Promise<string> {
   const dir = `${outputDir}/checkpoint-${contents.state.global_step}`;
-  const names = [...model.params.keys()];
-  const moments = names.map((n) => optimizer.moments(model.params.get(n)!));
-  const data = await readAll(moments.flatMap((m) => [m.m, m.v]));
-  const tensors = names.flatMap((n, i) => [
-    {
-      name: `exp_avg.${n}`,
-      dtype: "F32" as const,
-      shape: [...moments[i].m.shape],
-      data: data[2 * i] as Float32Array,
-    },
-    {
-      name: `exp_avg_sq.${n}`,
-      dtype: "F32" as const,
-      shape: [...moments[i].v.shape],
-      data: data[2 * i + 1] as Float32Array,
-    },
-  ]);
+  // One entry per checkpoint key: a row-chunked parameter's moments are written chunk after chunk.
+  const grouped = checkpointParameters(model.params);
+  const moments = grouped.map((p) => p.parts.map((t) => optimizer.moments(t)));
+  const data = await readAll(moments.flatMap((ms) => [...ms.map((m) => m.m), ...ms.map((m) => m.v)]));
+  let k = 0;
+  const tensors = grouped.flatMap((p, i) => {
+    const m = moments[i].map(() => data[k++] as Float32Array);
+    const v = moments[i].map(() => data[k++] as Float32Array);
+    return [
+      { name: `exp_avg.${p.key}`, dtype: "F32" as const, shape: p.shape, data: m },
+      { name: `exp_avg_sq.${p.key}`, dtype: "F32" as const, shape: p.shape, data: v },
+    ];
+  });
   const files = {
     ...await pretrainedFiles(model, { tokenizerDir }),
     "optimizer.safetensors": serializeSafetensors(tensors, { step: String(optimizer.stepCount) }),
@@ -140,25 +136,21 @@ export async function loadCheckpoint(
   const args = await readJson("training_args.json");
   const weights = await readSafetensors(`${dir}/model.safetensors`);
   const opt = await readSafetensors(`${dir}/optimizer.safetensors`);
-  const upload = (
-    name: string,
-    key: string,
-    file: typeof weights,
-    target: { buffer: GPUBuffer; size: number },
-  ) => {
+  // A row-chunked parameter (and its moments) is one tensor in the files, split over its chunks here.
+  const upload = (p: CheckpointParameter, key: string, file: typeof weights, parts: Tensor[]) => {
     const t = file.tensors.get(key);
     if (!t) throw new Error(`checkpoint ${dir}: '${key}' is missing`);
     const data = toFloat32(t, key);
-    if (data.length !== target.size) {
-      throw new Error(`checkpoint ${dir}: '${key}' has the wrong size for ${name}`);
+    if (data.length !== parts.reduce((s, x) => s + x.size, 0)) {
+      throw new Error(`checkpoint ${dir}: '${key}' has the wrong size for ${p.key}`);
     }
-    gpu().write(target.buffer, data);
+    writeParameter({ ...p, parts }, data);
   };
-  for (const [name, p] of model.params) {
-    upload(name, name, weights, p);
-    const m = optimizer.moments(p);
-    upload(name, `exp_avg.${name}`, opt, m.m);
-    upload(name, `exp_avg_sq.${name}`, opt, m.v);
+  for (const p of checkpointParameters(model.params)) {
+    upload(p, p.key, weights, p.parts);
+    const ms = p.parts.map((t) => optimizer.moments(t));
+    upload(p, `exp_avg.${p.key}`, opt, ms.map((m) => m.m));
+    upload(p, `exp_avg_sq.${p.key}`, opt, ms.map((m) => m.v));
   }
   optimizer.setSteps(Number(opt.metadata?.step ?? state.global_step));
   model.seeds.setState(rng.dropout);
