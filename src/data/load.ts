@@ -18,6 +18,11 @@ export interface LoadOptions {
   readonly conll?: ConllOptions;
   /** Options for JSON Lines files. */
   readonly jsonl?: JsonlOptions;
+  /**
+   * For a `Blob`/bytes source: the file name whose extension picks the format (`.jsonl`, `.json`,
+   * `.arrow`, else CoNLL); a `File`'s own name is used when this is absent.
+   */
+  readonly fileName?: string;
 }
 
 /**
@@ -27,13 +32,26 @@ export interface LoadOptions {
  *   (`dataset_info.json` + `<name>-<split>.arrow`);
  * - a folder with CoNLL-2003's `train.txt`, `valid.txt`, `test.txt` (read as CoNLL-2003);
  * - a `.jsonl`/`.json` file (JSON Lines), a `.arrow` file, or any other file as generic CoNLL
- *   (token in column 0, `ner_tags` in the last column unless `options.conll` says otherwise).
+ *   (token in column 0, `ner_tags` in the last column unless `options.conll` says otherwise);
+ * - any of these files as a URL (fetched), or in memory as a `File`/`Blob`/bytes (format from
+ *   `options.fileName` or the `File`'s name), as a browser page has them.
  */
 export async function loadDataset(
-  spec: Location = "conll2003",
+  spec: Location | Blob | Uint8Array = "conll2003",
   options: LoadOptions = {},
 ): Promise<DatasetDict> {
   if (spec === "conll2003") return await loadConll2003();
+  if (spec instanceof Blob || spec instanceof Uint8Array) {
+    // In-memory data (a browser's <input type=file> File, fetched bytes): read through a blob: URL.
+    const blob = spec instanceof Blob ? spec : new Blob([spec as BlobPart]);
+    const name = options.fileName ?? (spec as File).name ?? "";
+    const url = URL.createObjectURL(blob);
+    try {
+      return await _loadFile(new URL(url), name, options);
+    } finally {
+      URL.revokeObjectURL(url);
+    }
+  }
   const split = options.split ?? "train";
   const url = toUrl(spec);
   const path = url.pathname;
@@ -52,5 +70,12 @@ export async function loadDataset(
         "(datasets cache) or train.txt/valid.txt/test.txt (CoNLL-2003)",
     );
   }
+  return await loadConll({ [split]: url }, options.conll);
+}
+
+async function _loadFile(url: URL, name: string, options: LoadOptions): Promise<DatasetDict> {
+  const split = options.split ?? "train";
+  if (/\.jsonl?$/i.test(name)) return await loadJsonl({ [split]: url }, options.jsonl);
+  if (/\.arrow$/i.test(name)) return { [split]: await loadArrowFile(url, split) };
   return await loadConll({ [split]: url }, options.conll);
 }
