@@ -7,6 +7,7 @@
  * @module
  */
 import { BatchLoader } from "../data/loader.ts";
+import { hasDeno } from "../io/storage.ts";
 import { type Batch, collate } from "../data/collator.ts";
 import type { TokenizedExample } from "../data/prepare.ts";
 import { NerEvaluator } from "../metrics/evaluator.ts";
@@ -77,6 +78,14 @@ export interface TrainerOptions {
   progress?: boolean;
   /** Writes the final model folder at the end of train() (default true). */
   saveFinal?: boolean;
+  /**
+   * Whether the run writes anything (train_log.jsonl, checkpoints, the final folder); default: where
+   * Deno's file system exists. `false` (a browser tab): log entries go to `onLog` and progress to
+   * `onProgress` only.
+   */
+  writeFiles?: boolean;
+  /** Receives every optimizer step's progress (also where no stderr bar is shown, e.g. a browser). */
+  onProgress?: (p: { step: number; total: number; epoch: number; loss: number | null; lr: number }) => void;
   /** Environment/fetch/log of the Hub calls (`pushToHub`, resuming from a repo id); default the process's. */
   hub?: HubContext;
   /**
@@ -196,10 +205,15 @@ export class Trainer {
     this.#stopRequested = true;
   }
 
+  /** Whether this run writes files (see {@link TrainerOptions.writeFiles}). */
+  get #writes(): boolean {
+    return this.#opts.writeFiles ?? hasDeno();
+  }
+
   async #log(entry: LogEntry): Promise<void> {
     this.#state.log_history.push(entry);
     this.#opts.onLog?.(entry);
-    if (!this.#dp.isMain) return;
+    if (!this.#dp.isMain || !this.#writes) return;
     await Deno.mkdir(this.args.outputDir, { recursive: true });
     await Deno.writeTextFile(`${this.args.outputDir}/train_log.jsonl`, JSON.stringify(entry) + "\n", {
       append: true,
@@ -229,7 +243,7 @@ export class Trainer {
       this.#dp.checkResume(resumeFrom, c.rng.numProcesses);
       this.#state = c.state;
       this.#microBatches = c.rng.microBatches;
-    } else if (this.#dp.isMain) {
+    } else if (this.#dp.isMain && this.#writes) {
       await Deno.mkdir(a.outputDir, { recursive: true });
       await Deno.writeTextFile(`${a.outputDir}/train_log.jsonl`, ""); // a fresh run starts a fresh log
     }
@@ -247,7 +261,7 @@ export class Trainer {
       listening = true;
     } catch { /* signals unsupported (e.g. Windows without permission): Ctrl-C then kills the run */ }
     const total = this.totalSteps;
-    const progress = this.#opts.progress === false || !this.#dp.isMain
+    const progress = this.#opts.progress === false || !this.#dp.isMain || !hasDeno()
       ? null
       : new Progress(total, this.#state.global_step);
     let lastEval: EvalMetrics | null = null;
@@ -290,6 +304,7 @@ export class Trainer {
           lr: this.#lastLr,
           tokens: tokensSinceTick,
         });
+        this.#opts.onProgress?.({ step, total, epoch: epochFloat, loss: this.#lastLoss, lr: this.#lastLr });
         tokensSinceTick = 0;
         const evalNow = a.evalStrategy === "steps"
           ? step % a.evalSteps === 0
@@ -302,7 +317,7 @@ export class Trainer {
           await this.#log({ ...lastEval, epoch: _round(epochFloat), step });
           this.model.train();
         }
-        if (saveNow || (this.#stopRequested && step < total)) await this.#save(lastEval);
+        if ((saveNow || (this.#stopRequested && step < total)) && this.#writes) await this.#save(lastEval);
       }
       progress?.done();
       const interrupted = this.#stopRequested && this.#state.global_step < total;
@@ -322,7 +337,7 @@ export class Trainer {
         });
         await this.#guard.read([]); // never save a final model from diverged weights
         if (a.loadBestModelAtEnd && this.#state.best_model_checkpoint) await this.#loadBest();
-        if (this.#opts.saveFinal !== false) await this.saveFinal(lastEval);
+        if (this.#opts.saveFinal !== false && this.#writes) await this.saveFinal(lastEval);
       }
       return {
         globalStep: this.#state.global_step,
@@ -473,7 +488,7 @@ export class Trainer {
     // Data parallel: each rank runs its share of the batches; predictions are gathered once below.
     const allBatches = loader.batchIndices(0);
     const mine = this.#dp.evalBatches(allBatches);
-    const progress = this.#opts.progress === false || !this.#dp.isMain
+    const progress = this.#opts.progress === false || !this.#dp.isMain || !hasDeno()
       ? null
       : new Progress(mine.length, 0, { label: "eval" });
     let done = 0;

@@ -65,3 +65,42 @@ export async function trainScenario(lib: any, fixtureUrl: string, steps: number)
     logits: Array.from(logits as Float32Array),
   };
 }
+
+/** The Trainer on 16 CoNLL-2003 sentences (4 steps, a log entry per step), writing nothing: its losses. */
+export async function trainerScenario(
+  // deno-lint-ignore no-explicit-any
+  lib: any,
+  fixtureUrl: string,
+  dataUrl: string,
+): Promise<{ losses: number[]; progressSteps: number[]; writes: boolean }> {
+  await lib.initGpu();
+  const raw = await lib.loadConll2003(`${dataUrl}/conll2003/`);
+  const tokenizer = await lib.loadTokenizer(`${dataUrl}/bert-base-cased/`);
+  const train = lib.tokenizeAndAlign({ ...raw.train, rows: raw.train.rows.slice(0, 16) }, tokenizer).examples;
+  const { model } = await lib.fromPretrained(fixtureUrl);
+  const losses: number[] = [];
+  const progressSteps: number[] = [];
+  const trainer = new lib.Trainer({
+    model,
+    args: {
+      ...lib.DEFAULT_TRAINING_ARGS,
+      outputDir: "browser-run",
+      perDeviceTrainBatchSize: 4,
+      numTrainEpochs: 1,
+      learningRate: 1e-3,
+      loggingSteps: 1,
+      evalStrategy: "no",
+      saveStrategy: "no",
+    },
+    train,
+    padId: tokenizer.padId,
+    // deno-lint-ignore no-explicit-any
+    onLog: (e: any) => typeof e.loss === "number" && losses.push(e.loss),
+    onProgress: (p: { step: number }) => progressSteps.push(p.step),
+    progress: false,
+    writeFiles: false,
+    saveFinal: false,
+  });
+  await trainer.train();
+  return { losses, progressSteps, writes: false };
+}

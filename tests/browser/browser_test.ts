@@ -7,7 +7,7 @@
 import { assert, assertEquals } from "../_assert.ts";
 import * as lib from "../../mod.ts";
 import { bundleLibrary, launchChromium, serveStatic } from "./_chromium.ts";
-import { trainScenario } from "./_scenario.ts";
+import { trainerScenario, trainScenario } from "./_scenario.ts";
 
 const ROOT = new URL("../../", import.meta.url);
 const FIXTURE = "tests/fixtures/bert-tiny-parity";
@@ -92,6 +92,24 @@ Deno.test("browser: the bundle loads without an import map and matches Deno's tr
       }
       assert(worst <= 1e-5, `logits after ${STEPS} steps differ by ${worst} (tab ${inTab.adapter})`);
     });
+    await t.step(
+      "the Trainer runs in the tab (no files, log and progress callbacks) as in Deno",
+      async () => {
+        const dataUrl = `${server.origin}/data`;
+        const tab = await page.evaluate<Awaited<ReturnType<typeof trainerScenario>>>(
+          `(async () => { const lib = await import("/__test/webgpu-ner.js");
+          return await (${trainerScenario.toString()})(lib, ${JSON.stringify(fixtureUrl)}, ${
+            JSON.stringify(dataUrl)
+          }); })()`,
+        );
+        const deno = await trainerScenario(lib, fixtureUrl, dataUrl);
+        assertEquals(tab.progressSteps, [1, 2, 3, 4]);
+        assertEquals(tab.losses.length, 4);
+        tab.losses.forEach((l, i) =>
+          assert(Math.abs(l - deno.losses[i]) <= 1e-5, `step ${i + 1}: ${l} vs ${deno.losses[i]}`)
+        );
+      },
+    );
     console.log(
       `browser: ${inTab.adapter}; golden diff ${inTab.goldenLogitsMaxDiff.toExponential(2)}; ` +
         `losses ${inTab.losses.map((x) => x.toFixed(5)).join(" ")}; ${
