@@ -16,7 +16,8 @@ import {
 } from "../../src/model/chunked.ts";
 import { makeModelConfig, randomModel } from "../../src/model/registry.ts";
 import { readSafetensors, toFloat32, toInt32 } from "../../src/io/safetensors.ts";
-import { readAll, tidy } from "../../src/engine/tensor.ts";
+import { readAll, Tensor, tidy } from "../../src/engine/tensor.ts";
+import { checkParameterSizes } from "../../src/model/weight_checks.ts";
 import { backward } from "../../src/engine/tape.ts";
 import { traceDispatches } from "../../src/engine/dispatch_trace.ts";
 import { AdamW, clipGradNorm } from "../../src/ops/adamw.ts";
@@ -279,4 +280,42 @@ Deno.test("chunked embeddings: roberta with vocab 50265 × 768 (over the device'
     await Deno.remove(dir, { recursive: true });
   }
   assertEquals(gpu().memory().inUseCount, inUse, "GPU tensors left alive");
+});
+
+Deno.test("chunked embeddings: size checks, names and grouping", () => {
+  const key = "roberta.embeddings.word_embeddings.weight";
+  // roberta-base / xlm-roberta-large sizes pass the size check; absurd ones are still refused, naming the field
+  checkParameterSizes([[key, [50265, 768]], [key, [250002, 1024]]], "config.json", {});
+  assertThrows(
+    () => checkParameterSizes([[key, [10_000_000, 768]]], "config.json", { vocab_size: 10_000_000 }),
+    RangeError,
+    "config.json: vocab_size 10000000 makes roberta.embeddings.word_embeddings.weight",
+  );
+  // only word-embedding tables are chunked; other parameters over the limit stay an error
+  const rows = Math.ceil(bindingLimitBytes() / (4 * 768)) + 1;
+  assertEquals(chunkRowsFor("roberta.encoder.layer.0.intermediate.dense.weight", [rows, 768]), null);
+  assertThrows(
+    () => checkParameterSizes([["roberta.encoder.layer.0.intermediate.dense.weight", [rows, 768]]], "c"),
+    RangeError,
+    "over this device's",
+  );
+  assertEquals(chunkRowsFor(key, [100, 768]), null);
+  assert(chunkRowsFor(key, [rows, 768])! * 768 * 4 <= bindingLimitBytes());
+  assertEquals(parameterKey(`${key}[0:10]`), key);
+  assertEquals(parameterKey(key), key);
+  assertThrows(() => setMaxChunkRows(0), RangeError, "positive integer");
+  // chunks must cover the rows in order
+  tidy(() => {
+    const t = (r: number) => Tensor.from(new Float32Array(r * 2), [r, 2]);
+    const grouped = checkpointParameters(
+      new Map([["a", t(1)], [`${key}[0:3]`, t(3)], [`${key}[3:4]`, t(1)]]),
+    );
+    assertEquals(grouped.map((p) => [p.key, p.shape, p.parts.length]), [["a", [1, 2], 1], [key, [4, 2], 2]]);
+    assertThrows(() => checkpointParameters(new Map([[`${key}[1:4]`, t(3)]])), Error, "does not follow");
+    assertThrows(
+      () => checkpointParameters(new Map([[`${key}[0:3]`, t(3)], [`${key}[4:5]`, t(1)]])),
+      Error,
+      "rows out of order",
+    );
+  });
 });
