@@ -1,5 +1,5 @@
 /**
- * Row-chunked parameters: a 2-D parameter larger than one storage binding (roberta-base's 50265×768
+ * Row-chunked parameters: a word-embedding table larger than one storage binding (roberta-base's 50265×768
  * word embeddings are 154 MB, over lavapipe's 128 MiB `maxStorageBufferBindingSize`) is stored as several
  * row-chunk tensors, each its own trainable tensor in `model.params` named `<checkpoint key>[start:end]`
  * (rows start..end−1). Everything that works tensor by tensor (AdamW, gradient norm and clipping, zeroing,

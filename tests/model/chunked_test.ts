@@ -265,6 +265,15 @@ Deno.test("chunked embeddings: roberta with vocab 50265 × 768 (over the device'
     await savePretrained(model, dir);
     const file = await readSafetensors(`${dir}/model.safetensors`);
     assertEquals(file.tensors.get(key)!.shape, [50265, 768]);
+    // and loads back into chunks, bit-identically
+    const { model: again } = await fromPretrained(dir);
+    try {
+      assert(!again.params.has(key) && again.params.has(`${key}[0:${per}]`), "reloaded table is not chunked");
+      const bytes = await modelSafetensors(again), onDisk = await Deno.readFile(`${dir}/model.safetensors`);
+      assert(bytes.length === onDisk.length && bytes.every((v, i) => v === onDisk[i]), "reload differs");
+    } finally {
+      again.dispose();
+    }
     const saved = toFloat32(file.tensors.get(key)!, key);
     assertEquals(
       saved.subarray(50264 * 768, 50264 * 768 + 4),
