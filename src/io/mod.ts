@@ -26,6 +26,7 @@ export {
   hasDeno,
   isHttpUrl,
   MemoryStore,
+  OpfsStore,
   readFileBytes,
   readFileText,
   resolveUrlFolder,

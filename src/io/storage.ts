@@ -61,6 +61,69 @@ export class MemoryStore implements FileStore {
   }
 }
 
+/**
+ * A {@link FileStore} over the browser's Origin Private File System (`navigator.storage.getDirectory()`),
+ * so written files outlive the page; folders are created on write.
+ */
+export class OpfsStore implements FileStore {
+  // deno-lint-ignore no-explicit-any
+  async #dir(parts: string[], create: boolean): Promise<any> {
+    // deno-lint-ignore no-explicit-any
+    let d = await (globalThis.navigator as any).storage.getDirectory();
+    for (const p of parts) d = await d.getDirectoryHandle(p, { create });
+    return d;
+  }
+
+  #split(path: string): { dirs: string[]; name: string } {
+    const parts = _norm(path).split("/").filter((p) => p && p !== ".");
+    return { dirs: parts.slice(0, -1), name: parts[parts.length - 1] ?? "" };
+  }
+
+  /** The bytes of a file (a `NotFound` error when absent). */
+  async readFile(path: string): Promise<Uint8Array> {
+    const { dirs, name } = this.#split(path);
+    try {
+      const fh = await (await this.#dir(dirs, false)).getFileHandle(name);
+      return new Uint8Array(await (await fh.getFile()).arrayBuffer());
+    } catch (e) {
+      const err = new Error(`${path}: file not found (${(e as Error).message})`);
+      err.name = "NotFound";
+      throw err;
+    }
+  }
+
+  /** Creates or replaces a file. */
+  async writeFile(path: string, data: Uint8Array): Promise<void> {
+    const { dirs, name } = this.#split(path);
+    const fh = await (await this.#dir(dirs, true)).getFileHandle(name, { create: true });
+    const w = await fh.createWritable();
+    await w.write(data);
+    await w.close();
+  }
+
+  /** Whether a file exists. */
+  async exists(path: string): Promise<boolean> {
+    try {
+      await this.readFile(path);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Names of the entries directly under `dir`, sorted. */
+  async list(dir: string): Promise<string[]> {
+    const parts = _norm(dir).split("/").filter((p) => p && p !== ".");
+    const names: string[] = [];
+    try {
+      for await (const name of (await this.#dir(parts, false)).keys()) names.push(name);
+    } catch {
+      return [];
+    }
+    return names.sort();
+  }
+}
+
 let _store: FileStore | undefined;
 
 /** Whether Deno's runtime (file system, env, signals) is available. */

@@ -59,6 +59,22 @@ Deno.test("browser: the bundle loads without an import map and matches Deno's tr
       if (/swiftshader/i.test(r.arch)) assert(attn.every((l) => !l.endsWith("64")), `ran ${attn}`);
     });
 
+    await t.step("writes through the seam in the tab: OpfsStore and the default MemoryStore", async () => {
+      const r = await page.evaluate<{ opfs: number[]; list: string[]; mem: string; missing: string }>(
+        `(async () => {
+        const lib = await import("/__test/webgpu-ner.js");
+        const opfs = new lib.OpfsStore();
+        await opfs.writeFile("run/checkpoint-1/a.bin", new Uint8Array([1, 2, 3]));
+        await lib.writeFileBytes("out/log.txt", "hello"); // no Deno: the MemoryStore
+        let missing = "";
+        try { await opfs.readFile("run/none"); } catch (e) { missing = e.name; }
+        return { opfs: [...await opfs.readFile("run/checkpoint-1/a.bin")], list: await opfs.list("run"),
+                 mem: await lib.readFileText("out/log.txt"), missing };
+      })()`,
+      );
+      assertEquals(r, { opfs: [1, 2, 3], list: ["checkpoint-1"], mem: "hello", missing: "NotFound" });
+    });
+
     const fixtureUrl = `${server.origin}/${FIXTURE}`;
     const inTab = await page.evaluate<Awaited<ReturnType<typeof trainScenario>>>(
       `(async () => { const lib = await import("/__test/webgpu-ner.js");
