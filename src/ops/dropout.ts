@@ -70,7 +70,9 @@ export class DropoutSeeds {
    */
   setStream(stream: number): void {
     if (!Number.isInteger(stream) || stream < 0) throw new RangeError(`DropoutSeeds: bad stream ${stream}`);
-    this.#base = stream === 0 ? this.#seedBase : rngHash((this.#seedBase ^ rngHash(stream * 0x632be5ab)) >>> 0);
+    this.#base = stream === 0
+      ? this.#seedBase
+      : rngHash((this.#seedBase ^ rngHash(stream * 0x632be5ab)) >>> 0);
   }
 
   /** The next seed (a u32) of the stream. */
