@@ -1,18 +1,11 @@
 // `deno task launch --num-processes 2 -- --from-scratch …`: trains on 2 ranks, rank 0 saves once,
 // resumes with 2 processes; resuming with 1 is refused; `deno task train` under a bare mpiexec says how.
 import { assert, assertEquals } from "../_assert.ts";
+import { TINY_FROM_SCRATCH } from "../_cli_args.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 const SMALL = [
-  "--from-scratch",
-  "--hidden-size",
-  "32",
-  "--num-hidden-layers",
-  "1",
-  "--num-attention-heads",
-  "2",
-  "--intermediate-size",
-  "64",
+  ...TINY_FROM_SCRATCH,
   "--max-train-samples",
   "32",
   "--per-device-train-batch-size",

@@ -6,19 +6,12 @@ import { fromPretrained } from "../../src/model/pretrained.ts";
 import { listCheckpoints, loadCheckpoint } from "../../src/train/checkpoint.ts";
 import { AdamW } from "../../src/ops/adamw.ts";
 import { setupGpu } from "../_util.ts";
+import { TINY_FROM_SCRATCH } from "../_cli_args.ts";
 
 await setupGpu();
 const CLI = new URL("../../src/train/cli.ts", import.meta.url).pathname;
 const SMALL = [
-  "--from-scratch",
-  "--hidden-size",
-  "32",
-  "--num-hidden-layers",
-  "1",
-  "--num-attention-heads",
-  "2",
-  "--intermediate-size",
-  "64",
+  ...TINY_FROM_SCRATCH,
   "--max-train-samples",
   "40",
   "--max-eval-samples",

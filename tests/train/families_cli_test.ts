@@ -5,19 +5,12 @@ import { assert, assertEquals } from "../_assert.ts";
 import { fromPretrained, modelSafetensors } from "../../src/model/pretrained.ts";
 import { pipeline } from "../../src/pipeline/pipeline.ts";
 import { setupGpu } from "../_util.ts";
+import { TINY_FROM_SCRATCH } from "../_cli_args.ts";
 
 await setupGpu();
 const CLI = new URL("../../src/train/cli.ts", import.meta.url).pathname;
 const SMALL = [
-  "--from-scratch",
-  "--hidden-size",
-  "32",
-  "--num-hidden-layers",
-  "1",
-  "--num-attention-heads",
-  "2",
-  "--intermediate-size",
-  "64",
+  ...TINY_FROM_SCRATCH,
   "--max-position-embeddings",
   "128",
   "--max-train-samples",

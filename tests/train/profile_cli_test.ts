@@ -1,4 +1,5 @@
 import { assert, assertEquals } from "../_assert.ts";
+import { TINY_FROM_SCRATCH } from "../_cli_args.ts";
 
 const TRAIN = new URL("../../src/train/cli.ts", import.meta.url).pathname;
 const PREDICT = new URL("../../src/pipeline/cli.ts", import.meta.url).pathname;
@@ -17,15 +18,7 @@ Deno.test("train and predict --profile print the kernel table; --profile-trace w
   const dir = await Deno.makeTempDir();
   const trace = `${dir}/trace.json`;
   const out = await run(TRAIN, [
-    "--from-scratch",
-    "--hidden-size",
-    "32",
-    "--num-hidden-layers",
-    "1",
-    "--num-attention-heads",
-    "2",
-    "--intermediate-size",
-    "64",
+    ...TINY_FROM_SCRATCH,
     "--max-train-samples",
     "16",
     "--max-eval-samples",

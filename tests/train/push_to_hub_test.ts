@@ -13,6 +13,7 @@ import { Trainer } from "../../src/train/trainer.ts";
 import { pushToHub } from "../../src/train/hub_push.ts";
 import { MockHubWrite } from "../io/_mock_hub_write.ts";
 import { setupGpu } from "../_util.ts";
+import { TINY_FROM_SCRATCH } from "../_cli_args.ts";
 
 await setupGpu();
 const ROOT = new URL("../../", import.meta.url).pathname;
@@ -86,15 +87,7 @@ Deno.test("push CLI: a 2-epoch --from-scratch run pushes each epoch and the end;
         "task",
         "-q",
         "train",
-        "--from-scratch",
-        "--hidden-size",
-        "32",
-        "--num-hidden-layers",
-        "1",
-        "--num-attention-heads",
-        "2",
-        "--intermediate-size",
-        "64",
+        ...TINY_FROM_SCRATCH,
         "--max-train-samples",
         "48",
         "--max-eval-samples",
