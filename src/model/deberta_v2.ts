@@ -23,7 +23,6 @@
 import { crossEntropy } from "../ops/cross_entropy.ts";
 import { add, mul, reshape } from "../ops/elementwise.ts";
 import { checkIds, embedding } from "../ops/embedding.ts";
-import { gelu } from "../ops/gelu.ts";
 import { layerNorm } from "../ops/layernorm.ts";
 import { linear } from "../ops/matmul.ts";
 import { relAttention, type RelLayout, relLayout, relWindowRows } from "../ops/rel_attention.ts";
@@ -37,6 +36,7 @@ import {
   type TokenClassifierConfig,
   type TokenClassifierOutput,
 } from "./classifier.ts";
+import { bertLayerOutput } from "./encoder.ts";
 import { labelMaps, labelsFromJson, numLabels, requireInt, requireNonNegative } from "./config.ts";
 
 /** Every DebertaV2Config field this project uses, with HF's names. */
@@ -460,22 +460,7 @@ export class DebertaV2ForTokenClassification extends TokenClassifierBase<Deberta
       dropoutP: attnP,
       seed: attnP > 0 ? this.seeds.next() : 0,
     });
-    const ao = this.drop(
-      linear(ctx, p("attention.output.dense.weight"), p("attention.output.dense.bias")),
-      c.hidden_dropout_prob,
-    );
-    const h = layerNorm(
-      add(ao, x),
-      p("attention.output.LayerNorm.weight"),
-      p("attention.output.LayerNorm.bias"),
-      c.layer_norm_eps,
-    );
-    const inter = gelu(linear(h, p("intermediate.dense.weight"), p("intermediate.dense.bias")));
-    const o = this.drop(
-      linear(inter, p("output.dense.weight"), p("output.dense.bias")),
-      c.hidden_dropout_prob,
-    );
-    return layerNorm(add(o, h), p("output.LayerNorm.weight"), p("output.LayerNorm.bias"), c.layer_norm_eps);
+    return bertLayerOutput(this, `deberta.encoder.layer.${i}`, ctx, x, c);
   }
 }
 

@@ -78,6 +78,22 @@ export function bertLayer(
     dropoutP: attnP,
     seed: attnP > 0 ? m.seeds.next() : 0,
   });
+  return bertLayerOutput(m, prefix, ctx, x, c);
+}
+
+/**
+ * The part of a BertLayer after self-attention, shared by every BERT-style family (DeBERTa included):
+ * `attention.output` (dense, dropout, residual, LayerNorm), `intermediate` (dense, GELU) and `output`
+ * (dense, dropout, residual, LayerNorm) on the attention context `ctx` (B, T, H) and the layer input `x`.
+ */
+export function bertLayerOutput(
+  m: LayerHost,
+  prefix: string,
+  ctx: Tensor,
+  x: Tensor,
+  c: Pick<BertLayerConfig, "hidden_dropout_prob" | "layer_norm_eps">,
+): Tensor {
+  const p = (s: string) => m.p(`${prefix}.${s}`);
   const ao = m.drop(
     linear(ctx, p("attention.output.dense.weight"), p("attention.output.dense.bias")),
     c.hidden_dropout_prob,
