@@ -16,7 +16,9 @@
  * @module
  */
 import { basename, dirname, join, relative } from "./path.ts";
-import { hasDeno, isHttpUrl, resolveUrlFolder } from "./storage.ts";
+import { type FileStore, fileStore, hasDeno, isHttpUrl, resolveUrlFolder } from "./storage.ts";
+import { isDenoStore } from "./deno_store.ts";
+import { resolveStoreFolder } from "./store_files.ts";
 import { writeFileAtomic } from "./atomic.ts";
 import { getToken } from "./hub_token.ts";
 import { hashFilePrefix, isSha256, type Sha256, sha256File } from "./sha256.ts";
@@ -46,6 +48,11 @@ export interface ResolveOptions {
   env?: EnvGetter;
   /** fetch implementation (default: the global fetch). */
   fetch?: typeof fetch;
+  /**
+   * A store the folder is read from (e.g. a `MemoryStore` or `OpfsStore` a tab saved a model into);
+   * http(s) URLs are still fetched. Without Deno, a folder found in the default store is used too.
+   */
+  store?: FileStore;
 }
 
 /** Where the files of a model are on disk. */
@@ -523,7 +530,14 @@ export async function resolveModelFiles(
   if (wanted.length === 0) throw new HubError("resolveModelFiles: no files requested");
   for (const f of wanted) _checkRelPath("file name", f);
   if (isHttpUrl(idOrDir)) return resolveUrlFolder(idOrDir, wanted, optional, opts.fetch);
-  if (!hasDeno() && isValidModelId(idOrDir)) {
+  if (opts.store && !isDenoStore(opts.store)) {
+    return resolveStoreFolder(opts.store, idOrDir, wanted, optional);
+  }
+  if (!hasDeno() && (!isValidModelId(idOrDir) || (await fileStore().list(idOrDir)).length > 0)) {
+    // A browser: a folder of the default store (as HF prefers a local folder over a Hub id).
+    return resolveStoreFolder(fileStore(), idOrDir, wanted, optional);
+  }
+  if (!hasDeno()) {
     // A browser: the Hub's resolve URLs, cached by the browser's HTTP cache instead of the HF cache folder.
     const base = `${hubEndpoint(opts.env ?? _processEnv)}/${idOrDir}/resolve/${
       encodeURIComponent(opts.revision ?? "main")

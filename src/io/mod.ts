@@ -33,6 +33,15 @@ export {
   setFileStore,
   writeFileBytes,
 } from "./storage.ts";
+export { defaultStore, DenoFileStore } from "./deno_store.ts";
+export {
+  appendText,
+  listFiles,
+  recoverCommits,
+  resolveStoreFolder,
+  writeDirCommitted,
+  writeFilesCommitted,
+} from "./store_files.ts";
 export {
   type DownloadProgress,
   type EnvGetter,

@@ -7,8 +7,8 @@
  * every field before handing out views, and never allocates in proportion to a size the file claims.
  * @module
  */
-import { dirname, fileURLToPath, isAbsolute, join } from "./path.ts";
-import { readFileBytes, readFileText } from "./storage.ts";
+import { dirname, fileURLToPath, isAbsolute, join, normalize } from "./path.ts";
+import { type FileStore, isHttpUrl, readFileBytes, readFileText } from "./storage.ts";
 
 /** Element types this reader understands (safetensors names). */
 export type SafeDType = "F64" | "F32" | "F16" | "BF16" | "I64" | "I32" | "I16" | "I8" | "U8" | "BOOL";
@@ -252,8 +252,8 @@ export function parseSafetensors(bytes: Uint8Array, source: string): Safetensors
 }
 
 /** Reads and parses a safetensors file (see {@link parseSafetensors}). */
-export async function readSafetensors(path: string | URL): Promise<SafetensorsFile> {
-  const bytes = await readFileBytes(path);
+export async function readSafetensors(path: string | URL, store?: FileStore): Promise<SafetensorsFile> {
+  const bytes = await readFileBytes(path, store);
   return parseSafetensors(bytes, path instanceof URL ? path.href : path);
 }
 
@@ -537,13 +537,17 @@ export interface ShardedIndex {
  */
 export async function loadShardedIndex(
   indexPath: string | URL,
-  opts: { checkFiles?: boolean } = {},
+  opts: { checkFiles?: boolean; store?: FileStore } = {},
 ): Promise<ShardedIndex> {
-  const path = indexPath instanceof URL ? fileURLToPath(indexPath) : indexPath;
+  const path = indexPath instanceof URL
+    ? (isHttpUrl(indexPath) ? indexPath.href : fileURLToPath(indexPath))
+    : indexPath;
   const dir = dirname(path);
+  // An http(s) index: shard URLs are the folder URL plus the file name (join would turn "http://" into "http:/").
+  const inDir = isHttpUrl(path) ? (f: string) => `${dir}/${normalize(f)}` : (f: string) => join(dir, f);
   let json: unknown;
   try {
-    json = JSON.parse(await readFileText(path));
+    json = JSON.parse(await readFileText(path, opts.store));
   } catch (e) {
     if ((e as Error)?.name === "NotFound") throw new SafetensorsError(`${path}: index file not found`);
     throw new SafetensorsError(`${path}: not a valid JSON index (${(e as Error).message})`);
@@ -570,9 +574,9 @@ export async function loadShardedIndex(
       );
     }
     if (!files.has(file)) files.set(file, key);
-    weightMap.set(key, join(dir, file));
+    weightMap.set(key, inDir(file));
   }
-  for (const [file, key] of opts.checkFiles === false ? [] : files) {
+  for (const [file, key] of opts.checkFiles === false || isHttpUrl(path) ? [] : files) {
     let ok = false;
     try {
       ok = (await Deno.stat(join(dir, file))).isFile;
@@ -585,6 +589,6 @@ export async function loadShardedIndex(
       );
     }
   }
-  const shards = [...files.keys()].sort().map((f) => join(dir, f));
+  const shards = [...files.keys()].sort().map(inDir);
   return { dir, metadata, shards, weightMap };
 }

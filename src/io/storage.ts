@@ -7,7 +7,11 @@
  * @module
  */
 
-/** A minimal file store for environments without Deno's file system. Paths are `/`-separated strings. */
+/**
+ * A minimal file store: where model folders, checkpoints and logs are read from and written to (Deno's
+ * file system, memory, the Origin Private File System, …). Paths are `/`-separated strings; folders are
+ * implied by the paths of their files.
+ */
 export interface FileStore {
   /** The bytes of a file; throws a `NotFound`-named error when there is none. */
   readFile(path: string): Promise<Uint8Array>;
@@ -15,26 +19,44 @@ export interface FileStore {
   writeFile(path: string, data: Uint8Array): Promise<void>;
   /** Whether a file exists. */
   exists(path: string): Promise<boolean>;
-  /** Names of the files directly under `dir`, sorted. */
+  /** Names of the entries (files and folders) directly under `dir`, sorted; `[]` for a missing folder. */
   list(dir: string): Promise<string[]>;
+  /** Removes a file, or a folder with everything under it; a missing path is not an error. */
+  remove(path: string): Promise<void>;
+  /**
+   * Moves a file or a folder to `to` (a file there is replaced; a folder there is an error). The commit
+   * step of crash-safe writes (see `./store_write.ts`): it should be as close to atomic as the store allows.
+   */
+  rename(from: string, to: string): Promise<void>;
+  /** Appends to a file (created when missing); without it, appends read and rewrite the file. */
+  appendFile?(path: string, data: Uint8Array): Promise<void>;
+  /** Writes a whole folder crash-safely in the store's own way (see `writeDirCommitted`). */
+  writeDirAtomic?(dir: string, files: Record<string, Uint8Array | string>): Promise<void>;
+  /** Writes files into a folder all or nothing in the store's own way (see `writeFilesCommitted`). */
+  writeFilesStaged?(dir: string, files: Record<string, Uint8Array | string>): Promise<void>;
+}
+
+function _notFound(path: string, why = ""): Error {
+  const e = new Error(`${path}: file not found${why}`);
+  e.name = "NotFound";
+  return e;
 }
 
 function _norm(path: string): string {
   return path.replace(/\/+/g, "/").replace(/^\.\//, "").replace(/\/$/, "");
 }
 
-/** An in-memory {@link FileStore} (the default in a browser: writes last as long as the page). */
+/**
+ * An in-memory {@link FileStore} (the default in a browser: writes last as long as the page). Every
+ * method runs synchronously under its promise, so a {@link MemoryStore.rename} of a whole folder is atomic.
+ */
 export class MemoryStore implements FileStore {
   #files = new Map<string, Uint8Array>();
 
   /** The bytes of a file (a copy is not made). */
   readFile(path: string): Promise<Uint8Array> {
     const b = this.#files.get(_norm(path));
-    if (!b) {
-      const e = new Error(`${path}: file not found`);
-      e.name = "NotFound";
-      return Promise.reject(e);
-    }
+    if (!b) return Promise.reject(_notFound(path));
     return Promise.resolve(b);
   }
 
@@ -59,11 +81,56 @@ export class MemoryStore implements FileStore {
     }
     return Promise.resolve([...out].sort());
   }
+
+  /** Removes a file or a folder (every file under it). */
+  remove(path: string): Promise<void> {
+    const p = _norm(path);
+    for (const k of [...this.#files.keys()]) if (k === p || k.startsWith(p + "/")) this.#files.delete(k);
+    return Promise.resolve();
+  }
+
+  /** Moves a file or every file of a folder, in one synchronous step. */
+  rename(from: string, to: string): Promise<void> {
+    const [f, t] = [_norm(from), _norm(to)];
+    const file = this.#files.get(f);
+    if (file) {
+      if ([...this.#files.keys()].some((k) => k.startsWith(t + "/"))) {
+        return Promise.reject(new Error(`rename ${from} → ${to}: ${to} is a folder`));
+      }
+      this.#files.delete(f);
+      this.#files.set(t, file);
+      return Promise.resolve();
+    }
+    const moved = [...this.#files.keys()].filter((k) => k.startsWith(f + "/"));
+    if (!moved.length) return Promise.reject(_notFound(from));
+    if (this.#files.has(t) || [...this.#files.keys()].some((k) => k.startsWith(t + "/"))) {
+      return Promise.reject(new Error(`rename ${from} → ${to}: ${to} exists`));
+    }
+    for (const k of moved) {
+      this.#files.set(t + k.slice(f.length), this.#files.get(k)!);
+      this.#files.delete(k);
+    }
+    return Promise.resolve();
+  }
+
+  /** Appends to a file (created when missing). */
+  appendFile(path: string, data: Uint8Array): Promise<void> {
+    const p = _norm(path);
+    const old = this.#files.get(p) ?? new Uint8Array(0);
+    const joined = new Uint8Array(old.length + data.length);
+    joined.set(old);
+    joined.set(data, old.length);
+    this.#files.set(p, joined);
+    return Promise.resolve();
+  }
 }
 
 /**
  * A {@link FileStore} over the browser's Origin Private File System (`navigator.storage.getDirectory()`),
- * so written files outlive the page; folders are created on write.
+ * so written files outlive the page; folders are created on write. Each file write goes through
+ * `createWritable()`, which writes a swap file that `close()` puts in place, so a file is never seen
+ * half-written; {@link OpfsStore.rename} moves a file with `FileSystemFileHandle.move` where the browser
+ * has it (Chromium: files only, no folders), else copies it and removes the source.
  */
 export class OpfsStore implements FileStore {
   // deno-lint-ignore no-explicit-any
@@ -79,20 +146,23 @@ export class OpfsStore implements FileStore {
     return { dirs: parts.slice(0, -1), name: parts[parts.length - 1] ?? "" };
   }
 
-  /** The bytes of a file (a `NotFound` error when absent). */
-  async readFile(path: string): Promise<Uint8Array> {
+  // deno-lint-ignore no-explicit-any
+  async #file(path: string): Promise<any> {
     const { dirs, name } = this.#split(path);
     try {
-      const fh = await (await this.#dir(dirs, false)).getFileHandle(name);
-      return new Uint8Array(await (await fh.getFile()).arrayBuffer());
+      return await (await this.#dir(dirs, false)).getFileHandle(name);
     } catch (e) {
-      const err = new Error(`${path}: file not found (${(e as Error).message})`);
-      err.name = "NotFound";
-      throw err;
+      throw _notFound(path, ` (${(e as Error).message})`);
     }
   }
 
-  /** Creates or replaces a file. */
+  /** The bytes of a file (a `NotFound` error when absent). */
+  async readFile(path: string): Promise<Uint8Array> {
+    const fh = await this.#file(path);
+    return new Uint8Array(await (await fh.getFile()).arrayBuffer());
+  }
+
+  /** Creates or replaces a file (atomically: `createWritable` writes a swap file). */
   async writeFile(path: string, data: Uint8Array): Promise<void> {
     const { dirs, name } = this.#split(path);
     const fh = await (await this.#dir(dirs, true)).getFileHandle(name, { create: true });
@@ -101,10 +171,20 @@ export class OpfsStore implements FileStore {
     await w.close();
   }
 
+  /** Appends to a file (created when missing). */
+  async appendFile(path: string, data: Uint8Array): Promise<void> {
+    const { dirs, name } = this.#split(path);
+    const fh = await (await this.#dir(dirs, true)).getFileHandle(name, { create: true });
+    const size = (await fh.getFile()).size;
+    const w = await fh.createWritable({ keepExistingData: true });
+    await w.write({ type: "write", position: size, data });
+    await w.close();
+  }
+
   /** Whether a file exists. */
   async exists(path: string): Promise<boolean> {
     try {
-      await this.readFile(path);
+      await this.#file(path);
       return true;
     } catch {
       return false;
@@ -121,6 +201,26 @@ export class OpfsStore implements FileStore {
       return [];
     }
     return names.sort();
+  }
+
+  /** Removes a file or a folder with everything under it. */
+  async remove(path: string): Promise<void> {
+    const { dirs, name } = this.#split(path);
+    try {
+      await (await this.#dir(dirs, false)).removeEntry(name, { recursive: true });
+    } catch (e) {
+      if ((e as Error).name !== "NotFoundError") throw e;
+    }
+  }
+
+  /** Moves a file, replacing a file at `to` (folders are not moved: Chromium's OPFS cannot). */
+  async rename(from: string, to: string): Promise<void> {
+    const fh = await this.#file(from);
+    const { dirs, name } = this.#split(to);
+    const parent = await this.#dir(dirs, true);
+    if (typeof fh.move === "function") return await fh.move(parent, name);
+    await this.writeFile(to, await this.readFile(from));
+    await this.remove(from);
   }
 }
 
@@ -164,20 +264,20 @@ async function _fetchBytes(url: string): Promise<Uint8Array> {
 }
 
 /**
- * The bytes at a path or URL: `fetch` for http(s), `Deno.readFile` where Deno exists (its errors unchanged),
- * the {@link fileStore} otherwise.
+ * The bytes at a path or URL: `fetch` for http(s); a path from `store` when one is given; else
+ * `Deno.readFile` where Deno exists (its errors unchanged), the {@link fileStore} otherwise.
  */
-export function readFileBytes(location: string | URL): Promise<Uint8Array> {
+export function readFileBytes(location: string | URL, store?: FileStore): Promise<Uint8Array> {
   if (isHttpUrl(location)) return _fetchBytes(location instanceof URL ? location.href : location);
-  if (hasDeno()) return Deno.readFile(location);
+  if (hasDeno() && !store) return Deno.readFile(location);
   const s = location instanceof URL ? decodeURIComponent(location.pathname) : location;
-  return fileStore().readFile(s);
+  return (store ?? fileStore()).readFile(s);
 }
 
 /** The UTF-8 text at a path or URL (see {@link readFileBytes}). */
-export async function readFileText(location: string | URL): Promise<string> {
-  if (hasDeno() && !isHttpUrl(location)) return await Deno.readTextFile(location);
-  return new TextDecoder().decode(await readFileBytes(location));
+export async function readFileText(location: string | URL, store?: FileStore): Promise<string> {
+  if (hasDeno() && !store && !isHttpUrl(location)) return await Deno.readTextFile(location);
+  return new TextDecoder().decode(await readFileBytes(location, store));
 }
 
 /** Writes a file: Deno's file system (parent folders created) where Deno exists, the {@link fileStore} otherwise. */

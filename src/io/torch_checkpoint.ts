@@ -11,7 +11,7 @@
  */
 import type { SafeTensor } from "./safetensors.ts";
 import { isZip, openZip, ZipError } from "./zip.ts";
-import { readFileBytes } from "./storage.ts";
+import { type FileStore, readFileBytes } from "./storage.ts";
 import {
   PyDict,
   pyTypeName,
@@ -333,7 +333,7 @@ export function parseTorchCheckpoint(bytes: Uint8Array, source: string): Promise
   );
 }
 
-/** Reads a `pytorch_model.bin` file (see {@link parseTorchCheckpoint}). */
-export async function readTorchCheckpoint(path: string): Promise<TorchCheckpoint> {
-  return parseTorchCheckpoint(await readFileBytes(path), path);
+/** Reads a `pytorch_model.bin` file (see {@link parseTorchCheckpoint}), from `store` when given. */
+export async function readTorchCheckpoint(path: string, store?: FileStore): Promise<TorchCheckpoint> {
+  return parseTorchCheckpoint(await readFileBytes(path, store), path);
 }

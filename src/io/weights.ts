@@ -8,6 +8,7 @@
 import { type ResolvedFiles, resolveModelFiles, type ResolveOptions } from "./hub.ts";
 import { loadShardedIndex, readSafetensors, type SafeTensor, toFloat32 } from "./safetensors.ts";
 import { readTorchCheckpoint } from "./torch_checkpoint.ts";
+import type { FileStore } from "./storage.ts";
 
 /** The safetensors weight files, asked for together with config.json. */
 export const SAFETENSORS_WEIGHTS = ["model.safetensors", "model.safetensors.index.json"];
@@ -36,16 +37,22 @@ export async function resolveWeightFiles(
         `pytorch_model.bin.index.json`,
     );
   }
-  const index = await loadShardedIndex(indexPath, { checkFiles: false });
+  const index = await loadShardedIndex(indexPath, { checkFiles: false, store: opts.store });
   const names = index.shards.map((p) => p.slice(index.dir.replace(/\/?$/, "/").length));
   const shards = await resolveModelFiles(dirOrHubId, names, opts);
   return names.map((n) => shards.files[n]);
 }
 
-/** Every tensor of one weight file (`.safetensors`, else a torch pickle checkpoint), by checkpoint key. */
-export async function readCheckpointTensors(path: string): Promise<Map<string, SafeTensor>> {
-  if (path.endsWith(".safetensors")) return (await readSafetensors(path)).tensors;
-  return (await readTorchCheckpoint(path)).tensors;
+/**
+ * Every tensor of one weight file (`.safetensors`, else a torch pickle checkpoint), by checkpoint key;
+ * read from `store` when one is given (see `readFileBytes`).
+ */
+export async function readCheckpointTensors(
+  path: string,
+  store?: FileStore,
+): Promise<Map<string, SafeTensor>> {
+  if (path.endsWith(".safetensors")) return (await readSafetensors(path, store)).tensors;
+  return (await readTorchCheckpoint(path, store)).tensors;
 }
 
 /**

@@ -7,9 +7,10 @@
  * files), written atomically.
  * @module
  */
-import { writeFilesStaged } from "../io/staged_write.ts";
 import { resolveModelFiles } from "../io/hub.ts";
-import { readFileText } from "../io/storage.ts";
+import { type FileStore, hasDeno, isHttpUrl, readFileBytes, readFileText } from "../io/storage.ts";
+import { defaultStore, isDenoStore } from "../io/deno_store.ts";
+import { writeFilesCommitted } from "../io/store_files.ts";
 import { serializeSafetensors } from "../io/safetensors.ts";
 import { pipelineInfo } from "../data/tokenizer_json.ts";
 import {
@@ -52,6 +53,11 @@ export interface FromPretrainedOptions {
   onProgress?: (p: { file: string; bytes: number; total: number | null }) => void;
   /** Environment lookup (HF_HOME, HF_HUB_CACHE, HF_ENDPOINT, HF_TOKEN, HF_HUB_OFFLINE). */
   env?: (k: string) => string | undefined;
+  /**
+   * The store a folder path is read from, e.g. the `MemoryStore`/`OpfsStore` a tab saved a model into
+   * with `savePretrained(…, { store })`; default Deno's file system (without Deno: the default store).
+   */
+  store?: FileStore;
 }
 
 /** What loading did with the checkpoint's weights, as HF reports it. */
@@ -78,11 +84,12 @@ export function normalizeKey(key: string): string {
 async function _readWeights(
   paths: string[],
   normalize: (key: string) => string,
+  store?: FileStore,
 ): Promise<Map<string, { data: Float32Array; shape: number[]; key: string }>> {
   const out = new Map<string, { data: Float32Array; shape: number[]; key: string }>();
   const seen = new Map<string, { key: string; file: string }>();
   for (const path of paths) {
-    for (const [key, t] of await readCheckpointTensors(path)) {
+    for (const [key, t] of await readCheckpointTensors(path, store)) {
       const name = normalize(key);
       checkNotDuplicated(seen, name, key, path); // the same tensor in two shards is refused
       seen.set(name, { key, file: path });
@@ -106,10 +113,11 @@ export async function fromPretrained(
     optional: SAFETENSORS_WEIGHTS,
     onProgress: opts.onProgress,
     env: opts.env,
+    store: opts.store,
   });
   const configPath = resolved.files["config.json"];
   let config: TokenClassifierConfig = parseModelConfig(
-    parseJsonText(await readFileText(configPath), configPath),
+    parseJsonText(await readFileText(configPath, opts.store), configPath),
     configPath,
   );
   if (opts.labels) config = { ...config, ...labelMaps(opts.labels) };
@@ -124,8 +132,9 @@ export async function fromPretrained(
     revision: opts.revision,
     env: opts.env,
     onProgress: opts.onProgress,
+    store: opts.store,
   });
-  const ckpt = await _readWeights(weightPaths, (k) => family.normalizeKey(k));
+  const ckpt = await _readWeights(weightPaths, (k) => family.normalizeKey(k), opts.store);
   checkCheckpointWeights(family.parameterShapes(config), ckpt, resolved.dir, (n) => family.isHead(n));
   const weights = new Map<string, Float32Array>();
   const newlyInitialized: string[] = [];
@@ -234,6 +243,11 @@ export interface SavePretrainedOptions {
   extraFiles?: Record<string, Uint8Array | string>;
   /** Writes one file (HF `save_function`, e.g. `accelerator.save`); default an atomic write. */
   saveFunction?: (data: Uint8Array | string, path: string) => Promise<void>;
+  /**
+   * Where the folder is written: default Deno's file system where Deno exists, else the default store
+   * (a `MemoryStore` unless `setFileStore` set another); e.g. an `OpfsStore` in a tab.
+   */
+  store?: FileStore;
 }
 
 /** The files of an HF model folder (config.json, model.safetensors, tokenizer files, extras) by name. */
@@ -249,17 +263,47 @@ export async function pretrainedFiles(
     const base = opts.tokenizerDir.toString().replace(/\/?$/, "/");
     for (const name of TOKENIZER_FILES) {
       const where = base.includes("://") ? new URL(name, base) : `${base}${name}`;
-      try {
-        files[name] = await Deno.readFile(where);
-      } catch (e) {
-        if (!(e instanceof Deno.errors.NotFound)) throw e;
-      }
+      const got = await _readOptional(where, opts.store);
+      if (got) files[name] = got;
     }
   }
   if (files["tokenizer.json"]) {
     Object.assign(files, _tokenizerConfigs(files, model));
   }
   return { ...files, ...opts.extraFiles };
+}
+
+/**
+ * A tokenizer file if it exists: an http(s) URL is fetched (a 404 is absent); a path or `file:` URL is read
+ * from Deno's file system where Deno exists (as before the seam), else from `store` (or the default store).
+ */
+async function _readOptional(where: string | URL, store?: FileStore): Promise<Uint8Array | undefined> {
+  if (isHttpUrl(where)) {
+    const res = await fetch(where);
+    if (res.status === 404) {
+      await res.body?.cancel();
+      return undefined;
+    }
+    if (!res.ok) {
+      await res.body?.cancel();
+      throw new Error(`${where}: HTTP ${res.status} ${res.statusText}`);
+    }
+    return new Uint8Array(await res.arrayBuffer());
+  }
+  if (hasDeno()) {
+    try {
+      return await Deno.readFile(where);
+    } catch (e) {
+      if (e instanceof Deno.errors.NotFound) return undefined;
+      throw e;
+    }
+  }
+  try {
+    return await readFileBytes(where, store && !isDenoStore(store) ? store : undefined);
+  } catch (e) {
+    if ((e as Error).name === "NotFound") return undefined;
+    throw e;
+  }
 }
 
 /**
@@ -345,16 +389,20 @@ export function tokenizerFamily(
  * Writes an HF folder — config.json, model.safetensors and the tokenizer files — so that
  * `AutoModelForTokenClassification.from_pretrained(dir)` loads it. The files are written all or nothing
  * (staged and fsynced in a temporary folder, then renamed in; see `io/staged_write.ts`); other files in
- * `dir` (e.g. checkpoint folders) are left alone.
+ * `dir` (e.g. checkpoint folders) are left alone. With `opts.store` (a `MemoryStore`, an `OpfsStore`) the
+ * folder goes into that store, staged and committed (`io/store_files.ts`), and
+ * `fromPretrained(dir, { store })` loads it back.
  */
 export async function savePretrained(
   model: TokenClassifier,
   dir: string,
   opts: SavePretrainedOptions = {},
 ): Promise<void> {
-  await Deno.mkdir(dir, { recursive: true });
+  const store = opts.store ?? defaultStore();
+  if (isDenoStore(store)) await Deno.mkdir(dir, { recursive: true });
   const files = await pretrainedFiles(model, opts);
-  // All or nothing: staged in a temporary folder, then renamed in (a full disk leaves the old files).
-  if (!opts.saveFunction) return await writeFilesStaged(dir, files);
+  // All or nothing: staged in a temporary folder, then renamed in (a full disk leaves the old files);
+  // other stores: staged and committed (io/store_files.ts).
+  if (!opts.saveFunction) return await writeFilesCommitted(store, dir, files);
   for (const [name, data] of Object.entries(files)) await opts.saveFunction(data, `${dir}/${name}`);
 }

@@ -4,10 +4,13 @@
  * (`scheduler.json`), RNG and data-loader position (`rng_state.json`), `trainer_state.json` (HF's log
  * history) and `training_args.json`. Each folder is written to a temporary name, fsynced and renamed, so
  * a crash or kill never leaves a half-written checkpoint. Rotation honours `saveTotalLimit` and never
- * deletes the best checkpoint.
+ * deletes the best checkpoint. Every function takes an optional {@link FileStore} (default Deno's file
+ * system, unchanged); in another store a folder is staged and committed (`../io/store_files.ts`).
  * @module
  */
-import { writeDirAtomic } from "../io/atomic.ts";
+import { type FileStore, readFileText } from "../io/storage.ts";
+import { defaultStore, isDenoStore } from "../io/deno_store.ts";
+import { writeDirCommitted } from "../io/store_files.ts";
 import { validateRngState, validateTrainerState } from "./checkpoint_validate.ts";
 import { readSafetensors, serializeSafetensors, toFloat32 } from "../io/safetensors.ts";
 import type { AdamW } from "../ops/adamw.ts";
@@ -65,9 +68,21 @@ export function checkpointStep(name: string): number | null {
   return m ? Number(m[1]) : null;
 }
 
-/** Checkpoint folders in `outputDir`, oldest (lowest step) first. */
-export async function listCheckpoints(outputDir: string): Promise<{ path: string; step: number }[]> {
+/** Checkpoint folders in `outputDir` (in `store` when given), oldest (lowest step) first. */
+export async function listCheckpoints(
+  outputDir: string,
+  store?: FileStore,
+): Promise<{ path: string; step: number }[]> {
   const out: { path: string; step: number }[] = [];
+  const s = store ?? defaultStore();
+  if (!isDenoStore(s)) {
+    for (const name of await s.list(outputDir)) {
+      const step = checkpointStep(name);
+      const path = `${outputDir}/${name}`;
+      if (step !== null && (await s.list(path)).length > 0) out.push({ path, step }); // a folder
+    }
+    return out.sort((a, b) => a.step - b.step);
+  }
   try {
     for await (const e of Deno.readDir(outputDir)) {
       const step = e.isDirectory ? checkpointStep(e.name) : null;
@@ -79,13 +94,14 @@ export async function listCheckpoints(outputDir: string): Promise<{ path: string
   return out.sort((a, b) => a.step - b.step);
 }
 
-/** Writes `checkpoint-<step>` atomically and returns its path. */
+/** Writes `checkpoint-<step>` atomically (into `store` when given) and returns its path. */
 export async function saveCheckpoint(
   outputDir: string,
   model: TokenClassifier,
   optimizer: AdamW,
   contents: CheckpointContents,
   tokenizerDir?: string | URL,
+  store?: FileStore,
 ): Promise<string> {
   const dir = `${outputDir}/checkpoint-${contents.state.global_step}`;
   // One entry per checkpoint key: a row-chunked parameter's moments are written chunk after chunk.
@@ -102,29 +118,30 @@ export async function saveCheckpoint(
     ];
   });
   const files = {
-    ...await pretrainedFiles(model, { tokenizerDir }),
+    ...await pretrainedFiles(model, { tokenizerDir, store }),
     "optimizer.safetensors": serializeSafetensors(tensors, { step: String(optimizer.stepCount) }),
     "scheduler.json": JSON.stringify(contents.scheduler, null, 2) + "\n",
     "rng_state.json": JSON.stringify(contents.rng, null, 2) + "\n",
     "trainer_state.json": JSON.stringify(contents.state, null, 2) + "\n",
     "training_args.json": JSON.stringify(contents.args, null, 2) + "\n",
   };
-  await writeDirAtomic(dir, files);
+  await writeDirCommitted(store ?? defaultStore(), dir, files); // Deno: writeDirAtomic
   return dir;
 }
 
 /**
- * Restores parameters and optimizer moments from a checkpoint folder into an existing model/optimizer
- * (same config), and returns the run state.
+ * Restores parameters and optimizer moments from a checkpoint folder (in `store` when given) into an
+ * existing model/optimizer (same config), and returns the run state.
  */
 export async function loadCheckpoint(
   dir: string,
   model: TokenClassifier,
   optimizer: AdamW,
+  store?: FileStore,
 ): Promise<CheckpointContents> {
   const readJson = async (name: string) => {
     try {
-      return JSON.parse(await Deno.readTextFile(`${dir}/${name}`));
+      return JSON.parse(await readFileText(`${dir}/${name}`, store));
     } catch (e) {
       throw new Error(`checkpoint ${dir}: cannot read ${name}: ${(e as Error).message}`);
     }
@@ -134,8 +151,8 @@ export async function loadCheckpoint(
   const rng = validateRngState(await readJson("rng_state.json"), `${dir}/rng_state.json`);
   const scheduler = await readJson("scheduler.json");
   const args = await readJson("training_args.json");
-  const weights = await readSafetensors(`${dir}/model.safetensors`);
-  const opt = await readSafetensors(`${dir}/optimizer.safetensors`);
+  const weights = await readSafetensors(`${dir}/model.safetensors`, store);
+  const opt = await readSafetensors(`${dir}/optimizer.safetensors`, store);
   // A row-chunked parameter (and its moments) is one tensor in the files, split over its chunks here.
   const upload = (p: CheckpointParameter, key: string, file: typeof weights, parts: Tensor[]) => {
     const t = file.tensors.get(key);
@@ -165,14 +182,17 @@ export async function rotateCheckpoints(
   outputDir: string,
   limit: number | null,
   keep: string | null,
+  store?: FileStore,
 ): Promise<string[]> {
   if (limit === null) return [];
-  const all = await listCheckpoints(outputDir);
+  const s = store ?? defaultStore();
+  const all = await listCheckpoints(outputDir, s);
   const deletable = all.filter((c) => c.path !== keep);
   const excess = all.length - limit;
   const removed: string[] = [];
   for (const c of deletable.slice(0, Math.max(0, excess))) {
-    await Deno.remove(c.path, { recursive: true });
+    if (isDenoStore(s)) await Deno.remove(c.path, { recursive: true });
+    else await s.remove(c.path);
     removed.push(c.path);
   }
   return removed;

@@ -4,10 +4,14 @@
  * evaluation (seqeval at word level as the headline plus the course's subword level; token accuracy for
  * POS), checkpoints with exact resume, `saveTotalLimit` rotation, best-model tracking, SIGINT handling,
  * and at the end the final HF folder with a model card, a JSON-lines log and an SVG training curve.
+ * Everything is written through a {@link FileStore} (`TrainerOptions.store`): Deno's file system by
+ * default, the default store (a `MemoryStore`) in a browser, or none with `writeFiles: false`.
  * @module
  */
 import { BatchLoader } from "../data/loader.ts";
-import { hasDeno } from "../io/storage.ts";
+import { type FileStore, hasDeno } from "../io/storage.ts";
+import { defaultStore, isDenoStore } from "../io/deno_store.ts";
+import { appendText, recoverCommits } from "../io/store_files.ts";
 import { type Batch, collate } from "../data/collator.ts";
 import type { TokenizedExample } from "../data/prepare.ts";
 import { NerEvaluator } from "../metrics/evaluator.ts";
@@ -79,11 +83,17 @@ export interface TrainerOptions {
   /** Writes the final model folder at the end of train() (default true). */
   saveFinal?: boolean;
   /**
-   * Whether the run writes anything (train_log.jsonl, checkpoints, the final folder); default: where
-   * Deno's file system exists. `false` (a browser tab): log entries go to `onLog` and progress to
-   * `onProgress` only.
+   * Whether the run writes anything (train_log.jsonl, checkpoints, the final folder); default true.
+   * `false`: nothing is written, log entries go to `onLog` and progress to `onProgress` only.
    */
   writeFiles?: boolean;
+  /**
+   * Where train_log.jsonl, the `checkpoint-<step>/` folders and the final folder go (`args.outputDir` is
+   * a path inside it), and where `resumeFromCheckpoint` is read from: default Deno's file system where
+   * Deno exists, else the default store (a `MemoryStore` unless `setFileStore` set another); e.g. an
+   * `OpfsStore` in a tab so checkpoints outlive the page. Folders are written crash-safely in any store.
+   */
+  store?: FileStore;
   /** Receives every optimizer step's progress (also where no stderr bar is shown, e.g. a browser). */
   onProgress?: (p: { step: number; total: number; epoch: number; loss: number | null; lr: number }) => void;
   /** Environment/fetch/log of the Hub calls (`pushToHub`, resuming from a repo id); default the process's. */
@@ -127,11 +137,14 @@ export class Trainer {
   #guard: NonFiniteGuard | null = null;
   readonly #dp: DataParallel;
   #hub: HubPusher | null = null;
+  /** Where the run writes, null when it writes nothing. */
+  readonly #store: FileStore | null;
 
   /** Sets up the optimizer (HF decay grouping) and the loader; no GPU work until train(). */
   constructor(opts: TrainerOptions) {
     if (opts.train.length === 0) throw new RangeError("Trainer: the training set has no examples");
     this.#opts = opts;
+    this.#store = opts.writeFiles === false ? null : opts.store ?? defaultStore();
     this.model = opts.model;
     this.args = opts.args;
     const a = opts.args;
@@ -207,26 +220,38 @@ export class Trainer {
 
   /** Whether this run writes files (see {@link TrainerOptions.writeFiles}). */
   get #writes(): boolean {
-    return this.#opts.writeFiles ?? hasDeno();
+    return this.#store !== null;
+  }
+
+  /** The store written to (null with `writeFiles: false`). */
+  get store(): FileStore | null {
+    return this.#store;
+  }
+
+  /** The store checkpoints are read from (resume, best model): the one written to, else the default. */
+  get #readStore(): FileStore {
+    return this.#store ?? this.#opts.store ?? defaultStore();
   }
 
   async #log(entry: LogEntry): Promise<void> {
     this.#state.log_history.push(entry);
     this.#opts.onLog?.(entry);
-    if (!this.#dp.isMain || !this.#writes) return;
-    await Deno.mkdir(this.args.outputDir, { recursive: true });
-    await Deno.writeTextFile(`${this.args.outputDir}/train_log.jsonl`, JSON.stringify(entry) + "\n", {
-      append: true,
-    });
+    if (!this.#dp.isMain || !this.#store) return;
+    await appendText(this.#store, `${this.args.outputDir}/train_log.jsonl`, JSON.stringify(entry) + "\n");
   }
 
   async #resolveResume(): Promise<string | null> {
     const r = this.args.resumeFromCheckpoint;
     if (!r) return null;
+    const store = this.#readStore;
     if (r === "latest" || r === "true") {
-      const all = await listCheckpoints(this.args.outputDir);
+      const all = await listCheckpoints(this.args.outputDir, store);
       if (!all.length) throw new Error(`no checkpoint-* folder in ${this.args.outputDir} to resume from`);
       return all[all.length - 1].path;
+    }
+    if (!isDenoStore(store)) {
+      if ((await store.list(r)).length > 0) return r;
+      throw new Error(`resumeFromCheckpoint ${r}: no such checkpoint folder in the store`);
     }
     return await resolveResumeCheckpoint(r, this.#opts.hub); // a folder, or a Hub repo's last-checkpoint/
   }
@@ -237,15 +262,17 @@ export class Trainer {
     // pushToHub: create the repo before any work, so a bad token or id fails fast
     if (a.pushToHub && this.#dp.isMain) this.#hub ??= await HubPusher.create(a, this.#opts.hub);
     const started = performance.now();
+    // Another store: finish or discard what a closed page left half-committed (Deno: the CLI's preflight).
+    if (this.#store && this.#dp.isMain) await recoverCommits(this.#store, a.outputDir);
     const resumeFrom = await this.#resolveResume();
     if (resumeFrom) {
-      const c = await loadCheckpoint(resumeFrom, this.model, this.optimizer);
+      const c = await loadCheckpoint(resumeFrom, this.model, this.optimizer, this.#readStore);
       this.#dp.checkResume(resumeFrom, c.rng.numProcesses);
       this.#state = c.state;
       this.#microBatches = c.rng.microBatches;
-    } else if (this.#dp.isMain && this.#writes) {
-      await Deno.mkdir(a.outputDir, { recursive: true });
-      await Deno.writeTextFile(`${a.outputDir}/train_log.jsonl`, ""); // a fresh run starts a fresh log
+    } else if (this.#dp.isMain && this.#store) {
+      // a fresh run starts a fresh log (Deno: the folder is created, the file created or truncated)
+      await this.#store.writeFile(`${a.outputDir}/train_log.jsonl`, new Uint8Array(0));
     }
     await this.#dp.prepareModel([...this.model.params.values()], this.model.seeds);
     this.#lossSum = zeros([1], "loss_sum").keep();
@@ -455,9 +482,10 @@ export class Trainer {
         this.optimizer,
         contents,
         this.#opts.tokenizerDir,
+        this.#store ?? undefined,
       );
       const keep = this.args.loadBestModelAtEnd ? this.#state.best_model_checkpoint : null;
-      await rotateCheckpoints(this.args.outputDir, this.args.saveTotalLimit, keep);
+      await rotateCheckpoints(this.args.outputDir, this.args.saveTotalLimit, keep, this.#store ?? undefined);
       await this.#pushOnSave(path, lastEval);
     }
     await this.#dp.barrier(); // the checkpoint exists for every rank from here on
@@ -467,7 +495,7 @@ export class Trainer {
   async #loadBest(): Promise<void> {
     const best = this.#state.best_model_checkpoint!;
     const state = this.#state;
-    await loadCheckpoint(best, this.model, this.optimizer);
+    await loadCheckpoint(best, this.model, this.optimizer, this.#readStore);
     this.#state = state;
   }
 
@@ -621,12 +649,13 @@ export class Trainer {
     return this.#hub?.pushes ?? [];
   }
 
-  /** Writes the final HF folder: model, tokenizer, model card, training curve, trainer state. */
+  /** Writes the final HF folder (into the run's store): model, tokenizer, model card, training curve, trainer state. */
   async saveFinal(lastEval: EvalMetrics | null): Promise<void> {
     if (!this.#dp.isMain) return; // data parallel: the main process writes
     const a = this.args;
     const card = this.#card(lastEval);
     await savePretrained(this.model, a.outputDir, {
+      store: this.#readStore,
       tokenizerDir: this.#opts.tokenizerDir,
       extraFiles: {
         "README.md": card,

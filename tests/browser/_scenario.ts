@@ -104,3 +104,109 @@ export async function trainerScenario(
   await trainer.train();
   return { losses, progressSteps, writes: false };
 }
+
+/** What {@link trainerStoreScenario} reports. */
+export interface StoreScenarioResult {
+  /** Every file under the output folder after the run (relative paths). */
+  files: string[];
+  /** Entries of the output folder (no `*.tmp-*` or `.commit` may be left). */
+  entries: string[];
+  losses: number[];
+  /** Max |Δ| of the logits: the final folder reloaded from the store, and checkpoint-4, vs the model. */
+  finalDiff: number;
+  checkpointDiff: number;
+  /** savePretrained with no store (without Deno: the default MemoryStore), reloaded by path. */
+  defaultStoreFiles: string[];
+  defaultStoreDiff: number;
+}
+
+/**
+ * The Trainer writing checkpoints and its final folder into a store (`"opfs"`: an OpfsStore, `"memory"`:
+ * a MemoryStore): 4 steps, a checkpoint every 2 with saveTotalLimit 1; then the store's files, and the
+ * logits of the folders reloaded with `fromPretrained(dir, { store })` against the in-memory model's.
+ */
+export async function trainerStoreScenario(
+  // deno-lint-ignore no-explicit-any
+  lib: any,
+  fixtureUrl: string,
+  dataUrl: string,
+  kind: "opfs" | "memory",
+): Promise<StoreScenarioResult> {
+  await lib.initGpu();
+  const raw = await lib.loadConll2003(`${dataUrl}/conll2003/`);
+  const tokenizer = await lib.loadTokenizer(`${dataUrl}/bert-base-cased/`);
+  const train = lib.tokenizeAndAlign({ ...raw.train, rows: raw.train.rows.slice(0, 16) }, tokenizer).examples;
+  const { model } = await lib.fromPretrained(fixtureUrl);
+  const store = kind === "opfs" ? new lib.OpfsStore() : new lib.MemoryStore();
+  const out = "store-run";
+  await store.remove(out); // OPFS outlives the page: start clean
+  const losses: number[] = [];
+  const trainer = new lib.Trainer({
+    model,
+    args: {
+      ...lib.DEFAULT_TRAINING_ARGS,
+      outputDir: out,
+      perDeviceTrainBatchSize: 4,
+      maxSteps: 4,
+      learningRate: 1e-3,
+      loggingSteps: 1,
+      evalStrategy: "no",
+      saveStrategy: "steps",
+      saveSteps: 2,
+      saveTotalLimit: 1,
+    },
+    train,
+    padId: tokenizer.padId,
+    tokenizerDir: `${dataUrl}/bert-base-cased/`,
+    // deno-lint-ignore no-explicit-any
+    onLog: (e: any) => typeof e.loss === "number" && losses.push(e.loss),
+    progress: false,
+    store,
+  });
+  await trainer.train();
+  const golden = await lib.readSafetensors(fixtureUrl.replace(/\/?$/, "/golden.safetensors"));
+  // deno-lint-ignore no-explicit-any
+  const g = (n: string): any => golden.tensors.get(n);
+  const [B, T] = g("input_ids").shape;
+  const batch = {
+    batch: B,
+    seqLen: T,
+    inputIds: lib.toInt32(g("input_ids"), "input_ids"),
+    attentionMask: lib.toInt32(g("attention_mask"), "attention_mask"),
+  };
+  // deno-lint-ignore no-explicit-any
+  const logitsOf = async (m: any): Promise<Float32Array> => {
+    m.eval();
+    const [l] = await lib.noGrad(() => lib.tidy(() => lib.readAll([m.forward(batch).logits])));
+    return l as Float32Array;
+  };
+  const want = await logitsOf(model);
+  // deno-lint-ignore no-explicit-any
+  const diffOf = async (m: any): Promise<number> => {
+    const got = await logitsOf(m);
+    m.dispose();
+    let worst = got.length === want.length ? 0 : Infinity;
+    for (let i = 0; i < want.length; i++) worst = Math.max(worst, Math.abs(got[i] - want[i]));
+    return worst;
+  };
+  const finalDiff = await diffOf((await lib.fromPretrained(out, { store })).model);
+  const checkpointDiff = await diffOf((await lib.fromPretrained(`${out}/checkpoint-4`, { store })).model);
+  // Without a store option: Deno's file system in Deno, the default MemoryStore in a tab.
+  const plain = kind === "memory" ? store : undefined;
+  await lib.savePretrained(model, "tab-saved/tiny", { store: plain });
+  const defaultStoreFiles = await lib.listFiles(plain ?? lib.defaultStore(), "tab-saved/tiny");
+  const defaultStoreDiff = await diffOf((await lib.fromPretrained("tab-saved/tiny", { store: plain })).model);
+  const result = {
+    files: await lib.listFiles(store, out),
+    entries: await store.list(out),
+    losses,
+    finalDiff,
+    checkpointDiff,
+    defaultStoreFiles,
+    defaultStoreDiff,
+  };
+  trainer.optimizer.dispose();
+  model.dispose();
+  await store.remove(out);
+  return result;
+}

@@ -1,13 +1,19 @@
 /**
  * The library in a real headless Chromium tab (WebGPU on SwiftShader), started by the test and stopped by
  * PID: the bundle loads with no import map, its module graph reaches no `node:` module or `Deno` at import
- * time, the parity fixture's golden logits come out of `fromPretrained("<http url>")`, and a few training
- * steps give the same losses and logits as the same run in Deno.
+ * time, the parity fixture's golden logits come out of `fromPretrained("<http url>")`, a few training
+ * steps give the same losses and logits as the same run in Deno, and the Trainer writes its checkpoints
+ * and final folder into the Origin Private File System, from which they reload with the same logits.
  */
 import { assert, assertEquals } from "../_assert.ts";
 import * as lib from "../../mod.ts";
 import { bundleLibrary, launchChromium, serveStatic } from "./_chromium.ts";
-import { trainerScenario, trainScenario } from "./_scenario.ts";
+import {
+  type StoreScenarioResult,
+  trainerScenario,
+  trainerStoreScenario,
+  trainScenario,
+} from "./_scenario.ts";
 
 const ROOT = new URL("../../", import.meta.url);
 const FIXTURE = "tests/fixtures/bert-tiny-parity";
@@ -124,6 +130,38 @@ Deno.test("browser: the bundle loads without an import map and matches Deno's tr
         tab.losses.forEach((l, i) =>
           assert(Math.abs(l - deno.losses[i]) <= 1e-5, `step ${i + 1}: ${l} vs ${deno.losses[i]}`)
         );
+      },
+    );
+    await t.step(
+      "the Trainer checkpoints into an OpfsStore in the tab; the folders reload with the same logits",
+      async () => {
+        const dataUrl = `${server.origin}/data`;
+        const tab = await page.evaluate<StoreScenarioResult>(
+          `(async () => { const lib = await import("/__test/webgpu-ner.js");
+          return await (${trainerStoreScenario.toString()})(lib, ${JSON.stringify(fixtureUrl)}, ${
+            JSON.stringify(dataUrl)
+          }, "opfs"); })()`,
+        );
+        const deno = await trainerStoreScenario(lib, fixtureUrl, dataUrl, "memory");
+        for (const f of ["model.safetensors", "optimizer.safetensors", "scheduler.json", "rng_state.json"]) {
+          assert(tab.files.includes(`checkpoint-4/${f}`), `no checkpoint-4/${f} in ${tab.files}`);
+        }
+        for (
+          const f of ["config.json", "model.safetensors", "tokenizer.json", "train_log.jsonl", "README.md"]
+        ) {
+          assert(tab.files.includes(f), `no final ${f} in ${tab.files}`);
+        }
+        assert(!tab.files.some((f) => f.startsWith("checkpoint-2/")), "checkpoint-2 was not rotated away");
+        assertEquals(tab.files, deno.files); // the same file set as the run in Deno
+        assert(!tab.entries.some((e) => /\.tmp-|\.commit$/.test(e)), `staging left: ${tab.entries}`);
+        assertEquals(tab.losses.length, 4);
+        tab.losses.forEach((l, i) =>
+          assert(Math.abs(l - deno.losses[i]) <= 1e-5, `step ${i + 1}: ${l} vs ${deno.losses[i]}`)
+        );
+        assert(tab.finalDiff <= 1e-6, `final folder reloaded from OPFS: logits differ by ${tab.finalDiff}`);
+        assert(tab.checkpointDiff <= 1e-6, `checkpoint-4 reloaded: logits differ by ${tab.checkpointDiff}`);
+        assertEquals(tab.defaultStoreFiles, deno.defaultStoreFiles);
+        assert(tab.defaultStoreDiff <= 1e-6, `default-store save reloaded: ${tab.defaultStoreDiff}`);
       },
     );
     console.log(
