@@ -51,6 +51,10 @@ fi
 for c in train infer demo matmul; do
   step "bench $c" 40 "$DENO" run -A "${cached[@]}" bench/compare_webgpu.ts "$c"
 done
+# The matmul paths side by side at a BERT-base shape: the GPU-class kernel ("auto" here) and the texture one.
+for p in shared texture; do
+  step "matmul $p" 30 "$DENO" run -A "${cached[@]}" bench/matmul_bench.ts --report --path=$p --shape=512x768x768 --passes=2
+done
 step "profile train step" 40 "$DENO" run -A "${cached[@]}" bench/compare_webgpu.ts train --iters 1 --profile
 echo "| step | status | seconds | result |"
 echo "|---|---|---:|---|"

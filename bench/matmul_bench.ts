@@ -2,9 +2,13 @@
  * Matmul throughput at BERT-base shapes in the three layouts training uses (A·B, A·Bᵀ, Aᵀ·B).
  *
  *   deno bench -A bench/matmul_bench.ts              Deno.bench timings (one iteration = ITERS products)
- *   deno run -A bench/matmul_bench.ts --report       a GFLOP/s table; --path=texture-pack | generic
- *                                                    measures the pack-kernel staging or the buffer kernel;
+ *   deno run -A bench/matmul_bench.ts --report       a GFLOP/s table (and one JSON line); --path=texture |
+ *                                                    texture-pack | generic | shared forces the texture
+ *                                                    kernel, the pack-kernel staging, the buffer kernel or
+ *                                                    the GPU-class workgroup-tiled kernel (default auto:
+ *                                                    shared on real GPUs, texture on CPU adapters);
  *                                                    --attention adds batched attention-sized products;
+ *                                                    --shape=MxKxN measures one shape only;
  *                                                    --iters=N products per sync (default 4)
  *
  * Each measurement encodes many products and waits once (`gpu().sync()`), so the ~12 ms readback and the
@@ -81,7 +85,9 @@ if (import.meta.main && Deno.args.includes("--report")) {
   );
   // The machine is shared: configurations are measured round-robin and the best of the passes is kept,
   // so a burst of foreign load does not decide a row.
-  const shapes = SHAPES.map(([M, K, N]) => [M, K, N, 1]);
+  const only = Deno.args.find((a) => a.startsWith("--shape="))?.slice(8);
+  const shapes = SHAPES.filter((s) => !only || s.join("x") === only).map(([M, K, N]) => [M, K, N, 1]);
+  if (shapes.length === 0) throw new Error(`--shape=${only}: not one of ${SHAPES.map((s) => s.join("x"))}`);
   if (Deno.args.includes("--attention")) shapes.push(...ATTENTION);
   const configs = shapes.flatMap(([M, K, N, batch]) => LAYOUTS.map((layout) => ({ M, K, N, batch, layout })));
   const operands = configs.map((c) => _operands(c.M, c.K, c.N, c.layout, c.batch));
@@ -99,6 +105,14 @@ if (import.meta.main && Deno.args.includes("--report")) {
     const shape = `${batch > 1 ? `${batch} × ` : ""}${M}×${K} · ${K}×${N}`;
     console.log(`| ${shape} | ${layout} | ${ms.toFixed(2)} | ${best[i].toFixed(1)} |`);
   });
+  // One line for scripts (bench/gpu_check.sh): the GFLOP/s of each row.
+  const gflops = Object.fromEntries(
+    configs.map((
+      { M, K, N, batch, layout },
+      i,
+    ) => [`${batch > 1 ? `${batch}x` : ""}${M}x${K}x${N} ${layout}`, +best[i].toFixed(1)]),
+  );
+  console.log(JSON.stringify({ path, gflops }));
 } else if (!import.meta.main || Deno.args.length === 0) {
   for (const [M, K, N] of SHAPES) {
     for (const layout of LAYOUTS) {

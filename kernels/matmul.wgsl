@@ -21,6 +21,8 @@
 //   pack_tex   — copies a stored operand into an rgba32float texture (zero padded) when a plain copy can't.
 //   mm_tex     — the fast path: C from two staged textures, 16×12 register tile per invocation.
 //   mm_tex4    — mm_tex with vec4 output stores, used when N % 4 == 0 (mm_tex is the scalar fallback).
+//   mm_shared, mm_shared4 — the GPU-class path for real GPUs: 64×64 workgroup tiles staged in workgroup
+//                memory, straight from the stored tensors (scalar / vec4 stores of C); see the last section.
 // Design notes and measured GFLOP/s: src/ops/matmul.ts; benchmark: bench/matmul_bench.ts --report.
 
 override TRANS_A: bool = false;
@@ -386,4 +388,226 @@ fn mm_tex4(@builtin(global_invocation_id) gid: vec3u) {
   row4(base, m + 13u, n, tacc[39] + bias0, tacc[40] + bias1, tacc[41] + bias2);
   row4(base, m + 14u, n, tacc[42] + bias0, tacc[43] + bias1, tacc[44] + bias2);
   row4(base, m + 15u, n, tacc[45] + bias0, tacc[46] + bias1, tacc[47] + bias2);
+}
+
+// ---- mm_shared: the GPU-class path (workgroup-shared tiles over storage buffers) -----------------------
+// For real GPUs (discrete or integrated); CPU adapters keep the texture path (src/ops/matmul_shared.ts
+// chooses from the adapter; setMatmulPath("shared") forces it). C = op(A) · op(B) (+ bias) read straight
+// from the stored tensors: all four layouts (TRANS_A / TRANS_B), batched with strides, the batch-summed
+// `reduce` mode, any M, N, K. Contract: OVERWRITES C (the bias is added once), like the entry points above.
+//
+// Tiling: a 16×16 workgroup (256 invocations) computes a 64×64 tile of C; invocation (x, y) holds the 4×4
+// register block rows 4y..4y+3, columns 4x..4x+3 of the tile. K advances in tiles of 16: the workgroup
+// stages op(A) (64×16) and op(B) (16×64) into var<workgroup> arrays of vec4s (4 KiB each); per 4 steps of k
+// an invocation reads 4 vec4s of A and 4 of B and does 64 multiply-adds.
+// Staging (each invocation stores whole vec4s of the workgroup arrays, so no two invocations write parts of
+// one vec4, and neighbouring invocations read neighbouring memory):
+//   A (K, M) [TRANS_A] and B (K, N): one run of 4 consecutive m / n of a stored row per invocation
+//     (16 rows of K × 16 runs), kept k-major: shX[16·k + q] = (4q .. 4q + 3 at k); a single 16-byte load
+//     when VEC_A / VEC_B (stored row length, batch stride and offset multiples of 4), else 4 scalar loads.
+//   A (M, K): one run of 4 consecutive k of a row (64 rows × 4 runs), kept m-major: shA[4·m + kq] =
+//     (k = 4kq .. 4kq + 3 at m) — a 16-byte load when VEC_A; the inner loop reads 4 rows and transposes
+//     nothing (all invocations of a row read the same vec4: a broadcast).
+//   B (N, K) [TRANS_B]: 4 scalar loads of one k from 4 consecutive stored rows (n), stored k-major as one vec4
+//     (consecutive invocations read consecutive k).
+// Inputs are bound as array<vec4f> (the host binds whole 16-byte multiples); scalar loads read x4[i >> 2][i & 3].
+// Bounds: tile elements past M, N or K load as 0 and outputs past (M, N) are not stored. Every invocation
+// reaches every barrier (no early return before the epilogue), and the params are read as `sp_u[wid.x >> 31]`
+// (workgroup_id: uniform for the uniformity analysis, and opaque to the compiler like the other entry points).
+// Entry points: mm_shared4 stores C as vec4s (N % 4 == 0), mm_shared as scalars (any N).
+// Not done here: subgroup operations, double-buffered tiles, 8×8 register blocks (128×128 tiles).
+// On lavapipe this path is expected to be slow (storage-buffer loads, workgroup memory and barriers are
+// costly on CPU adapters): `bench/matmul_bench.ts --report --path=shared --shape=512x768x768` measured
+// 7.2–7.4 GFLOP/s in A·B, A·Bᵀ, Aᵀ·B (llvmpipe, 2 cores, 256-bit AVX2) against 41–44 for the texture path in
+// the same sitting. Not yet measured on a real GPU (bench/gpu_check.sh runs both paths there).
+// Grid: (⌈N/64⌉, ⌈M/64⌉, batch entries of the launch, or 1 when reduce).
+
+override VEC_A: bool = false;
+override VEC_B: bool = false;
+
+struct SharedParams {
+  M: u32,        // rows of op(A) and C
+  N: u32,        // columns of op(B) and C
+  K: u32,        // inner dimension
+  batch: u32,    // batch entries summed when reduce
+  strideA: u32,  // elements between batch entries of A (0 = shared)
+  strideB: u32,  // elements between batch entries of B (0 = shared)
+  offA: u32,     // element offset of the first batch entry of A
+  offB: u32,     // element offset of the first batch entry of B
+  reduce: u32,   // 1: sum over the batch into one C
+  hasBias: u32,  // 1: add bias[column] (a runtime flag: it only touches the epilogue)
+  zOff: u32,     // batch entry of workgroup z = 0 (launches are split at maxComputeWorkgroupsPerDimension)
+  pad: u32,
+}
+
+@group(0) @binding(0) var<storage, read> sa4: array<vec4f>;         // A: (batch?, M, K) or (batch?, K, M)
+@group(0) @binding(1) var<storage, read> sb4: array<vec4f>;         // B: (batch?, K, N) or (batch?, N, K)
+@group(0) @binding(2) var<storage, read> sbias: array<f32>;         // (N) (any buffer when !hasBias)
+@group(0) @binding(3) var<storage, read_write> sc: array<f32>;      // mm_shared: (batch, M, N) or (M, N)
+@group(0) @binding(3) var<storage, read_write> sc4: array<vec4f>;   // mm_shared4: the same as vec4s
+@group(0) @binding(4) var<uniform> sp_u: array<SharedParams, 2>;    // element 0 (see UNIFORMS)
+
+var<workgroup> shA: array<vec4f, 256>;   // op(A) tile: k-major (TRANS_A) or m-major (see above)
+var<workgroup> shB: array<vec4f, 256>;   // op(B) tile: shB[16·k + q] = op(B)(k0 + k, n0 + 4q .. n0 + 4q + 3)
+
+// The tile's results, for the entry points' epilogues: row 4y + i of the invocation's block in sh_acc<i>.
+var<private> sh_acc0: vec4f;
+var<private> sh_acc1: vec4f;
+var<private> sh_acc2: vec4f;
+var<private> sh_acc3: vec4f;
+
+// c + Σ_j a[j]·t[j]: one row of the register block over 4 steps of k (4 fused multiply-adds).
+fn sh_mac(c: vec4f, a: vec4f, t: mat4x4f) -> vec4f {
+  return fma(vec4f(a.w), t[3], fma(vec4f(a.z), t[2], fma(vec4f(a.y), t[1], fma(vec4f(a.x), t[0], c))));
+}
+
+// Element i of A / B (scalar access to the vec4-typed bindings).
+fn sh_a1(i: u32) -> f32 { return sa4[i >> 2u][i & 3u]; }
+fn sh_b1(i: u32) -> f32 { return sb4[i >> 2u][i & 3u]; }
+
+// Elements (row, col .. col + 3) of the stored (rows, cols) matrix at element `base` of A; zero past its end.
+fn sh_run_a(base: u32, row: u32, col: u32, rows: u32, cols: u32) -> vec4f {
+  var v = vec4f(0.0);
+  if (row >= rows) { return v; }
+  let i = base + row * cols + col;
+  if (VEC_A) {
+    if (col < cols) { v = sa4[i >> 2u]; }
+  } else {
+    for (var j = 0u; j < 4u; j++) {
+      if (col + j < cols) { v[j] = sh_a1(i + j); }
+    }
+  }
+  return v;
+}
+
+// The same for B.
+fn sh_run_b(base: u32, row: u32, col: u32, rows: u32, cols: u32) -> vec4f {
+  var v = vec4f(0.0);
+  if (row >= rows) { return v; }
+  let i = base + row * cols + col;
+  if (VEC_B) {
+    if (col < cols) { v = sb4[i >> 2u]; }
+  } else {
+    for (var j = 0u; j < 4u; j++) {
+      if (col + j < cols) { v[j] = sh_b1(i + j); }
+    }
+  }
+  return v;
+}
+
+// Elements (row .. row + 3, col) of the stored (rows, cols) matrix at element `base` of B; zero past its end.
+fn sh_col_b(base: u32, row: u32, col: u32, rows: u32, cols: u32) -> vec4f {
+  var v = vec4f(0.0);
+  if (col >= cols) { return v; }
+  for (var j = 0u; j < 4u; j++) {
+    if (row + j < rows) { v[j] = sh_b1(base + (row + j) * cols + col); }
+  }
+  return v;
+}
+
+// Runs the whole K loop (and the batch loop when reduce) of one workgroup's tile into sh_acc*.
+fn sh_tile(p: SharedParams, wid: vec3u, lid: vec3u, li: u32) {
+  let m0 = wid.y * 64u;
+  let n0 = wid.x * 64u;
+  // Staging coordinates: (rq, cq) runs along K (64 rows × 4 runs); (rk, ck) runs along M or N (16 rows
+  // × 16 runs); (kk, cn) 4-row columns of B (N, K).
+  let rq = li >> 2u;
+  let cq = (li & 3u) * 4u;
+  let rk = li >> 4u;
+  let ck = (li & 15u) * 4u;
+  let kk = li & 15u;
+  let cn = (li >> 4u) * 4u;
+  var acc0 = vec4f(0.0);
+  var acc1 = vec4f(0.0);
+  var acc2 = vec4f(0.0);
+  var acc3 = vec4f(0.0);
+  var b0 = wid.z + p.zOff;
+  var b1 = b0 + 1u;
+  if (p.reduce != 0u) {
+    b0 = 0u;
+    b1 = p.batch;
+  }
+  for (var bi = b0; bi < b1; bi++) {
+    let baseA = p.offA + bi * p.strideA;
+    let baseB = p.offB + bi * p.strideB;
+    for (var k0 = 0u; k0 < p.K; k0 += 16u) {
+      if (TRANS_A) {
+        shA[li] = sh_run_a(baseA, k0 + rk, m0 + ck, p.K, p.M);        // stored (K, M): k-major
+      } else {
+        shA[li] = sh_run_a(baseA, m0 + rq, k0 + cq, p.M, p.K);        // stored (M, K): m-major
+      }
+      if (TRANS_B) {
+        shB[16u * kk + (cn >> 2u)] = sh_col_b(baseB, n0 + cn, k0 + kk, p.N, p.K);   // stored (N, K)
+      } else {
+        shB[li] = sh_run_b(baseB, k0 + rk, n0 + ck, p.K, p.N);        // stored (K, N)
+      }
+      workgroupBarrier();
+      for (var kq = 0u; kq < 4u; kq++) {
+        // am[i] = op(A)(row 4y + i, k = 4kq .. 4kq + 3); bm[j] = op(B)(k = 4kq + j, columns 4x .. 4x + 3).
+        var am: mat4x4f;
+        if (TRANS_A) {
+          let o = 64u * kq + lid.y;
+          am = transpose(mat4x4f(shA[o], shA[o + 16u], shA[o + 32u], shA[o + 48u]));
+        } else {
+          let o = 16u * lid.y + kq;
+          am = mat4x4f(shA[o], shA[o + 4u], shA[o + 8u], shA[o + 12u]);
+        }
+        let ob = 64u * kq + lid.x;
+        let bm = mat4x4f(shB[ob], shB[ob + 16u], shB[ob + 32u], shB[ob + 48u]);
+        acc0 = sh_mac(acc0, am[0], bm);
+        acc1 = sh_mac(acc1, am[1], bm);
+        acc2 = sh_mac(acc2, am[2], bm);
+        acc3 = sh_mac(acc3, am[3], bm);
+      }
+      workgroupBarrier();
+    }
+  }
+  sh_acc0 = acc0;
+  sh_acc1 = acc1;
+  sh_acc2 = acc2;
+  sh_acc3 = acc3;
+}
+
+// bias[col .. col + 3] (clamped into range; zero without a bias).
+fn sh_bias(p: SharedParams, col: u32) -> vec4f {
+  if (p.hasBias == 0u) { return vec4f(0.0); }
+  let last = p.N - 1u;
+  return vec4f(sbias[col], sbias[min(col + 1u, last)], sbias[min(col + 2u, last)], sbias[min(col + 3u, last)]);
+}
+
+@compute @workgroup_size(16, 16)
+fn mm_shared(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u,
+             @builtin(local_invocation_index) li: u32) {
+  let p = sp_u[wid.x >> 31u];
+  sh_tile(p, wid, lid, li);
+  let m = wid.y * 64u + 4u * lid.y;
+  let n = wid.x * 64u + 4u * lid.x;
+  if (n >= p.N) { return; }
+  let bias = sh_bias(p, n);
+  let rows = array<vec4f, 4>(sh_acc0 + bias, sh_acc1 + bias, sh_acc2 + bias, sh_acc3 + bias);
+  let base = select(wid.z + p.zOff, 0u, p.reduce != 0u) * p.M * p.N;
+  for (var i = 0u; i < 4u; i++) {
+    if (m + i >= p.M) { break; }
+    let o = base + (m + i) * p.N + n;
+    for (var j = 0u; j < 4u; j++) {
+      if (n + j < p.N) { sc[o + j] = rows[i][j]; }
+    }
+  }
+}
+
+@compute @workgroup_size(16, 16)
+fn mm_shared4(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u,
+              @builtin(local_invocation_index) li: u32) {
+  let p = sp_u[wid.x >> 31u];
+  sh_tile(p, wid, lid, li);
+  let m = wid.y * 64u + 4u * lid.y;
+  let n = wid.x * 64u + 4u * lid.x;
+  if (n >= p.N) { return; }
+  let bias = sh_bias(p, n);
+  let o = (select(wid.z + p.zOff, 0u, p.reduce != 0u) * p.M * p.N + m * p.N + n) >> 2u;
+  let q = p.N >> 2u;   // vec4s per row of C
+  if (m < p.M) { sc4[o] = sh_acc0 + bias; }
+  if (m + 1u < p.M) { sc4[o + q] = sh_acc1 + bias; }
+  if (m + 2u < p.M) { sc4[o + 2u * q] = sh_acc2 + bias; }
+  if (m + 3u < p.M) { sc4[o + 3u * q] = sh_acc3 + bias; }
 }

@@ -11,7 +11,8 @@
  * `adamw_ill_conditioned_elements` (|grad| near eps) are allowed 10·`update_change_for_noise`, as the
  * fixture's guidance says, and left out of the worst-case update figure. 1-D weights (LayerNorm modules,
  * whatever their name) must match within `lr·wd·max|p|/4`, so a wrong decay grouping — which moves them by
- * only `lr·wd·|p|` — fails.
+ * only `lr·wd·|p|` — fails. `--matmul-path auto|texture|texture-pack|generic|shared` forces a GEMM
+ * implementation (default auto: chosen from the adapter), so every path can be held to the same figures.
  * @module
  */
 import { AdamW } from "../ops/adamw.ts";
@@ -21,6 +22,10 @@ import { initGpu } from "../engine/gpu.ts";
 import { readAll, type Tensor, tidy } from "../engine/tensor.ts";
 import { fromPretrained } from "./pretrained.ts";
 import { checkpointParameters } from "./chunked.ts";
+import { type MatmulPath, setMatmulPath } from "../ops/matmul.ts";
+
+/** Values of the CLI's `--matmul-path` (forces a GEMM implementation; see setMatmulPath). */
+const _MATMUL_PATHS: readonly MatmulPath[] = ["auto", "texture", "texture-pack", "generic", "shared"];
 
 /** The parity report (the CLI prints exactly these keys) plus the pass verdict. */
 export interface ParityResult {
@@ -201,8 +206,18 @@ if (import.meta.main) {
   const args = Deno.args;
   const modelDir = _arg(args, "--model"), goldenPath = _arg(args, "--golden");
   if (!modelDir || !goldenPath || args.includes("--help")) {
-    console.error("usage: deno task parity --model DIR --golden FILE/golden.safetensors");
+    console.error(
+      "usage: deno task parity --model DIR --golden FILE/golden.safetensors [--matmul-path PATH]",
+    );
     Deno.exit(2);
+  }
+  const matmulPath = _arg(args, "--matmul-path");
+  if (matmulPath !== undefined) {
+    if (!_MATMUL_PATHS.includes(matmulPath as MatmulPath)) {
+      console.error(`parity: --matmul-path '${matmulPath}' is not one of ${_MATMUL_PATHS.join(", ")}`);
+      Deno.exit(2);
+    }
+    setMatmulPath(matmulPath as MatmulPath);
   }
   let r: ParityResult;
   try {

@@ -27,6 +27,7 @@ import { record } from "../engine/tape.ts";
 import { noteFallback } from "../engine/dispatch_trace.ts";
 import { Tensor } from "../engine/tensor.ts";
 import { addInPlace, sumRows } from "./elementwise.ts";
+import { autoUsesShared, gemmShared } from "./matmul_shared.ts";
 
 /** Options of {@link matmul}. */
 export interface MatmulOptions {
@@ -65,9 +66,10 @@ interface _Gemm {
 
 /**
  * Which GEMM implementation {@link matmul} and {@link linear} use; see {@link setMatmulPath}. `"auto"` is
- * `"texture"` with the generic fallback for shapes textures cannot hold.
+ * `"shared"` on a real GPU and, on a CPU (fallback) adapter, `"texture"` with the generic fallback for
+ * shapes textures cannot hold.
  */
-export type MatmulPath = "auto" | "texture" | "texture-pack" | "generic";
+export type MatmulPath = "auto" | "texture" | "texture-pack" | "generic" | "shared";
 
 let _path: MatmulPath = "auto";
 let _texLimit = 0;
@@ -76,9 +78,10 @@ let _texLimit = 0;
  * Selects the GEMM implementation (for benchmarks and tests): `"texture"` stages A and B into rgba32float
  * storage textures (copyBufferToTexture when rows are 256-byte multiples, else a pack kernel) and runs
  * the register-tiled kernel; `"texture-pack"` always uses the pack kernel; `"generic"` always uses the
- * direct buffer kernel. `textureLimit` overrides the texture side limit (default: the device's
- * maxTextureDimension2D) and `textureBytes` the staging-texture cache budget (default 256 MiB), so tests
- * can exercise chunking and eviction.
+ * direct buffer kernel; `"shared"` uses the GPU-class workgroup-tiled kernel (src/ops/matmul_shared.ts),
+ * which `"auto"` picks on adapters that are not CPU adapters. `textureLimit` overrides the texture side
+ * limit (default: the device's maxTextureDimension2D) and `textureBytes` the staging-texture cache budget
+ * (default 256 MiB), so tests can exercise chunking and eviction.
  */
 export function setMatmulPath(path: MatmulPath, textureLimit = 0, textureBytes = 0): void {
   _path = path;
@@ -96,6 +99,7 @@ function _gemm(g: _Gemm): Tensor {
   const out = Tensor.empty(g.outShape, "f32", g.label);
   if (out.size === 0) return out;
   if (_path === "generic") _gemmGeneric(g, out);
+  else if (_path === "shared" || (_path === "auto" && autoUsesShared())) gemmShared(g, out);
   else if (!_gemmTexAll(g, out)) {
     if (g.K > 0) noteFallback("matmul", `${g.label}: ${g.M}×${g.N}×${g.K} does not fit the texture path`);
     _gemmGeneric(g, out);

@@ -65,6 +65,39 @@ Deno.test("browser: the bundle loads without an import map and matches Deno's tr
       if (/swiftshader/i.test(r.arch)) assert(attn.every((l) => !l.endsWith("64")), `ran ${attn}`);
     });
 
+    await t.step(
+      "matmul in the tab: SwiftShader keeps the texture path; the forced shared path agrees",
+      async () => {
+        const r = await page.evaluate<{ arch: string; auto: string[]; shared: string[]; diff: number }>(
+          `(async () => {
+        const lib = await import("/__test/webgpu-ner.js");
+        const gpu = await lib.initGpu();
+        const x = (n, s) => Float32Array.from({ length: n }, (_, i) => Math.sin(i * 0.37 + s));
+        const run = async (path) => {
+          const before = lib.matmulPathSettings();
+          lib.setMatmulPath(path);
+          try {
+            return await lib.traceDispatches(() => lib.tidy(async () => {
+              const a = lib.Tensor.from(x(67 * 45, 1), [67, 45]), b = lib.Tensor.from(x(45 * 36, 2), [45, 36]);
+              return (await lib.readAll([lib.matmul(a, b)]))[0];
+            }));
+          } finally {
+            lib.setMatmulPath(before.path, before.textureLimit, before.textureBytes);
+          }
+        };
+        const auto = await run("auto"), shared = await run("shared");
+        let diff = 0;
+        for (let i = 0; i < auto.result.length; i++) diff = Math.max(diff, Math.abs(auto.result[i] - shared.result[i]));
+        const mm = (l) => l.filter((s) => s.startsWith("matmul.mm_"));
+        return { arch: gpu.adapterInfo.architecture, auto: mm(auto.labels), shared: mm(shared.labels), diff };
+      })()`,
+        );
+        assertEquals(r.shared, ["matmul.mm_shared4"]); // the kernel compiles and runs under Tint too
+        if (/swiftshader/i.test(r.arch)) assertEquals(r.auto, ["matmul.mm_tex4"]);
+        assert(r.diff <= 1e-4, `texture and shared paths differ by ${r.diff}`); // |C| ≤ 45, K = 45
+      },
+    );
+
     await t.step("writes through the seam in the tab: OpfsStore and the default MemoryStore", async () => {
       const r = await page.evaluate<{ opfs: number[]; list: string[]; mem: string; missing: string }>(
         `(async () => {

@@ -30,3 +30,35 @@ Deno.test("parity CLI: missing golden, not a safetensors file, no golden.json be
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("parity CLI: --matmul-path takes a GEMM path; an unknown one is one line, exit 2", async () => {
+  const run = (path: string) =>
+    new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "--allow-read",
+        "--allow-env",
+        CLI,
+        "--model",
+        FIXTURE,
+        "--golden",
+        `${FIXTURE}golden.safetensors`,
+        "--matmul-path",
+        path,
+      ],
+      env: { XDG_RUNTIME_DIR: Deno.env.get("XDG_RUNTIME_DIR") ?? "/tmp" },
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+  const bad = await run("fast");
+  const err = new TextDecoder().decode(bad.stderr).replace(/.*XDG_RUNTIME_DIR.*\n/g, "").trimEnd();
+  assertEquals(bad.code, 2, err);
+  assertEquals(
+    err,
+    "parity: --matmul-path 'fast' is not one of auto, texture, texture-pack, generic, shared",
+  );
+  const ok = await run("shared");
+  const out = new TextDecoder().decode(ok.stdout);
+  assertEquals(ok.code, 0, new TextDecoder().decode(ok.stderr));
+  assertEquals(JSON.parse(out).tensors_compared, 80);
+});

@@ -1,0 +1,274 @@
+import { linear, matmul, type MatmulPath, matmulPathSettings, setMatmulPath } from "../../src/ops/matmul.ts";
+import { autoUsesShared, isCpuAdapter, SHARED_TILE } from "../../src/ops/matmul_shared.ts";
+import { fallbackCounts, traceDispatches } from "../../src/engine/dispatch_trace.ts";
+import { startProfiling, stopProfiling } from "../../src/engine/profiler.ts";
+import { runParity } from "../../src/model/parity.ts";
+import { gpu } from "../../src/engine/gpu.ts";
+import { backward } from "../../src/engine/tape.ts";
+import { readAll, Tensor, tidy } from "../../src/engine/tensor.ts";
+import { assert, assertEquals } from "../_assert.ts";
+import { assertClose, dot, f64, finiteDiff, randn, setupGpu } from "../_util.ts";
+import { refMatmul, refMatmulAbs, refMatmulGrads, type RefMatmulSpec } from "../ref/matmul.ts";
+
+await setupGpu();
+
+// Tolerances as in matmul_test.ts: a float32 sum of n products errs by at most ≈ n·eps·Σ|terms| (eps =
+// 2⁻²⁴, any order, FMA or not), so atol = (n + 2)·eps·max Σ|terms| over the tensor and rtol = 1e-6 — far
+// below the O(1) error of a wrong, missing or doubled term.
+const EPS32 = 2 ** -24;
+
+function tol(terms: number, abs: Float64Array): { atol: number; rtol: number } {
+  let mx = 0;
+  for (const v of abs) mx = Math.max(mx, v);
+  return { atol: (terms + 2) * EPS32 * mx + 1e-7, rtol: 1e-6 };
+}
+
+interface Case extends RefMatmulSpec {
+  batchDims?: number[];
+  bias?: boolean;
+}
+
+/**
+ * Runs matmul forward and backward (dA, dB, dbias: products of their own layouts, a shared B's gradient a
+ * batch-summed product) and checks every result against the float64 CPU reference, plus central finite
+ * differences of the reference loss at a few entries of each input.
+ */
+async function check(c: Case, seed: number, fdSamples = 3): Promise<void> {
+  const { M, N, K } = c;
+  const batchDims = c.batchDims ?? [];
+  const batch = batchDims.reduce((p, d) => p * d, 1);
+  const spec: RefMatmulSpec = { ...c, batch };
+  const a = randn(batch * M * K, seed), b = randn((c.sharedB ? 1 : batch) * K * N, seed + 1);
+  const bias = c.bias ? randn(N, seed + 2) : null;
+  const r = randn(batch * M * N, seed + 3);
+  const what = `${c.transA ? "Aᵀ" : "A"}·${c.transB ? "Bᵀ" : "B"} [${batchDims}] ${M}×${K}·${K}×${N}` +
+    `${c.sharedB ? " shared B" : ""}${c.bias ? " +bias" : ""}`;
+  await tidy(async () => {
+    const ta = Tensor.from(a, [...batchDims, ...(c.transA ? [K, M] : [M, K])], "f32", "A");
+    const tb = Tensor.from(b, [...(c.sharedB ? [] : batchDims), ...(c.transB ? [N, K] : [K, N])], "f32", "B");
+    const tbias = bias ? Tensor.from(bias, [N], "f32", "bias") : undefined;
+    ta.requiresGrad = tb.requiresGrad = true;
+    if (tbias) tbias.requiresGrad = true;
+    const out = matmul(ta, tb, { transA: c.transA, transB: c.transB, bias: tbias });
+    assertEquals(out.shape, [...batchDims, M, N], `${what}: shape`);
+    backward(out, Tensor.from(r, out.shape));
+    const [y, da, db, dbias] = await readAll([out, ta.grad!, tb.grad!, ...(tbias ? [tbias.grad!] : [])]);
+    assertClose(y, refMatmul(a, b, spec, bias), tol(K, refMatmulAbs(a, b, spec, bias)), `${what}: C`);
+    const g = refMatmulGrads(a, b, r, spec);
+    assertClose(da, g.da, tol(N, g.daAbs), `${what}: dA`);
+    assertClose(db, g.db, tol(c.sharedB ? batch * M : M, g.dbAbs), `${what}: dB`);
+    if (tbias) assertClose(dbias, g.dbias, tol(batch * M, g.dbiasAbs), `${what}: dbias`);
+    if (fdSamples > 0) {
+      const loss = ([xa, xb]: Float64Array[]) => dot(refMatmul(xa, xb, spec, bias), r);
+      const inputs = [f64(a), f64(b)];
+      const grads = [da, db];
+      for (let w = 0; w < 2; w++) {
+        const n = inputs[w].length;
+        const idx = [0, n - 1, ...Array.from({ length: fdSamples - 2 }, (_, i) => (i * 7919 + seed) % n)];
+        const fd = finiteDiff(loss, inputs, w, 1e-3, idx);
+        assertClose(
+          idx.map((i) => grads[w][i]),
+          idx.map((i) => fd[i]),
+          { atol: 2e-3, rtol: 1e-4 },
+          `${what}: FD ${w}`,
+        );
+      }
+    }
+  });
+}
+
+const LAYOUTS = [[false, false], [false, true], [true, false], [true, true]] as const;
+
+/**
+ * Runs `fn` on a forced matmul path, restores the previous settings afterwards, and returns the labels of
+ * the GEMM kernels that ran (asserting there was no silent fallback).
+ */
+async function onPath(path: MatmulPath, fn: () => Promise<void>): Promise<string[]> {
+  const before = matmulPathSettings();
+  const fallbacks = fallbackCounts().matmul ?? 0;
+  setMatmulPath(path);
+  try {
+    const { labels } = await traceDispatches(fn);
+    assertEquals(fallbackCounts().matmul ?? 0, fallbacks, "a silent fallback to the generic kernel");
+    return labels.filter((l) => /^matmul\.mm_/.test(l));
+  } finally {
+    setMatmulPath(before.path, before.textureLimit, before.textureBytes);
+  }
+}
+
+/** Runs `fn` on the forced shared path and asserts that mm_shared, and no other GEMM kernel, ran. */
+async function onShared(fn: () => Promise<void>): Promise<void> {
+  const gemms = await onPath("shared", fn);
+  assert(gemms.length > 0, "no GEMM ran");
+  const other = gemms.filter((l) => !/^matmul\.mm_shared4?$/.test(l));
+  assertEquals(other, [], "the shared path ran other GEMM kernels");
+}
+
+Deno.test("matmul[shared]: all layouts ± bias at 67×131·131×45 × batch 3 (several 64×64 tiles, K % 16 ≠ 0)", async () => {
+  // M = 67 and N = 45 leave partial tiles (2×1 workgroups per entry), K = 131 a partial K tile of 3; the
+  // backward products (dA: K = 45, dB: K = 67, outputs 67×131 / 131×45) have their own partial tiles.
+  await onShared(async () => {
+    let seed = 10;
+    for (const [transA, transB] of LAYOUTS) {
+      for (const bias of [false, true]) {
+        await check({ batchDims: [3], M: 67, N: 45, K: 131, transA, transB, bias }, seed += 10);
+      }
+    }
+  });
+});
+
+Deno.test("matmul[shared]: shared B (folded batch; batch-summed dB = the reduce mode), all layouts", async () => {
+  await onShared(async () => {
+    let seed = 200;
+    for (const [transA, transB] of LAYOUTS) {
+      await check(
+        { batchDims: [3], M: 67, N: 45, K: 131, transA, transB, sharedB: true, bias: true },
+        seed += 10,
+      );
+      await check({ batchDims: [2, 3], M: 9, N: 70, K: 17, transA, transB, sharedB: true }, seed += 10);
+    }
+  });
+});
+
+Deno.test("matmul[shared]: 16-byte loads and stores (rows, strides multiples of 4) and mixed alignment", async () => {
+  // 68×132·132×48: A (both layouts), B (K, N) and C take 16-byte loads / stores; 68×131·131×48: only A
+  // (K, M), B (K, N) and C do; 67×132·132×46: C is stored as scalars. Backward products mix them too.
+  const gemms = await onPath("shared", async () => {
+    let seed = 400;
+    for (const [transA, transB] of LAYOUTS) {
+      await check({ batchDims: [2], M: 68, N: 48, K: 132, transA, transB, bias: true }, seed += 10);
+      await check({ batchDims: [2], M: 68, N: 48, K: 131, transA, transB }, seed += 10);
+      await check({ M: 67, N: 46, K: 132, transA, transB, bias: true }, seed += 10);
+      await check({ batchDims: [3], M: 64, N: 128, K: 64, transA, transB, sharedB: true }, seed += 10, 2);
+    }
+  });
+  assertEquals(
+    [...new Set(gemms)].sort(),
+    ["matmul.mm_shared", "matmul.mm_shared4"],
+    "both store variants ran",
+  );
+});
+
+Deno.test("matmul[shared]: tiny and thin shapes (1×1·1×1, K = 1, K < 16, one row or column)", async () => {
+  await onShared(async () => {
+    let seed = 600;
+    for (const [transA, transB] of LAYOUTS) {
+      await check({ M: 1, N: 1, K: 1, transA, transB, bias: true }, seed += 10, 2);
+      await check({ batchDims: [2], M: 5, N: 3, K: 1, transA, transB }, seed += 10, 2);
+      await check({ M: 7, N: 5, K: 13, transA, transB, bias: true }, seed += 10, 2);
+      await check({ M: 1, N: 130, K: 20, transA, transB }, seed += 10, 2);
+      await check({ M: 130, N: 1, K: 20, transA, transB, bias: true }, seed += 10, 2);
+    }
+  });
+});
+
+Deno.test("matmul[shared]: K = 3072 stays within the K·eps bound", async () => {
+  await onShared(async () => {
+    await check({ M: 33, N: 17, K: 3072, bias: true }, 900, 0);
+    await check({ M: 33, N: 17, K: 3072, transB: true }, 910, 0);
+  });
+});
+
+Deno.test("linear[shared]: y = x·Wᵀ + b forward and backward vs the CPU reference and finite differences", async () => {
+  await onShared(async () => {
+    for (const withBias of [true, false]) {
+      await tidy(async () => {
+        const rows = 3 * 29, inF = 70, outF = 67;
+        const x = randn(rows * inF, 11), w = randn(outF * inF, 12), bias = randn(outF, 13);
+        const r = randn(rows * outF, 14);
+        const tx = Tensor.from(x, [3, 29, inF]), tw = Tensor.from(w, [outF, inF]);
+        const tbias = withBias ? Tensor.from(bias, [outF]) : null;
+        tx.requiresGrad = tw.requiresGrad = true;
+        if (tbias) tbias.requiresGrad = true;
+        const y = linear(tx, tw, tbias);
+        assertEquals(y.shape, [3, 29, outF]);
+        backward(y, Tensor.from(r, y.shape));
+        const got = await readAll([y, tx.grad!, tw.grad!, ...(tbias ? [tbias.grad!] : [])]);
+        const spec: RefMatmulSpec = { M: rows, N: outF, K: inF, transB: true };
+        const b = withBias ? bias : null;
+        assertClose(got[0], refMatmul(x, w, spec, b), tol(inF, refMatmulAbs(x, w, spec, b)), "linear y");
+        const g = refMatmulGrads(x, w, r, spec);
+        assertClose(got[1], g.da, tol(outF, g.daAbs), "linear dx");
+        assertClose(got[2], g.db, tol(rows, g.dbAbs), "linear dW");
+        if (tbias) assertClose(got[3], g.dbias, tol(rows, g.dbiasAbs), "linear dbias");
+        const loss = ([xx, ww]: Float64Array[]) => dot(refMatmul(xx, ww, spec, b), r);
+        for (const [which, idx] of [[0, [0, 999, rows * inF - 1]], [1, [0, 2345, outF * inF - 1]]] as const) {
+          const fd = finiteDiff(loss, [f64(x), f64(w)], which, 1e-3, [...idx]);
+          assertClose(
+            idx.map((i) => got[1 + which][i]),
+            idx.map((i) => fd[i]),
+            { atol: 2e-3, rtol: 1e-4 },
+            `linear FD ${which ? "dW" : "dx"}`,
+          );
+        }
+      });
+    }
+  });
+});
+
+Deno.test("matmul path choice: forced shared runs mm_shared; auto keeps the texture path on this CPU adapter", async () => {
+  const run = () =>
+    tidy(async () => {
+      const a = Tensor.from(randn(67 * 45, 1), [67, 45]), b = Tensor.from(randn(45 * 36, 2), [45, 36]);
+      await matmul(a, b).read(); // N = 36: vec4 stores
+      await matmul(a, Tensor.from(randn(45 * 33, 3), [45, 33])).read(); // N = 33: scalar stores
+    });
+  assertEquals(await onPath("shared", run), ["matmul.mm_shared4", "matmul.mm_shared"]);
+  // This machine's adapter is lavapipe: a CPU adapter, so "auto" must not pick the shared path.
+  assert(
+    isCpuAdapter(gpu().adapterInfo),
+    `adapter ${gpu().describe().description} is not seen as a CPU adapter`,
+  );
+  assertEquals(autoUsesShared(), false);
+  const auto = await onPath("auto", run);
+  assertEquals(auto, ["matmul.mm_tex4", "matmul.mm_tex"], "auto on a CPU adapter");
+});
+
+Deno.test("isCpuAdapter: software adapters by flag or name; real GPUs are not", () => {
+  assert(isCpuAdapter({ isFallbackAdapter: true, description: "" }));
+  assert(isCpuAdapter({ description: "llvmpipe (LLVM 15.0.6, 256 bits)", vendor: "65541" }));
+  assert(isCpuAdapter({ vendor: "google", architecture: "swiftshader", description: "SwiftShader Device" }));
+  assert(isCpuAdapter({ description: "Microsoft Basic Render Driver" }));
+  assert(!isCpuAdapter({ isFallbackAdapter: false, description: "NVIDIA H200", vendor: "nvidia" }));
+  assert(!isCpuAdapter({ vendor: "apple", architecture: "metal-3", description: "" }));
+  assert(!isCpuAdapter({ vendor: "amd", architecture: "rdna-3", description: "AMD Radeon RX 7900 XTX" }));
+  assert(!isCpuAdapter({ vendor: "intel", architecture: "xe-lpg", description: "" }));
+});
+
+Deno.test("profiler: the shared path shows as matmul.mm_shared with its GFLOP/s", async () => {
+  await onShared(async () => {
+    await tidy(async () => {
+      const a = Tensor.from(randn(130 * 70, 3), [130, 70]),
+        b = Tensor.from(randn(70 * 2 * SHARED_TILE, 4), [70, 128]);
+      startProfiling();
+      let report;
+      try {
+        matmul(a, b);
+        matmul(a, b, { bias: Tensor.from(randn(128, 5), [128]) });
+        await gpu().sync();
+      } finally {
+        report = await stopProfiling();
+      }
+      const row = report.rows.find((x) => x.name === "matmul.mm_shared4");
+      assert(row, `no matmul.mm_shared4 row in ${report.rows.map((x) => x.name)}`);
+      assertEquals(row.calls, 2);
+      assertEquals(row.family, "matmul");
+      assert(row.gflops > 0, `GFLOP/s ${row.gflops}`);
+      assert(report.table().includes("matmul.mm_shared4"), "the table names the kernel");
+    });
+  });
+});
+
+Deno.test("parity: bert-tiny fixture on the forced shared path (every GEMM of the step is mm_shared*)", async () => {
+  // The same check as `deno task parity --model tests/fixtures/bert-tiny-parity --golden … --matmul-path
+  // shared`: logits, loss, every gradient and AdamW update within the fixture's tolerances.
+  const dir = new URL("../fixtures/bert-tiny-parity/", import.meta.url).pathname;
+  let result;
+  const gemms = await onPath("shared", async () => {
+    result = await runParity(dir, `${dir}golden.safetensors`);
+  });
+  assert(result!.pass, `parity failures: ${result!.failures.join("; ")}`);
+  assertEquals(result!.tensors_compared, 80);
+  assert(gemms.length >= 30, `only ${gemms.length} GEMMs`);
+  assertEquals(gemms.filter((l) => !/^matmul\.mm_shared4?$/.test(l)), [], "other GEMM kernels ran");
+});
