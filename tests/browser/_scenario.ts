@@ -118,6 +118,8 @@ export interface StoreScenarioResult {
   /** savePretrained with no store (without Deno: the default MemoryStore), reloaded by path. */
   defaultStoreFiles: string[];
   defaultStoreDiff: number;
+  /** After recoverCommits of a folder where a page closed mid-commit: its entries and the target's files. */
+  recovered: { handled: number; entries: string[]; files: string[]; b: string };
 }
 
 /**
@@ -196,7 +198,26 @@ export async function trainerStoreScenario(
   await lib.savePretrained(model, "tab-saved/tiny", { store: plain });
   const defaultStoreFiles = await lib.listFiles(plain ?? lib.defaultStore(), "tab-saved/tiny");
   const defaultStoreDiff = await diffOf((await lib.fromPretrained("tab-saved/tiny", { store: plain })).model);
+  // A page closed mid-commit in the same store: the record written, one of two files moved in; beside it a
+  // stage that was never decided. recoverCommits finishes the first and drops the second.
+  const enc = (s: string) => new TextEncoder().encode(s);
+  await store.remove("cut");
+  await store.writeFile("cut/dir/old_only.txt", enc("old"));
+  await store.writeFile("cut/dir/a.txt", enc("new a"));
+  await store.writeFile("cut/dir.tmp-abc123/b.txt", enc("new b"));
+  const record = { target: "cut/dir", files: ["a.txt", "b.txt"], replace: true };
+  await store.writeFile("cut/dir.tmp-abc123.commit", enc(JSON.stringify(record)));
+  await store.writeFile("cut/x.tmp-def456/f", enc("partial"));
+  const handled = (await lib.recoverCommits(store, "cut")).length;
+  const recovered = {
+    handled,
+    entries: await store.list("cut"),
+    files: await lib.listFiles(store, "cut/dir"),
+    b: new TextDecoder().decode(await store.readFile("cut/dir/b.txt")),
+  };
+  await store.remove("cut");
   const result = {
+    recovered,
     files: await lib.listFiles(store, out),
     entries: await store.list(out),
     losses,

@@ -195,6 +195,9 @@ Deno.test("browser: the bundle loads without an import map and matches Deno's tr
         assert(tab.checkpointDiff <= 1e-6, `checkpoint-4 reloaded: logits differ by ${tab.checkpointDiff}`);
         assertEquals(tab.defaultStoreFiles, deno.defaultStoreFiles);
         assert(tab.defaultStoreDiff <= 1e-6, `default-store save reloaded: ${tab.defaultStoreDiff}`);
+        const recovered = { handled: 2, entries: ["dir"], files: ["a.txt", "b.txt"], b: "new b" };
+        assertEquals(tab.recovered, recovered); // OPFS: a commit cut by a closed page is finished
+        assertEquals(deno.recovered, recovered);
       },
     );
     console.log(
