@@ -62,7 +62,10 @@ export interface BufferResource {
   offset?: number;
 }
 
-/** A storage texture (rgba32float) to bind: read-only as an input, write-only as an output. */
+/**
+ * A storage texture (rgba32float, or rgba16float for the fp16 matmul staging) to bind: read-only as an
+ * input, write-only as an output. The binding's format is the texture's.
+ */
 export interface TextureResource {
   /** The texture. */
   texture: GPUTexture;
@@ -196,16 +199,20 @@ export class Gpu {
   }
 
   #layout(spec: DispatchSpec): GPUBindGroupLayout {
+    // One token per binding: r/w storage buffers, T/W read-only/write-only storage textures (with their
+    // format: rgba32float, or rgba16float for the fp16 matmul staging), u the params uniform.
     const kinds = [
-      ...spec.inputs.map((r) => _isTexture(r) ? "T" : "r"),
-      ...spec.outputs.map((r) => _isTexture(r) ? "W" : "w"),
-      spec.params ? "u" : "",
-    ].join("");
-    let layout = this.#layouts.get(kinds);
+      ...spec.inputs.map((r) => _isTexture(r) ? `T:${r.texture.format}` : "r"),
+      ...spec.outputs.map((r) => _isTexture(r) ? `W:${r.texture.format}` : "w"),
+      ...(spec.params ? ["u"] : []),
+    ];
+    const key = kinds.join(",");
+    let layout = this.#layouts.get(key);
     if (!layout) {
-      const entries: GPUBindGroupLayoutEntry[] = [...kinds].map((k, binding) => {
+      const entries: GPUBindGroupLayoutEntry[] = kinds.map((k, binding) => {
         const visibility = GPUShaderStage.COMPUTE;
-        switch (k) {
+        const format = k.slice(2) as GPUTextureFormat;
+        switch (k[0]) {
           case "r":
             return { binding, visibility, buffer: { type: "read-only-storage" } };
           case "w":
@@ -214,20 +221,20 @@ export class Gpu {
             return {
               binding,
               visibility,
-              storageTexture: { access: "read-only", format: "rgba32float", viewDimension: "2d" },
+              storageTexture: { access: "read-only", format, viewDimension: "2d" },
             };
           case "W":
             return {
               binding,
               visibility,
-              storageTexture: { access: "write-only", format: "rgba32float", viewDimension: "2d" },
+              storageTexture: { access: "write-only", format, viewDimension: "2d" },
             };
           default:
             return { binding, visibility, buffer: { type: "uniform" } };
         }
       });
-      layout = this.device.createBindGroupLayout({ entries, label: `layout-${kinds}` });
-      this.#layouts.set(kinds, layout);
+      layout = this.device.createBindGroupLayout({ entries, label: `layout-${key}` });
+      this.#layouts.set(key, layout);
     }
     return layout;
   }
@@ -461,8 +468,9 @@ export class Gpu {
 function _boundBytes(spec: DispatchSpec): number {
   let n = 0;
   for (const r of [...spec.inputs, ...spec.outputs]) {
-    if (_isTexture(r)) n += r.texture.width * r.texture.height * 16;
-    else n += r.size ?? r.buffer.size;
+    if (_isTexture(r)) {
+      n += r.texture.width * r.texture.height * (r.texture.format === "rgba16float" ? 8 : 16);
+    } else n += r.size ?? r.buffer.size;
   }
   return n;
 }
@@ -515,10 +523,25 @@ async function _createGpu(opts: InitGpuOptions): Promise<Gpu> {
   }
   // timestamp-query for the profiler, shader-f16 for --fp16, subgroups for the GPU-class matmul
   const wanted: GPUFeatureName[] = ["timestamp-query", "shader-f16", "subgroups" as GPUFeatureName];
-  const requiredFeatures = wanted.filter((f) => adapter.features.has(f));
+  const disabled = _disabledFeatures();
+  const requiredFeatures = wanted.filter((f) => adapter.features.has(f) && !disabled.has(f));
   const device = await adapter.requestDevice({ requiredLimits, requiredFeatures, label: "webgpu-ner" });
   _gpu = new Gpu(device, adapter.info);
   return _gpu;
+}
+
+/**
+ * Features named in the `WEBGPU_NER_DISABLE_FEATURES` environment variable (comma-separated, e.g.
+ * `shader-f16`) are not requested from the adapter, so the device lacks them as on an adapter without
+ * them (tests and diagnostics; ignored where the environment cannot be read).
+ */
+function _disabledFeatures(): Set<string> {
+  try {
+    const v = (globalThis as { Deno?: typeof Deno }).Deno?.env.get("WEBGPU_NER_DISABLE_FEATURES") ?? "";
+    return new Set(v.split(",").map((f) => f.trim()).filter((f) => f));
+  } catch {
+    return new Set(); // no --allow-env for it
+  }
 }
 
 /** The runtime created by {@link initGpu}; throws when it has not been awaited yet. */

@@ -17,4 +17,5 @@ export * from "../ops/attention.ts";
 export * from "../ops/rel_attention.ts";
 export * from "../ops/cross_entropy.ts";
 export * from "../ops/adamw.ts";
+export * from "../ops/autocast.ts";
 export { fallbackCounts, traceDispatches } from "./dispatch_trace.ts";

@@ -28,6 +28,7 @@ import { noteFallback } from "../engine/dispatch_trace.ts";
 import { Tensor } from "../engine/tensor.ts";
 import { addInPlace, sumRows } from "./elementwise.ts";
 import { autoUsesShared, gemmShared } from "./matmul_shared.ts";
+import { autocastEnabled, roundToF16 } from "./autocast.ts";
 
 /** Options of {@link matmul}. */
 export interface MatmulOptions {
@@ -62,6 +63,8 @@ interface _Gemm {
   /** Element offsets of the first batch entry of a and b (batch groups of a split reduction). */
   offA?: number;
   offB?: number;
+  /** Autocast (src/ops/autocast.ts): the operands are read rounded to fp16 (fp32 accumulation). */
+  f16?: boolean;
 }
 
 /**
@@ -99,8 +102,9 @@ function _gemm(g: _Gemm): Tensor {
   const out = Tensor.empty(g.outShape, "f32", g.label);
   if (out.size === 0) return out;
   if (_path === "generic") _gemmGeneric(g, out);
-  else if (_path === "shared" || (_path === "auto" && autoUsesShared())) gemmShared(g, out);
-  else if (!_gemmTexAll(g, out)) {
+  else if (_path === "shared" || (_path === "auto" && autoUsesShared())) {
+    _withF16Operands(g, (h) => gemmShared(h, out));
+  } else if (!_gemmTexAll(g, out)) {
     if (g.K > 0) noteFallback("matmul", `${g.label}: ${g.M}×${g.N}×${g.K} does not fit the texture path`);
     _gemmGeneric(g, out);
   }
@@ -126,12 +130,13 @@ const _pinned = new Set<GPUTexture>();
  * later product may overwrite one. Least recently used textures beyond a byte budget are destroyed after a
  * flush (so no encoded work still refers to them).
  */
-function _texture(role: string, width: number, height: number): GPUTexture {
+function _texture(role: string, width: number, height: number, f16 = false): GPUTexture {
   // An odd width keeps the row pitch off multiples of the cache way size: with a pitch of 12 KiB the
   // kernel's K-packed reads ran at 43 GFLOP/s, with 12 KiB + 16 B at 60. lavapipe also compiles a separate
   // shader variant (~2 s) per power-of-two-ness of each texture side, so sides are never powers of two.
   const w = _nonPow2(width | 1), h = _nonPow2(height);
-  const key = `${role}:${w}x${h}`;
+  const format: GPUTextureFormat = f16 ? "rgba16float" : "rgba32float";
+  const key = `${role}:${format}:${w}x${h}`;
   let t = _textures.get(key);
   if (t) {
     _textures.delete(key);
@@ -139,21 +144,21 @@ function _texture(role: string, width: number, height: number): GPUTexture {
     _pinned.add(t);
     return t;
   }
-  const bytes = w * h * 16;
+  const bytes = w * h * (f16 ? 8 : 16);
   if (_textureBytes + bytes > _maxTextureBytes && _textures.size > 0) {
     gpu().flush();
     for (const [k, old] of _textures) {
       if (_textureBytes + bytes <= _maxTextureBytes) break;
       if (_pinned.has(old)) continue;
       _textures.delete(k);
-      _textureBytes -= old.width * old.height * 16;
+      _textureBytes -= old.width * old.height * (old.format === "rgba16float" ? 8 : 16);
       old.destroy();
     }
   }
   _textureBytes += bytes;
   t = gpu().device.createTexture({
     size: [w, h],
-    format: "rgba32float",
+    format,
     usage: GPUTextureUsage.STORAGE_BINDING | GPUTextureUsage.COPY_DST,
     label: `matmul.stage${role}`,
   });
@@ -187,8 +192,8 @@ interface _PackSpec {
 function _pack(x: Tensor, tex: GPUTexture, p: _PackSpec): void {
   const kq = Math.ceil(p.ktot / 4);
   gpu().dispatch({
-    label: "matmul.pack_tex",
-    code: src,
+    label: tex.format === "rgba16float" ? "matmul.pack_tex_f16" : "matmul.pack_tex",
+    code: tex.format === "rgba16float" ? _srcF16() : src,
     entryPoint: "pack_tex",
     inputs: [x.res],
     outputs: [{ texture: tex }],
@@ -241,11 +246,11 @@ function _stage(
   const k0 = g.k0 ?? 0;
   const zn = o.shared || reduce ? 1 : zc;
   const zBase = o.off + (reduce || o.shared ? 0 : z0 * o.stride);
-  const aligned = !pack && o.cols % 64 === 0;
+  const aligned = !pack && !g.f16 && o.cols % 64 === 0; // copies cannot convert to fp16: pack
   if (o.kPacked) {
     // Texture rows = the cnt stored rows [lo, lo + cnt) of each batch entry; texels along K.
     const ktot = reduce ? batch * K : K;
-    const tex = _texture(o.role, Math.ceil(ktot / 4), zn * cnt);
+    const tex = _texture(o.role, Math.ceil(ktot / 4), zn * cnt, g.f16);
     const rowBase = zBase + lo * o.cols + k0;
     if (aligned) {
       // K (a multiple of 4 here: o.cols and every chunk of K are multiples of 64, or K is the whole row).
@@ -279,7 +284,7 @@ function _stage(
   const krows = reduce ? batch * K : K;
   const kPad = _roundUp(krows, 4);
   const width = Math.ceil(cnt / 4);
-  const tex = _texture(o.role, width, zn * kPad);
+  const tex = _texture(o.role, width, zn * kPad, g.f16);
   const base = zBase + k0 * o.cols + lo;
   if (aligned && krows % 4 === 0) {
     if (lo === 0 && cnt === o.cols && krows * o.cols === o.stride) {
@@ -402,8 +407,8 @@ function _gemmTex(g: _Gemm, out: Tensor): boolean {
         const nc = Math.min(nChunk, N - n0);
         const [texB, bStep] = _stage(B, g, z0, zc, n0, nc, pack);
         gpu().dispatch({
-          label: `matmul.${entryPoint}`,
-          code: src,
+          label: `matmul.${entryPoint}${g.f16 ? "_f16" : ""}`,
+          code: g.f16 ? _srcF16() : src,
           entryPoint,
           inputs: [{ texture: texA }, { texture: texB }, (g.bias ?? g.a).res],
           outputs: [out.res],
@@ -435,6 +440,7 @@ function _gemmTex(g: _Gemm, out: Tensor): boolean {
 }
 
 function _gemmGeneric(g: _Gemm, out: Tensor): void {
+  if (g.f16) return _withF16Operands(g, (h) => _gemmGeneric(h, out));
   gpu().dispatch({
     label: "matmul.mm_generic",
     code: src,
@@ -446,6 +452,42 @@ function _gemmGeneric(g: _Gemm, out: Tensor): void {
     constants: { TRANS_A: g.transA ? 1 : 0, TRANS_B: g.transB ? 1 : 0, HAS_BIAS: g.bias ? 1 : 0 },
     flops: 2 * g.M * g.N * g.K * g.batch,
   });
+}
+
+/**
+ * Runs `fn` on a copy of the launch whose operands are rounded to fp16 (kernels/autocast.wgsl) when it
+ * is an autocast launch (`g.f16`): the buffer paths' fp16 inputs. The copies are freed once encoded.
+ */
+function _withF16Operands(g: _Gemm, fn: (h: _Gemm) => void): void {
+  if (!g.f16) return fn(g);
+  const a = roundToF16(g.a), b = g.b === g.a ? a : roundToF16(g.b);
+  try {
+    fn({ ...g, a, b, f16: false });
+  } finally {
+    a.dispose();
+    if (b !== a) b.dispose();
+  }
+}
+
+let _f16Code: string | null = null;
+
+/**
+ * kernels/matmul.wgsl for fp16 staging (autocast): pack_tex writes and mm_tex/mm_tex4 read rgba16float
+ * textures (textureLoad still returns vec4f), and pack_tex casts each texel to f16 before storing, so the
+ * rounding is to nearest even with ±Inf on overflow (a storage-texture store alone may truncate and
+ * saturate: lavapipe's does). Same kernels, no second copy of the source.
+ */
+function _srcF16(): string {
+  if (_f16Code) return _f16Code;
+  const store = "textureStore(pout, vec2u(x, y), v);";
+  const tex = /texture_storage_2d<rgba32float, (read|write)>/g;
+  if (!src.includes(store) || !tex.test(src)) {
+    throw new Error("matmul: kernels/matmul.wgsl changed: the fp16 staging variant cannot be derived");
+  }
+  _f16Code = "enable f16;\n" +
+    src.replace(tex, "texture_storage_2d<rgba16float, $1>")
+      .replace(store, "textureStore(pout, vec2u(x, y), vec4f(vec4<f16>(v)));");
+  return _f16Code;
 }
 
 function _checkF32(op: string, ...ts: (Tensor | null)[]): void {
@@ -490,10 +532,11 @@ export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
   }
   const batch = _prod(batchDims);
   const outShape = [...batchDims, M, N];
-  const out = _bmm(a, b, { M, N, K, batch, transA, transB, shared, bias, outShape });
+  const f16 = autocastEnabled();
+  const out = _bmm(a, b, { M, N, K, batch, transA, transB, shared, bias, outShape, f16 });
   const inputs = bias ? [a, b, bias] : [a, b];
   return record(out, "matmul", inputs, (g) => {
-    const [da, db] = _bmmBackward(g, a, b, { M, N, K, batch, transA, transB, shared });
+    const [da, db] = _bmmBackward(g, a, b, { M, N, K, batch, transA, transB, shared, f16 });
     return bias ? [da, db, sumRows(g)] : [da, db];
   });
 }
@@ -507,6 +550,8 @@ interface _Bmm {
   transB: boolean;
   /** b is one matrix shared by every batch entry of a. */
   shared: boolean;
+  /** Autocast was on when the product was recorded: forward and backward products read fp16 operands. */
+  f16?: boolean;
 }
 
 /** Forward of a batched product; a shared b with a non-transposed a folds the batch into M. */
@@ -531,6 +576,7 @@ function _bmm(
     bias: s.bias,
     outShape: s.outShape,
     label: "matmul",
+    f16: s.f16,
   });
 }
 
@@ -540,7 +586,7 @@ function _bmm(
  * sum over the batch.
  */
 function _bmmBackward(g: Tensor, a: Tensor, b: Tensor, s: _Bmm): [Tensor | null, Tensor | null] {
-  const { M, N, K, batch, transA, transB, shared } = s;
+  const { M, N, K, batch, transA, transB, shared, f16 } = s;
   const sA = M * K, sB = shared ? 0 : K * N, sG = M * N;
   let da: Tensor | null = null, db: Tensor | null = null;
   if (a.requiresGrad) {
@@ -562,6 +608,7 @@ function _bmmBackward(g: Tensor, a: Tensor, b: Tensor, s: _Bmm): [Tensor | null,
         bias: null,
         outShape: [...a.shape],
         label: "matmul.dA",
+        f16,
       });
     } else {
       // dA (K, M) = op(B) (K, N) · gᵀ (N, M).
@@ -580,6 +627,7 @@ function _bmmBackward(g: Tensor, a: Tensor, b: Tensor, s: _Bmm): [Tensor | null,
         bias: null,
         outShape: [...a.shape],
         label: "matmul.dA",
+        f16,
       });
     }
   }
@@ -598,6 +646,7 @@ function _bmmBackward(g: Tensor, a: Tensor, b: Tensor, s: _Bmm): [Tensor | null,
         transA: !transA,
         transB: false,
         label: "matmul.dB",
+        f16,
       });
     } else {
       // dB (N, K) = gᵀ (N, M) · op(A) (M, K).
@@ -612,6 +661,7 @@ function _bmmBackward(g: Tensor, a: Tensor, b: Tensor, s: _Bmm): [Tensor | null,
         transA: true,
         transB: transA,
         label: "matmul.dB",
+        f16,
       });
     }
   }
@@ -633,7 +683,16 @@ export function linear(x: Tensor, weight: Tensor, bias: Tensor | null = null): T
     throw new RangeError(`linear: bias ${bias} must be (${outF})`);
   }
   const rows = x.size / inF;
-  const s: _Bmm = { M: rows, N: outF, K: inF, batch: 1, transA: false, transB: true, shared: true };
+  const s: _Bmm = {
+    M: rows,
+    N: outF,
+    K: inF,
+    batch: 1,
+    transA: false,
+    transB: true,
+    shared: true,
+    f16: autocastEnabled(),
+  };
   const outShape = [...x.shape.slice(0, -1), outF];
   const out = _bmm(x, weight, { ...s, bias, outShape });
   const inputs = bias ? [x, weight, bias] : [x, weight];
