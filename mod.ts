@@ -2,7 +2,8 @@
  * webgpu-ner: fine-tune BERT for token classification (NER) on a WebGPU compute engine written in WGSL.
  *
  * - Engine: `initGpu`, `Tensor`, `tidy`, `backward`, `noGrad` and the ops (matmul/linear, layerNorm, gelu,
- *   attention, dropout, embedding, crossEntropy, AdamW, clipGradNorm).
+ *   attention, dropout, embedding, crossEntropy, AdamW, clipGradNorm); mixed precision (`withAutocast`,
+ *   `GradScaler`: HF's `--fp16`).
  * - Data: `loadConll2003`, `loadDataset`, `loadTokenizer`, `tokenizeAndAlign`, `collate`, `BatchLoader`.
  * - Metrics: `seqeval`, `SeqevalMetric`, `classificationReport`, `NerEvaluator`.
  * - Checkpoints: safetensors reader/writer, Hugging Face Hub cache, atomic writes.

@@ -4,7 +4,9 @@
 // Contract: `count_nonfinite` ADDS the number of non-finite elements of x[0..n) into counts[slot]
 // (atomic; zero the counts first). `flag_nonfinite` WRITES `step` into counts[0] when counts[0] is 0 and
 // any of x[0..n) is non-finite, so counts[0] keeps the first flagged step (0: none; steps are 1-based).
-// One workgroup size for both; count_nonfinite runs a grid-stride loop over x.
+// `unscale_check` (torch's _amp_foreach_non_finite_check_and_unscale_, for the loss scaler) MULTIPLIES
+// g[0..n) in place by inv_scale and ADDS the number of elements that were non-finite before the multiply
+// into counts[slot]. One workgroup size for all; count_nonfinite and unscale_check run grid-stride loops.
 
 struct Params {
   n: u32,     // elements of x to check
@@ -48,4 +50,27 @@ fn flag_nonfinite(@builtin(local_invocation_id) lid: vec3u) {
       if (r.exchanged || r.old_value != 0u) { break; }
     }
   }
+}
+
+struct UnscaleParams {
+  n: u32,          // elements of g
+  slot: u32,       // counts[] entry to add into
+  inv_scale: f32,  // 1 / loss scale
+  _pad: u32,
+}
+
+@group(0) @binding(0) var<storage, read_write> ug: array<f32>;  // (n) a gradient, unscaled in place
+@group(0) @binding(2) var<uniform> up: UnscaleParams;
+
+@compute @workgroup_size(256)
+fn unscale_check(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+                 @builtin(local_invocation_id) lid: vec3u) {
+  var bad = 0u;
+  let stride = nwg.x * 256u;
+  for (var i = wid.x * 256u + lid.x; i < up.n; i += stride) {
+    let v = ug[i];
+    if (nonfinite(v)) { bad += 1u; }
+    ug[i] = v * up.inv_scale;
+  }
+  if (bad > 0u) { atomicAdd(&counts[up.slot], bad); }
 }

@@ -6,7 +6,7 @@
  * @module
  */
 import src from "../../kernels/finite.wgsl" with { type: "text" };
-import { gpu } from "../engine/gpu.ts";
+import { f32, gpu } from "../engine/gpu.ts";
 import { Tensor } from "../engine/tensor.ts";
 
 const _WG = 256;
@@ -23,7 +23,16 @@ export function countNonFinite(tensors: readonly Tensor[], name = "nonfinite_cou
     "u32",
     name,
   );
-  tensors.forEach((t, slot) => {
+  countNonFiniteInto(tensors, counts);
+  return counts;
+}
+
+/** Adds the non-finite count of tensors[i] into `counts[firstSlot + i]` (a u32 tensor); no readback. */
+export function countNonFiniteInto(tensors: readonly Tensor[], counts: Tensor, firstSlot = 0): void {
+  if (counts.dtype !== "u32" || firstSlot + tensors.length > counts.size) {
+    throw new TypeError(`countNonFiniteInto: counts ${counts} must be u32 with ${tensors.length} slots`);
+  }
+  tensors.forEach((t, i) => {
     if (t.dtype !== "f32") throw new TypeError(`countNonFinite: ${t} is not f32`);
     if (t.size === 0) return;
     gpu().dispatch({
@@ -32,11 +41,10 @@ export function countNonFinite(tensors: readonly Tensor[], name = "nonfinite_cou
       entryPoint: "count_nonfinite",
       inputs: [t.res],
       outputs: [counts.res],
-      params: [t.size, slot, 0, 0],
+      params: [t.size, firstSlot + i, 0, 0],
       workgroups: [Math.min(_MAX_GROUPS, Math.ceil(t.size / _WG))],
     });
   });
-  return counts;
 }
 
 /** A u32 flag (1) for {@link flagNonFinite}: 0 until a non-finite value is seen. */
@@ -64,4 +72,34 @@ export function flagNonFinite(values: Tensor, flag: Tensor, step: number): void 
     params: [values.size, 0, step, 0],
     workgroups: [1],
   });
+}
+
+/**
+ * The loss scaler's unscale (torch's `_amp_foreach_non_finite_check_and_unscale_`): multiplies every
+ * tensor of `grads` in place by `invScale` and counts, per tensor into `counts[slot]` (a u32 tensor from
+ * {@link countNonFinite} or zeroed), the elements that were NaN/±Inf before the multiply. Encodes one
+ * dispatch per tensor; nothing is read back.
+ */
+export function unscaleAndCountNonFinite(
+  grads: readonly Tensor[],
+  invScale: number,
+  counts: Tensor,
+  slot = 0,
+): void {
+  if (counts.dtype !== "u32" || slot >= counts.size) {
+    throw new TypeError(`unscaleAndCountNonFinite: counts ${counts} must be u32 with a slot ${slot}`);
+  }
+  for (const g of grads) {
+    if (g.dtype !== "f32") throw new TypeError(`unscaleAndCountNonFinite: ${g} is not f32`);
+    if (g.size === 0) continue;
+    gpu().dispatch({
+      label: "finite.unscale_check",
+      code: src,
+      entryPoint: "unscale_check",
+      inputs: [],
+      outputs: [g.res, counts.res],
+      params: [g.size, slot, f32(invScale), 0],
+      workgroups: [Math.min(_MAX_GROUPS, Math.ceil(g.size / _WG))],
+    });
+  }
 }

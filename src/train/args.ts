@@ -52,6 +52,11 @@ export interface TrainingArguments {
   hubAlwaysPush: boolean;
   /** Branch to push to (default `main`). */
   hubRevision: string | null;
+  /**
+   * Mixed precision (HF's `--fp16`): fp16 matmul inputs with fp32 accumulation and master weights, and
+   * dynamic loss scaling (src/ops/autocast.ts, src/train/grad_scaler.ts); needs `shader-f16`.
+   */
+  fp16: boolean;
 }
 
 /** The course's Trainer values (bert-finetuned-ner) over HF's defaults. */
@@ -90,6 +95,7 @@ export const DEFAULT_TRAINING_ARGS: TrainingArguments = {
   hubPrivateRepo: false,
   hubAlwaysPush: false,
   hubRevision: null,
+  fp16: false,
 };
 
 /** The `deno task train` options beyond TrainingArguments. */
@@ -182,6 +188,7 @@ const _KINDS: Record<string, _Kind> = {
   hubPrivateRepo: "bool",
   hubAlwaysPush: "bool",
   hubRevision: "nullstr",
+  fp16: "bool",
   model: "str",
   tokenizer: "nullstr",
   dataset: "str",
@@ -224,6 +231,8 @@ const _DESCRIPTIONS: Record<string, string> = {
     "resume even if seed, batch size, accumulation or the model size differ from the checkpoint's",
   hubModelId: "Hub repo to push to (default: the output dir's name, namespace from whoami)",
   hubToken: "Hub token (default: HF_TOKEN, then the token file of deno task login)",
+  fp16:
+    "mixed precision: fp16 matmul inputs, fp32 accumulation/weights, dynamic loss scaling (needs shader-f16)",
 };
 
 /** kebab-case flag for a camelCase field. */

@@ -18,6 +18,7 @@ import { readAll, type Tensor } from "../engine/tensor.ts";
 import { type CheckpointParameter, checkpointParameters, writeParameter } from "../model/chunked.ts";
 import type { TokenClassifier } from "../model/classifier.ts";
 import { pretrainedFiles } from "../model/pretrained.ts";
+import { GradScaler, type GradScalerState, SCALER_FILE } from "./grad_scaler.ts";
 
 /** One entry of HF's `log_history`. */
 export type LogEntry = Record<string, number | string>;
@@ -60,6 +61,8 @@ export interface CheckpointContents {
   rng: RngState;
   scheduler: Record<string, unknown>;
   args: Record<string, unknown>;
+  /** The loss scaler of an `fp16` run (`scaler.json`; HF: `scaler.pt`), absent otherwise. */
+  scaler?: GradScalerState;
 }
 
 /** The step number of a `checkpoint-<step>` folder name, or null. */
@@ -124,6 +127,7 @@ export async function saveCheckpoint(
     "rng_state.json": JSON.stringify(contents.rng, null, 2) + "\n",
     "trainer_state.json": JSON.stringify(contents.state, null, 2) + "\n",
     "training_args.json": JSON.stringify(contents.args, null, 2) + "\n",
+    ...(contents.scaler ? { [SCALER_FILE]: JSON.stringify(contents.scaler, null, 2) + "\n" } : {}),
   };
   await writeDirCommitted(store ?? defaultStore(), dir, files); // Deno: writeDirAtomic
   return dir;
@@ -143,7 +147,7 @@ export async function loadCheckpoint(
     try {
       return JSON.parse(await readFileText(`${dir}/${name}`, store));
     } catch (e) {
-      throw new Error(`checkpoint ${dir}: cannot read ${name}: ${(e as Error).message}`);
+      throw new Error(`checkpoint ${dir}: cannot read ${name}: ${(e as Error).message}`, { cause: e });
     }
   };
   // Validated: a missing or mistyped field is an error naming the file and field (not a TypeError later).
@@ -151,6 +155,14 @@ export async function loadCheckpoint(
   const rng = validateRngState(await readJson("rng_state.json"), `${dir}/rng_state.json`);
   const scheduler = await readJson("scheduler.json");
   const args = await readJson("training_args.json");
+  // Only fp16 runs write scaler.json; a malformed one is an error naming the file and field.
+  const scaler = await readJson(SCALER_FILE).then(
+    (s) => GradScaler.fromState(s, `${dir}/${SCALER_FILE}`).stateDict(),
+    (e: Error) => {
+      if ((e.cause as Error | undefined)?.name === "NotFound") return undefined;
+      throw e;
+    },
+  );
   const weights = await readSafetensors(`${dir}/model.safetensors`, store);
   const opt = await readSafetensors(`${dir}/optimizer.safetensors`, store);
   // A row-chunked parameter (and its moments) is one tensor in the files, split over its chunks here.
@@ -171,7 +183,7 @@ export async function loadCheckpoint(
   }
   optimizer.setSteps(Number(opt.metadata?.step ?? state.global_step));
   model.seeds.setState(rng.dropout);
-  return { state, rng, scheduler, args };
+  return { state, rng, scheduler, args, ...(scaler ? { scaler } : {}) };
 }
 
 /**

@@ -11,6 +11,7 @@ import { BERT_BASE_CASED_DIR, loadTokenizer, type WordTokenizer } from "../data/
 import { tokenizeAndAlign } from "../data/prepare.ts";
 import type { TokenDataset } from "../data/dataset.ts";
 import { initGpu } from "../engine/gpu.ts";
+import { requireShaderF16 } from "../ops/autocast.ts";
 import { ConfigError, type TokenClassifier } from "../model/classifier.ts";
 import { makeModelConfig, maxInputLength, randomModel } from "../model/registry.ts";
 import { describeLoadReport, fromPretrained } from "../model/pretrained.ts";
@@ -199,6 +200,7 @@ export async function main(argv: string[]): Promise<number> {
     // Output folder, resume target and its files, changed arguments: checked before loading anything.
     for (const line of await preflightTrain(parsed.args, parsed.cli)) if (isMain) console.error(line);
     await initGpu();
+    if (parsed.args.fp16) requireShaderF16(); // one line, exit 1, before data or model is loaded
     run = await prepareRun(parsed.args, parsed.cli, isMain ? console.error : () => {});
   } catch (e) {
     if (e instanceof ArgsError) {

@@ -8,6 +8,7 @@ export * from "./schedule.ts";
 export * from "./checkpoint.ts";
 export * from "./trainer.ts";
 export * from "./accelerator.ts";
+export * from "./grad_scaler.ts";
 export { downloadProgress, formatDuration, Progress, type ProgressInfo } from "./progress.ts";
 export { modelCard, type ModelCardInput } from "./model_card.ts";
 export { trainingCurveSvg } from "./svg.ts";

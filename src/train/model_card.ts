@@ -107,6 +107,7 @@ export function modelCard(c: ModelCardInput): string {
     ...(a.warmupSteps > 0 ? [`- lr_scheduler_warmup_steps: ${a.warmupSteps}`] : []),
     ...(a.warmupRatio > 0 ? [`- lr_scheduler_warmup_ratio: ${a.warmupRatio}`] : []),
     a.maxSteps > 0 ? `- training_steps: ${a.maxSteps}` : `- num_epochs: ${a.numTrainEpochs}`,
+    ...(a.fp16 ? ["- mixed_precision_training: Native AMP"] : []), // HF's line for --fp16
     `- max_grad_norm: ${a.maxGradNorm}`,
     "",
     "### Training results",

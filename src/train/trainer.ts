@@ -18,7 +18,7 @@ import { NerEvaluator } from "../metrics/evaluator.ts";
 import { TokenMetric } from "../metrics/token_metrics.ts";
 import { argmaxLastAxis } from "../metrics/decode.ts";
 import { AdamW, clipGradNorm } from "../ops/adamw.ts";
-import { addInPlace, fill, zeros } from "../ops/elementwise.ts";
+import { addInPlace, copy, fill, fillInPlace, zeros } from "../ops/elementwise.ts";
 import { backward, noGrad } from "../engine/tape.ts";
 import { readAll, type Tensor, tidy } from "../engine/tensor.ts";
 import { type TokenClassifier, toTokenBatch } from "../model/classifier.ts";
@@ -38,7 +38,7 @@ import { modelCard } from "./model_card.ts";
 import { Progress } from "./progress.ts";
 import { learningRate, type ScheduleOptions, warmupStepsFor } from "./schedule.ts";
 import { trainingCurveSvg } from "./svg.ts";
-import { NonFiniteGuard } from "./nonfinite.ts";
+import { NonFiniteGuard, NonFiniteLossError } from "./nonfinite.ts";
 import { sigintHandler, yieldToSignals } from "./interrupt.ts";
 import {
   argsForSave,
@@ -52,6 +52,8 @@ import { DataParallel } from "./data_parallel.ts";
 import type { ProcessGroup } from "../dist/group.ts";
 import type { OverlappedGradientSync } from "../dist/collectives.ts";
 import { parameterKey } from "../model/chunked.ts";
+import { requireShaderF16, withAutocast } from "../ops/autocast.ts";
+import { GradScaler, type GradScalerOptions } from "./grad_scaler.ts";
 
 /** An evaluation split: tokenized examples plus each row's original word tags (word-level scoring). */
 export interface EvalSet {
@@ -105,6 +107,8 @@ export interface TrainerOptions {
   group?: ProcessGroup;
   /** Gradient all-reduce bucket size in bytes (default 25 MiB, as PyTorch DDP's `bucket_cap_mb`). */
   bucketBytes?: number;
+  /** `args.fp16`: the loss scaler's settings (default torch.cuda.amp.GradScaler's); see `./grad_scaler.ts`. */
+  gradScaler?: GradScalerOptions;
 }
 
 /** Evaluation results with `eval_` keys as HF logs them. */
@@ -137,6 +141,12 @@ export class Trainer {
   #guard: NonFiniteGuard | null = null;
   readonly #dp: DataParallel;
   #hub: HubPusher | null = null;
+  /** `args.fp16`: the loss scaler, this step's loss (checked before it joins the sum), scheduler steps. */
+  #scaler: GradScaler | null = null;
+  #stepLoss: Tensor | null = null;
+  #schedSteps = 0;
+  /** First step of the current run of skipped (overflowing) steps, 0 when the last step was not skipped. */
+  #skipRunStart = 0;
   /** Where the run writes, null when it writes nothing. */
   readonly #store: FileStore | null;
 
@@ -260,6 +270,7 @@ export class Trainer {
   async train(): Promise<TrainResult> {
     const a = this.args;
     // pushToHub: create the repo before any work, so a bad token or id fails fast
+    if (a.fp16) requireShaderF16(); // --fp16 on an adapter without shader-f16: one clear error, before any work
     if (a.pushToHub && this.#dp.isMain) this.#hub ??= await HubPusher.create(a, this.#opts.hub);
     const started = performance.now();
     // Another store: finish or discard what a closed page left half-committed (Deno: the CLI's preflight).
@@ -270,6 +281,9 @@ export class Trainer {
       this.#dp.checkResume(resumeFrom, c.rng.numProcesses);
       this.#state = c.state;
       this.#microBatches = c.rng.microBatches;
+      // Skipped fp16 steps do not step the schedule (HF): the scheduler's own count is saved.
+      this.#schedSteps = Number(c.scheduler.last_step ?? c.state.global_step);
+      if (a.fp16 && c.scaler) this.#scaler = GradScaler.fromState(c.scaler, `${resumeFrom}/scaler.json`);
     } else if (this.#dp.isMain && this.#store) {
       // a fresh run starts a fresh log (Deno: the folder is created, the file created or truncated)
       await this.#store.writeFile(`${a.outputDir}/train_log.jsonl`, new Uint8Array(0));
@@ -281,6 +295,10 @@ export class Trainer {
       addInPlace(this.#lossSum, fill([1], this.#state.loss_since_log));
     }
     this.#guard = new NonFiniteGuard();
+    if (a.fp16) {
+      this.#scaler ??= new GradScaler(this.#opts.gradScaler);
+      this.#stepLoss = zeros([1], "step_loss").keep();
+    }
     const onSigint = sigintHandler(() => this.requestStop()); // a second Ctrl-C aborts (exit 130)
     let listening = false;
     try {
@@ -314,7 +332,8 @@ export class Trainer {
         }
         if (sync) await sync.finish([...this.model.params.values()]);
         else await this.#dp.syncGradients([...this.model.params.values()]);
-        this.#optimizerStep();
+        const skipped = this.#scaler ? await this.#unscale() : false;
+        this.#optimizerStep(skipped);
         this.#guard.flag([this.#lossSum, this.#lastNorm], this.#state.global_step); // NaN/Inf: GPU flag
         await yieldToSignals(); // a Ctrl-C is seen before the next step starts
         this.#stopRequested = await this.#dp.any(this.#stopRequested);
@@ -379,7 +398,9 @@ export class Trainer {
       this.#lossSum?.dispose();
       this.#lastNorm?.dispose();
       this.#guard?.dispose();
+      this.#stepLoss?.dispose();
       this.#lossSum = this.#lastNorm = this.#guard = null;
+      this.#stepLoss = null;
     }
   }
 
@@ -393,37 +414,76 @@ export class Trainer {
   /** Forward and backward of one micro-batch whose mean loss weighs `weight` in the step's loss. */
   #microStep(batch: Batch, weight: number, sync: OverlappedGradientSync | null): void {
     tidy(() => {
-      const out = this.model.forward(toTokenBatch(batch));
+      const out = withAutocast(() => this.model.forward(toTokenBatch(batch)), this.args.fp16);
       if (!out.loss) throw new Error("training batch has no labels");
-      addInPlace(this.#lossSum!, out.loss, weight);
+      addInPlace(this.#stepLoss ?? this.#lossSum!, out.loss, weight); // fp16: checked before it is summed
       // × size: the gradient all-reduce averages over ranks.
       backward(
         out.loss,
-        fill([1], weight * this.#dp.size),
+        fill([1], weight * this.#dp.size * (this.#scaler?.scale ?? 1)), // fp16: the scaled loss
         sync ? { onGradReady: (p) => sync.ready(p) } : {},
       );
     });
   }
 
-  #optimizerStep(): void {
+  /**
+   * `args.fp16`, after the step's backward: unscales the gradients (before clipping, as HF) and finds
+   * non-finite ones (then the step is skipped); adds the step's loss to the logged sum (a NaN/Inf loss
+   * counts as the running mean, HF's `logging_nan_inf_filter`) and updates the loss scale.
+   */
+  async #unscale(): Promise<boolean> {
+    const scaler = this.#scaler!, stepLoss = this.#stepLoss!;
+    const { foundInf, finite } = await scaler.unscale([...this.model.params.values()], [stepLoss]);
+    if (finite[0]) addInPlace(this.#lossSum!, stepLoss);
+    else {
+      const sum = copy(this.#lossSum!);
+      addInPlace(this.#lossSum!, sum, 1 / (1 + this.#state.steps_since_log));
+      sum.dispose();
+    }
+    fillInPlace(stepLoss, 0);
+    scaler.update(foundInf);
+    const step = this.#state.global_step + 1;
+    if (!foundInf) this.#skipRunStart = 0;
+    else if (!this.#skipRunStart) this.#skipRunStart = step;
+    // Every step overflowing until the scale is below fp16's smallest subnormal: the model is broken
+    // (torch would skip forever).
+    if (foundInf && scaler.scale < 2 ** -24) {
+      throw new NonFiniteLossError(this.#skipRunStart, this.#guard!.lastGoodCheckpoint);
+    }
+    return foundInf;
+  }
+
+  /** Clipping and AdamW, or (`skipped`: fp16 overflow) neither; the step counts either way, as in HF. */
+  #optimizerStep(skipped = false): void {
     const step = this.#state.global_step;
-    const lr = learningRate(step, this.#schedule());
+    const lr = learningRate(this.#schedSteps, this.#schedule());
     const params = [...this.model.params.values()];
-    noGrad(() => {
-      let scale: Tensor | null = null;
-      if (this.args.maxGradNorm > 0) {
-        const c = clipGradNorm(params, this.args.maxGradNorm);
-        scale = c.scale;
-        this.#lastNorm?.dispose();
-        this.#lastNorm = c.norm.keep();
-      } else this.#guard?.flagGrads(params, step + 1); // no clipping: still catch NaN/Inf gradients
-      this.optimizer.step(lr, scale);
-      scale?.dispose();
-    });
+    if (skipped) { // HF: optimizer_step_was_skipped, so neither the optimizer nor the scheduler steps
+      this.#lastNorm?.dispose();
+      this.#lastNorm = null; // no grad_norm is logged for a skipped step
+    } else {
+      noGrad(() => {
+        let scale: Tensor | null = null;
+        if (this.args.maxGradNorm > 0) {
+          const c = clipGradNorm(params, this.args.maxGradNorm);
+          scale = c.scale;
+          this.#lastNorm?.dispose();
+          this.#lastNorm = c.norm.keep();
+        } else this.#guard?.flagGrads(params, step + 1); // no clipping: still catch NaN/Inf gradients
+        this.optimizer.step(lr, scale);
+        scale?.dispose();
+      });
+      this.#schedSteps++;
+    }
     this.optimizer.zeroGrad();
     this.#state.global_step = step + 1;
     this.#state.steps_since_log++;
-    this.#lastLr = learningRate(step + 1, this.#schedule());
+    this.#lastLr = learningRate(this.#schedSteps, this.#schedule());
+  }
+
+  /** The loss scaler of an `fp16` run (null otherwise, and before train()). */
+  get gradScaler(): GradScaler | null {
+    return this.#scaler;
   }
 
   async #readLossForProgress(): Promise<void> {
@@ -472,7 +532,8 @@ export class Trainer {
         microBatches: this.#microBatches,
         numProcesses: this.#dp.size,
       },
-      scheduler: { ...this.#schedule(), last_step: this.#state.global_step },
+      scheduler: { ...this.#schedule(), last_step: this.#schedSteps },
+      ...(this.#scaler ? { scaler: this.#scaler.stateDict() } : {}),
       args: argsForSave(this.args), // the Hub token is never written
     };
     if (this.#dp.isMain) {
@@ -526,7 +587,7 @@ export class Trainer {
       progress?.tick(++done, { tokens: batch.attentionMask.reduce((s, m) => s + m, 0) });
       const [logits, loss] = await noGrad(() =>
         tidy(async () => {
-          const out = this.model.forward(toTokenBatch(batch));
+          const out = withAutocast(() => this.model.forward(toTokenBatch(batch)), this.args.fp16);
           return await readAll(out.loss ? [out.logits, out.loss] : [out.logits]);
         })
       );
