@@ -13,6 +13,7 @@ import { DEFAULT_TRAINING_ARGS, type TrainingArguments } from "../../src/train/a
 import { learningRate } from "../../src/train/schedule.ts";
 import type { GradScalerOptions } from "../../src/train/grad_scaler.ts";
 import { Trainer } from "../../src/train/trainer.ts";
+import { NonFiniteLossError } from "../../src/train/nonfinite.ts";
 import { setupGpu } from "../_util.ts";
 
 await setupGpu();
@@ -146,6 +147,43 @@ Deno.test("fp16: an overflowing loss scale skips steps (no AdamW or LR step, sca
     assertEquals(resumed.optimizerSteps, full.optimizerSteps);
     const tail = (x: typeof full) => x.logged.filter((e) => (e.step as number) > 6);
     assertEquals(tail(resumed), tail(full));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("fp16: a model that overflows at every step stops with NonFiniteLossError once the scale is below 2^-24", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    // lr 1e6 without clipping blows the weights up at the first real step; every later step is NaN/Inf
+    // and skipped, halving the scale from 2^-20 until it falls below 2^-24 (torch would skip forever).
+    const { model } = await fromPretrained(FIXTURE, { labels: NAMES });
+    const t = new Trainer({
+      model,
+      args: args(dir, { fp16: true, learningRate: 1e6, maxGradNorm: 0, maxSteps: 20, loggingSteps: 500 }),
+      train,
+      padId: tokenizer.padId,
+      progress: false,
+      saveFinal: false,
+      gradScaler: { initScale: 2 ** -20 },
+    });
+    let error: unknown = null;
+    try {
+      await t.train();
+    } catch (e) {
+      error = e;
+    }
+    assert(error instanceof NonFiniteLossError, `no NonFiniteLossError: ${error}`);
+    const skipped = t.gradScaler!.skippedSteps;
+    assert(
+      skipped >= 4 && t.gradScaler!.scale < 2 ** -24,
+      `skipped ${skipped}, scale ${t.gradScaler!.scale}`,
+    );
+    // The step named is the first of the run of skipped steps, the last one is 20 or earlier.
+    assert(error.step >= 2 && error.step + skipped - 1 <= 20, `step ${error.step}, ${skipped} skipped`);
+    assertEquals([...Deno.readDirSync(dir)].map((e) => e.name).filter((n) => n !== "train_log.jsonl"), []);
+    t.optimizer.dispose();
+    model.dispose();
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
