@@ -28,6 +28,8 @@
 override TRANS_A: bool = false;
 override TRANS_B: bool = false;
 override HAS_BIAS: bool = false;
+// mm_tex / mm_tex4: column groups of 4 per invocation (3: a 16×12 tile, 96 columns per workgroup; 2: 16×8, 64).
+override NG: u32 = 3u;
 
 struct Params {
   M: u32,        // rows of op(A) and C
@@ -215,13 +217,15 @@ var<private> tacc: array<vec4f, 48>;
 // Each invocation computes a 16×12 block of C (register tiling: per K step of 4 it loads 16 texels
 // of A and 12 of B and does 768 multiply-adds); an 8×2 workgroup covers 32×96. The tile and
 // workgroup were chosen by measurement on lavapipe (8-wide SIMD per 8 invocations): 16×12 beat 8×8, 16×8,
-// 16×16, 20×12, 24×8 and 24×12; 8×2 and 16×1 workgroups beat 4×4/8×8 (lanes along N share A's texels).
-// Grid: (⌈nCount/96⌉, ⌈mCount/32⌉, batch entries of the launch).
+// 16×16, 20×12, 24×8 and 24×12 at BERT-base shapes; 8×2 and 16×1 workgroups beat 4×4/8×8 (lanes along N
+// share A's texels). With NG = 2 the third column group compiles away: a 16×8 tile, 32×64 per workgroup,
+// which wastes fewer columns when N is not a multiple of 96 (N = 128, 512: 1.1–1.25× faster, measured).
+// Grid: (⌈nCount/(32·NG)⌉, ⌈mCount/32⌉, batch entries of the launch).
 // tex_tile runs the main loop into tacc (false: the tile lies outside the launch); the entry points differ
 // only in how they store it.
 fn tex_tile(gid: vec3u) -> bool {
   tp = tp_u[gid.x >> 31u];
-  let n = gid.x * 12u;
+  let n = gid.x * 4u * NG;
   let m = gid.y * 16u;
   if (m >= tp.mCount || n >= tp.nCount) { return false; }
   let ya = gid.z * tp.aStep;
@@ -278,29 +282,47 @@ fn tex_tile(gid: vec3u) -> bool {
     if (TRANS_B) {
       t0 = transpose(mat4x4f(textureLoad(tb, vec2u(k, yb + n + 0u)), textureLoad(tb, vec2u(k, yb + n + 1u)), textureLoad(tb, vec2u(k, yb + n + 2u)), textureLoad(tb, vec2u(k, yb + n + 3u))));
       t1 = transpose(mat4x4f(textureLoad(tb, vec2u(k, yb + n + 4u)), textureLoad(tb, vec2u(k, yb + n + 5u)), textureLoad(tb, vec2u(k, yb + n + 6u)), textureLoad(tb, vec2u(k, yb + n + 7u))));
-      t2 = transpose(mat4x4f(textureLoad(tb, vec2u(k, yb + n + 8u)), textureLoad(tb, vec2u(k, yb + n + 9u)), textureLoad(tb, vec2u(k, yb + n + 10u)), textureLoad(tb, vec2u(k, yb + n + 11u))));
+      if (NG > 2u) { t2 = transpose(mat4x4f(textureLoad(tb, vec2u(k, yb + n + 8u)), textureLoad(tb, vec2u(k, yb + n + 9u)), textureLoad(tb, vec2u(k, yb + n + 10u)), textureLoad(tb, vec2u(k, yb + n + 11u)))); }
     } else {
       let y = yb + 4u * k;
       t0 = mat4x4f(textureLoad(tb, vec2u(nq + 0u, y + 0u)), textureLoad(tb, vec2u(nq + 0u, y + 1u)), textureLoad(tb, vec2u(nq + 0u, y + 2u)), textureLoad(tb, vec2u(nq + 0u, y + 3u)));
       t1 = mat4x4f(textureLoad(tb, vec2u(nq + 1u, y + 0u)), textureLoad(tb, vec2u(nq + 1u, y + 1u)), textureLoad(tb, vec2u(nq + 1u, y + 2u)), textureLoad(tb, vec2u(nq + 1u, y + 3u)));
-      t2 = mat4x4f(textureLoad(tb, vec2u(nq + 2u, y + 0u)), textureLoad(tb, vec2u(nq + 2u, y + 1u)), textureLoad(tb, vec2u(nq + 2u, y + 2u)), textureLoad(tb, vec2u(nq + 2u, y + 3u)));
+      if (NG > 2u) { t2 = mat4x4f(textureLoad(tb, vec2u(nq + 2u, y + 0u)), textureLoad(tb, vec2u(nq + 2u, y + 1u)), textureLoad(tb, vec2u(nq + 2u, y + 2u)), textureLoad(tb, vec2u(nq + 2u, y + 3u))); }
     }
-    c0_0 = mac(c0_0, a0, t0); c0_1 = mac(c0_1, a0, t1); c0_2 = mac(c0_2, a0, t2);
-    c1_0 = mac(c1_0, a1, t0); c1_1 = mac(c1_1, a1, t1); c1_2 = mac(c1_2, a1, t2);
-    c2_0 = mac(c2_0, a2, t0); c2_1 = mac(c2_1, a2, t1); c2_2 = mac(c2_2, a2, t2);
-    c3_0 = mac(c3_0, a3, t0); c3_1 = mac(c3_1, a3, t1); c3_2 = mac(c3_2, a3, t2);
-    c4_0 = mac(c4_0, a4, t0); c4_1 = mac(c4_1, a4, t1); c4_2 = mac(c4_2, a4, t2);
-    c5_0 = mac(c5_0, a5, t0); c5_1 = mac(c5_1, a5, t1); c5_2 = mac(c5_2, a5, t2);
-    c6_0 = mac(c6_0, a6, t0); c6_1 = mac(c6_1, a6, t1); c6_2 = mac(c6_2, a6, t2);
-    c7_0 = mac(c7_0, a7, t0); c7_1 = mac(c7_1, a7, t1); c7_2 = mac(c7_2, a7, t2);
-    c8_0 = mac(c8_0, a8, t0); c8_1 = mac(c8_1, a8, t1); c8_2 = mac(c8_2, a8, t2);
-    c9_0 = mac(c9_0, a9, t0); c9_1 = mac(c9_1, a9, t1); c9_2 = mac(c9_2, a9, t2);
-    c10_0 = mac(c10_0, a10, t0); c10_1 = mac(c10_1, a10, t1); c10_2 = mac(c10_2, a10, t2);
-    c11_0 = mac(c11_0, a11, t0); c11_1 = mac(c11_1, a11, t1); c11_2 = mac(c11_2, a11, t2);
-    c12_0 = mac(c12_0, a12, t0); c12_1 = mac(c12_1, a12, t1); c12_2 = mac(c12_2, a12, t2);
-    c13_0 = mac(c13_0, a13, t0); c13_1 = mac(c13_1, a13, t1); c13_2 = mac(c13_2, a13, t2);
-    c14_0 = mac(c14_0, a14, t0); c14_1 = mac(c14_1, a14, t1); c14_2 = mac(c14_2, a14, t2);
-    c15_0 = mac(c15_0, a15, t0); c15_1 = mac(c15_1, a15, t1); c15_2 = mac(c15_2, a15, t2);
+    c0_0 = mac(c0_0, a0, t0); c0_1 = mac(c0_1, a0, t1);
+    c1_0 = mac(c1_0, a1, t0); c1_1 = mac(c1_1, a1, t1);
+    c2_0 = mac(c2_0, a2, t0); c2_1 = mac(c2_1, a2, t1);
+    c3_0 = mac(c3_0, a3, t0); c3_1 = mac(c3_1, a3, t1);
+    c4_0 = mac(c4_0, a4, t0); c4_1 = mac(c4_1, a4, t1);
+    c5_0 = mac(c5_0, a5, t0); c5_1 = mac(c5_1, a5, t1);
+    c6_0 = mac(c6_0, a6, t0); c6_1 = mac(c6_1, a6, t1);
+    c7_0 = mac(c7_0, a7, t0); c7_1 = mac(c7_1, a7, t1);
+    c8_0 = mac(c8_0, a8, t0); c8_1 = mac(c8_1, a8, t1);
+    c9_0 = mac(c9_0, a9, t0); c9_1 = mac(c9_1, a9, t1);
+    c10_0 = mac(c10_0, a10, t0); c10_1 = mac(c10_1, a10, t1);
+    c11_0 = mac(c11_0, a11, t0); c11_1 = mac(c11_1, a11, t1);
+    c12_0 = mac(c12_0, a12, t0); c12_1 = mac(c12_1, a12, t1);
+    c13_0 = mac(c13_0, a13, t0); c13_1 = mac(c13_1, a13, t1);
+    c14_0 = mac(c14_0, a14, t0); c14_1 = mac(c14_1, a14, t1);
+    c15_0 = mac(c15_0, a15, t0); c15_1 = mac(c15_1, a15, t1);
+    if (NG > 2u) {
+      c0_2 = mac(c0_2, a0, t2);
+      c1_2 = mac(c1_2, a1, t2);
+      c2_2 = mac(c2_2, a2, t2);
+      c3_2 = mac(c3_2, a3, t2);
+      c4_2 = mac(c4_2, a4, t2);
+      c5_2 = mac(c5_2, a5, t2);
+      c6_2 = mac(c6_2, a6, t2);
+      c7_2 = mac(c7_2, a7, t2);
+      c8_2 = mac(c8_2, a8, t2);
+      c9_2 = mac(c9_2, a9, t2);
+      c10_2 = mac(c10_2, a10, t2);
+      c11_2 = mac(c11_2, a11, t2);
+      c12_2 = mac(c12_2, a12, t2);
+      c13_2 = mac(c13_2, a13, t2);
+      c14_2 = mac(c14_2, a14, t2);
+      c15_2 = mac(c15_2, a15, t2);
+    }
   }
   tacc = array<vec4f, 48>(
     c0_0, c0_1, c0_2,
@@ -326,28 +348,28 @@ fn tex_tile(gid: vec3u) -> bool {
 @compute @workgroup_size(8, 2)
 fn mm_tex(@builtin(global_invocation_id) gid: vec3u) {
   if (!tex_tile(gid)) { return; }
-  let n = gid.x * 12u;
+  let n = gid.x * 4u * NG;
   let m = gid.y * 16u;
   let base = tp.cBase + gid.z * tp.cStride;
   let bias0 = bias4(n);
   let bias1 = bias4(n + 4u);
   let bias2 = bias4(n + 8u);
-  if (m + 0u < tp.mCount) { store4(base, m + 0u, n + 0u, tacc[0] + bias0); store4(base, m + 0u, n + 4u, tacc[1] + bias1); store4(base, m + 0u, n + 8u, tacc[2] + bias2); }
-  if (m + 1u < tp.mCount) { store4(base, m + 1u, n + 0u, tacc[3] + bias0); store4(base, m + 1u, n + 4u, tacc[4] + bias1); store4(base, m + 1u, n + 8u, tacc[5] + bias2); }
-  if (m + 2u < tp.mCount) { store4(base, m + 2u, n + 0u, tacc[6] + bias0); store4(base, m + 2u, n + 4u, tacc[7] + bias1); store4(base, m + 2u, n + 8u, tacc[8] + bias2); }
-  if (m + 3u < tp.mCount) { store4(base, m + 3u, n + 0u, tacc[9] + bias0); store4(base, m + 3u, n + 4u, tacc[10] + bias1); store4(base, m + 3u, n + 8u, tacc[11] + bias2); }
-  if (m + 4u < tp.mCount) { store4(base, m + 4u, n + 0u, tacc[12] + bias0); store4(base, m + 4u, n + 4u, tacc[13] + bias1); store4(base, m + 4u, n + 8u, tacc[14] + bias2); }
-  if (m + 5u < tp.mCount) { store4(base, m + 5u, n + 0u, tacc[15] + bias0); store4(base, m + 5u, n + 4u, tacc[16] + bias1); store4(base, m + 5u, n + 8u, tacc[17] + bias2); }
-  if (m + 6u < tp.mCount) { store4(base, m + 6u, n + 0u, tacc[18] + bias0); store4(base, m + 6u, n + 4u, tacc[19] + bias1); store4(base, m + 6u, n + 8u, tacc[20] + bias2); }
-  if (m + 7u < tp.mCount) { store4(base, m + 7u, n + 0u, tacc[21] + bias0); store4(base, m + 7u, n + 4u, tacc[22] + bias1); store4(base, m + 7u, n + 8u, tacc[23] + bias2); }
-  if (m + 8u < tp.mCount) { store4(base, m + 8u, n + 0u, tacc[24] + bias0); store4(base, m + 8u, n + 4u, tacc[25] + bias1); store4(base, m + 8u, n + 8u, tacc[26] + bias2); }
-  if (m + 9u < tp.mCount) { store4(base, m + 9u, n + 0u, tacc[27] + bias0); store4(base, m + 9u, n + 4u, tacc[28] + bias1); store4(base, m + 9u, n + 8u, tacc[29] + bias2); }
-  if (m + 10u < tp.mCount) { store4(base, m + 10u, n + 0u, tacc[30] + bias0); store4(base, m + 10u, n + 4u, tacc[31] + bias1); store4(base, m + 10u, n + 8u, tacc[32] + bias2); }
-  if (m + 11u < tp.mCount) { store4(base, m + 11u, n + 0u, tacc[33] + bias0); store4(base, m + 11u, n + 4u, tacc[34] + bias1); store4(base, m + 11u, n + 8u, tacc[35] + bias2); }
-  if (m + 12u < tp.mCount) { store4(base, m + 12u, n + 0u, tacc[36] + bias0); store4(base, m + 12u, n + 4u, tacc[37] + bias1); store4(base, m + 12u, n + 8u, tacc[38] + bias2); }
-  if (m + 13u < tp.mCount) { store4(base, m + 13u, n + 0u, tacc[39] + bias0); store4(base, m + 13u, n + 4u, tacc[40] + bias1); store4(base, m + 13u, n + 8u, tacc[41] + bias2); }
-  if (m + 14u < tp.mCount) { store4(base, m + 14u, n + 0u, tacc[42] + bias0); store4(base, m + 14u, n + 4u, tacc[43] + bias1); store4(base, m + 14u, n + 8u, tacc[44] + bias2); }
-  if (m + 15u < tp.mCount) { store4(base, m + 15u, n + 0u, tacc[45] + bias0); store4(base, m + 15u, n + 4u, tacc[46] + bias1); store4(base, m + 15u, n + 8u, tacc[47] + bias2); }
+  if (m + 0u < tp.mCount) { store4(base, m + 0u, n + 0u, tacc[0] + bias0); store4(base, m + 0u, n + 4u, tacc[1] + bias1); if (NG > 2u) { store4(base, m + 0u, n + 8u, tacc[2] + bias2); } }
+  if (m + 1u < tp.mCount) { store4(base, m + 1u, n + 0u, tacc[3] + bias0); store4(base, m + 1u, n + 4u, tacc[4] + bias1); if (NG > 2u) { store4(base, m + 1u, n + 8u, tacc[5] + bias2); } }
+  if (m + 2u < tp.mCount) { store4(base, m + 2u, n + 0u, tacc[6] + bias0); store4(base, m + 2u, n + 4u, tacc[7] + bias1); if (NG > 2u) { store4(base, m + 2u, n + 8u, tacc[8] + bias2); } }
+  if (m + 3u < tp.mCount) { store4(base, m + 3u, n + 0u, tacc[9] + bias0); store4(base, m + 3u, n + 4u, tacc[10] + bias1); if (NG > 2u) { store4(base, m + 3u, n + 8u, tacc[11] + bias2); } }
+  if (m + 4u < tp.mCount) { store4(base, m + 4u, n + 0u, tacc[12] + bias0); store4(base, m + 4u, n + 4u, tacc[13] + bias1); if (NG > 2u) { store4(base, m + 4u, n + 8u, tacc[14] + bias2); } }
+  if (m + 5u < tp.mCount) { store4(base, m + 5u, n + 0u, tacc[15] + bias0); store4(base, m + 5u, n + 4u, tacc[16] + bias1); if (NG > 2u) { store4(base, m + 5u, n + 8u, tacc[17] + bias2); } }
+  if (m + 6u < tp.mCount) { store4(base, m + 6u, n + 0u, tacc[18] + bias0); store4(base, m + 6u, n + 4u, tacc[19] + bias1); if (NG > 2u) { store4(base, m + 6u, n + 8u, tacc[20] + bias2); } }
+  if (m + 7u < tp.mCount) { store4(base, m + 7u, n + 0u, tacc[21] + bias0); store4(base, m + 7u, n + 4u, tacc[22] + bias1); if (NG > 2u) { store4(base, m + 7u, n + 8u, tacc[23] + bias2); } }
+  if (m + 8u < tp.mCount) { store4(base, m + 8u, n + 0u, tacc[24] + bias0); store4(base, m + 8u, n + 4u, tacc[25] + bias1); if (NG > 2u) { store4(base, m + 8u, n + 8u, tacc[26] + bias2); } }
+  if (m + 9u < tp.mCount) { store4(base, m + 9u, n + 0u, tacc[27] + bias0); store4(base, m + 9u, n + 4u, tacc[28] + bias1); if (NG > 2u) { store4(base, m + 9u, n + 8u, tacc[29] + bias2); } }
+  if (m + 10u < tp.mCount) { store4(base, m + 10u, n + 0u, tacc[30] + bias0); store4(base, m + 10u, n + 4u, tacc[31] + bias1); if (NG > 2u) { store4(base, m + 10u, n + 8u, tacc[32] + bias2); } }
+  if (m + 11u < tp.mCount) { store4(base, m + 11u, n + 0u, tacc[33] + bias0); store4(base, m + 11u, n + 4u, tacc[34] + bias1); if (NG > 2u) { store4(base, m + 11u, n + 8u, tacc[35] + bias2); } }
+  if (m + 12u < tp.mCount) { store4(base, m + 12u, n + 0u, tacc[36] + bias0); store4(base, m + 12u, n + 4u, tacc[37] + bias1); if (NG > 2u) { store4(base, m + 12u, n + 8u, tacc[38] + bias2); } }
+  if (m + 13u < tp.mCount) { store4(base, m + 13u, n + 0u, tacc[39] + bias0); store4(base, m + 13u, n + 4u, tacc[40] + bias1); if (NG > 2u) { store4(base, m + 13u, n + 8u, tacc[41] + bias2); } }
+  if (m + 14u < tp.mCount) { store4(base, m + 14u, n + 0u, tacc[42] + bias0); store4(base, m + 14u, n + 4u, tacc[43] + bias1); if (NG > 2u) { store4(base, m + 14u, n + 8u, tacc[44] + bias2); } }
+  if (m + 15u < tp.mCount) { store4(base, m + 15u, n + 0u, tacc[45] + bias0); store4(base, m + 15u, n + 4u, tacc[46] + bias1); if (NG > 2u) { store4(base, m + 15u, n + 8u, tacc[47] + bias2); } }
 }
 
 // mm_tex4: mm_tex with vec4 output stores, for ldc, cBase and nCount multiples of 4 (every 4-column group of
@@ -360,13 +382,13 @@ fn row4(base: u32, row: u32, col: u32, v0: vec4f, v1: vec4f, v2: vec4f) {
   let o = (base + row * tp.ldc + col) >> 2u;
   tc4[o] = v0;
   if (col + 4u < tp.nCount) { tc4[o + 1u] = v1; }
-  if (col + 8u < tp.nCount) { tc4[o + 2u] = v2; }
+  if (NG > 2u && col + 8u < tp.nCount) { tc4[o + 2u] = v2; }
 }
 
 @compute @workgroup_size(8, 2)
 fn mm_tex4(@builtin(global_invocation_id) gid: vec3u) {
   if (!tex_tile(gid)) { return; }
-  let n = gid.x * 12u;
+  let n = gid.x * 4u * NG;
   let m = gid.y * 16u;
   let base = tp.cBase + gid.z * tp.cStride;
   let bias0 = bias4(n);

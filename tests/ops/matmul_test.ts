@@ -1,4 +1,11 @@
-import { linear, matmul, type MatmulPath, matmulPathSettings, setMatmulPath } from "../../src/ops/matmul.ts";
+import {
+  _texColumnGroups,
+  linear,
+  matmul,
+  type MatmulPath,
+  matmulPathSettings,
+  setMatmulPath,
+} from "../../src/ops/matmul.ts";
 import { fallbackCounts, traceDispatches } from "../../src/engine/dispatch_trace.ts";
 import { backward } from "../../src/engine/tape.ts";
 import { readAll, Tensor, tidy } from "../../src/engine/tensor.ts";
@@ -162,6 +169,24 @@ Deno.test("matmul[texture]: vec4 output stores (N % 4 == 0) at uneven M, K and p
     }
   });
   assert(labels.includes("matmul.mm_tex4") && labels.includes("matmul.mm_tex"), "both store variants ran");
+});
+
+Deno.test("matmul[texture]: both tile widths (16×8 and 16×12 columns per invocation) at uneven N", async () => {
+  // The host picks 16×8 tiles (NG = 2, 64 columns per workgroup) where 96-column workgroups would waste
+  // more than ~10% of the columns, else 16×12 (NG = 3). These N take each one with partial workgroups and
+  // partial column groups, with vec4 (N % 4 == 0) and scalar stores.
+  const cases = [[8, 2], [100, 2], [128, 2], [198, 2], [96, 3], [130, 3], [260, 3], [262, 3]] as const;
+  for (const [N, ng] of cases) assertEquals(_texColumnGroups(N), ng, `column groups for N = ${N}`);
+  assertEquals([_texColumnGroups(512), _texColumnGroups(768), _texColumnGroups(3072)], [2, 3, 3]);
+  await onPath("texture", async () => {
+    let seed = 1700;
+    for (const [transA, transB] of LAYOUTS) {
+      for (const [N] of cases) {
+        await check({ M: 35, N, K: 21, transA, transB, bias: N % 2 === 0 }, seed += 10, 2);
+      }
+      await check({ batchDims: [2], M: 19, N: 130, K: 13, transA, transB, sharedB: true }, seed += 10, 2);
+    }
+  });
 });
 
 Deno.test("matmul[texture]: chunking over batch, rows and columns when textures are small", async () => {
