@@ -59,7 +59,8 @@ async function _stat(path: string): Promise<Deno.FileInfo | null> {
   try {
     return await Deno.stat(path);
   } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return null;
+    // A path through a file ("file/sub") does not exist either; the caller then reports the file.
+    if (e instanceof Deno.errors.NotFound || e instanceof Deno.errors.NotADirectory) return null;
     throw e;
   }
 }
@@ -73,7 +74,10 @@ export async function checkOutputDir(dir: string): Promise<void> {
   if (st && !st.isDirectory) throw new PreflightError(`--output-dir ${dir} exists and is not a folder`);
   let parent = dir;
   while (!st && !(await _stat(parent))) {
-    const up = parent.replace(/\/+[^/]*\/*$/, "") || (parent.startsWith("/") ? "/" : ".");
+    // The folder holding `parent`: "a/b" → "a", "/a" → "/", and a bare relative name ("out") → ".".
+    const up = parent.includes("/")
+      ? parent.replace(/\/+[^/]*\/*$/, "") || (parent.startsWith("/") ? "/" : ".")
+      : ".";
     if (up === parent) break;
     parent = up;
   }
