@@ -1,5 +1,6 @@
 /**
- * LayerNorm, GELU and embedding at BERT-base shapes (8 sequences × 64 tokens, hidden 768, intermediate
+ * LayerNorm (alone, and after the residual add: unfused `layerNorm(add(a, b))` against the fused
+ * `addLayerNorm`), GELU and embedding at BERT-base shapes (8 sequences × 64 tokens, hidden 768, intermediate
  * 3072, cased vocabulary 28996). Each iteration encodes the op(s) 10 times and waits for the GPU once
  * (`sync`, ~10 ms on lavapipe): per-op time ≈ (time/iter − "sync only") / 10.
  * Run: `XDG_RUNTIME_DIR=/tmp deno bench -A bench/layers_bench.ts`.
@@ -10,7 +11,8 @@ import { backward } from "../src/engine/tape.ts";
 import { Tensor, tidy } from "../src/engine/tensor.ts";
 import { embedding } from "../src/ops/embedding.ts";
 import { gelu } from "../src/ops/gelu.ts";
-import { layerNorm } from "../src/ops/layernorm.ts";
+import { addLayerNorm, layerNorm } from "../src/ops/layernorm.ts";
+import { add } from "../src/ops/elementwise.ts";
 
 await initGpu();
 
@@ -44,6 +46,7 @@ function _clearGrads(...ts: Tensor[]): void {
 
 const x768 = _param(_rand(T * H, 1), [T, H], "x768");
 const g768 = Tensor.from(_rand(T * H, 2), [T, H], "f32", "g768").keep();
+const r768 = _param(_rand(T * H, 8), [T, H], "r768"); // the residual input
 const lnW = _param(_rand(H, 3), [H], "ln.weight");
 const lnB = _param(_rand(H, 4), [H], "ln.bias");
 const x3072 = _param(_rand(T * I, 5), [T, I], "x3072");
@@ -66,6 +69,36 @@ Deno.bench("layernorm forward+backward 512×768 ×10", { group: "layers" }, asyn
   _reps(() => {
     backward(layerNorm(x768, lnW, lnB, 1e-12), g768);
     _clearGrads(x768, lnW, lnB);
+  });
+  await gpu().sync();
+});
+
+Deno.bench("add + layernorm (unfused) forward 512×768 ×10", { group: "layers" }, async () => {
+  _reps(() => {
+    layerNorm(add(x768, r768), lnW, lnB, 1e-12);
+  });
+  await gpu().sync();
+});
+
+Deno.bench("addLayerNorm (fused) forward 512×768 ×10", { group: "layers" }, async () => {
+  _reps(() => {
+    addLayerNorm(x768, r768, lnW, lnB, 1e-12);
+  });
+  await gpu().sync();
+});
+
+Deno.bench("add + layernorm (unfused) forward+backward 512×768 ×10", { group: "layers" }, async () => {
+  _reps(() => {
+    backward(layerNorm(add(x768, r768), lnW, lnB, 1e-12), g768);
+    _clearGrads(x768, r768, lnW, lnB);
+  });
+  await gpu().sync();
+});
+
+Deno.bench("addLayerNorm (fused) forward+backward 512×768 ×10", { group: "layers" }, async () => {
+  _reps(() => {
+    backward(addLayerNorm(x768, r768, lnW, lnB, 1e-12), g768);
+    _clearGrads(x768, r768, lnW, lnB);
   });
   await gpu().sync();
 });

@@ -18,6 +18,13 @@
 //                    dbias (the second stage of the deterministic row reduction).
 //   forward4, backward_dx4, backward_params4
 //                    the same with vec4 loads, used when C % 4 == 0 (4× fewer memory operations).
+//   add_forward      residual add fused with forward: y = LayerNorm(a + b). Reads a and b, writes
+//                    s = a + b (the backward's x), y, mean and rstd in one workgroup per row. The sums run in
+//                    the same order as forward on s, so every output is bitwise what add then forward give.
+//   add_backward_dx  backward_dx that writes dx twice, to dx_a and dx_b (the gradients of a and b in a + b
+//                    are the same tensor, and the tape owns every gradient once): no copy kernels after it.
+//   add_forward4, add_backward_dx4
+//                    their vec4 variants (C % 4 == 0). backward_params(4) serves both paths.
 
 // Invocations per workgroup (row kernels stride over the row by WG; must be a power of two). The host picks
 // it per adapter: 8 (one SIMD group, cheap barriers) on CPU adapters such as lavapipe, 64 on GPUs.
@@ -257,4 +264,186 @@ fn backward_params4(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) 
   }
   p4_dw[c] = sw;
   p4_db[c] = sb;
+}
+
+// ---- residual add fused with LayerNorm (y = LayerNorm(a + b)) ----
+
+// add_forward bindings
+@group(0) @binding(0) var<storage, read> af_a: array<f32>;          // (R, C)
+@group(0) @binding(1) var<storage, read> af_b: array<f32>;          // (R, C)
+@group(0) @binding(2) var<storage, read> af_w: array<f32>;          // (C)
+@group(0) @binding(3) var<storage, read> af_bias: array<f32>;       // (C)
+@group(0) @binding(4) var<storage, read_write> af_y: array<f32>;    // (R, C)
+@group(0) @binding(5) var<storage, read_write> af_s: array<f32>;    // (R, C): a + b
+@group(0) @binding(6) var<storage, read_write> af_mean: array<f32>; // (R)
+@group(0) @binding(7) var<storage, read_write> af_rstd: array<f32>; // (R)
+@group(0) @binding(8) var<uniform> ap: Params;
+
+// add_backward_dx bindings
+@group(0) @binding(0) var<storage, read> ad_dy: array<f32>;            // (R, C)
+@group(0) @binding(1) var<storage, read> ad_x: array<f32>;             // (R, C): the saved a + b
+@group(0) @binding(2) var<storage, read> ad_w: array<f32>;             // (C)
+@group(0) @binding(3) var<storage, read> ad_mean: array<f32>;          // (R)
+@group(0) @binding(4) var<storage, read> ad_rstd: array<f32>;          // (R)
+@group(0) @binding(5) var<storage, read_write> ad_dxa: array<f32>;     // (R, C)
+@group(0) @binding(6) var<storage, read_write> ad_dxb: array<f32>;     // (R, C): equal to ad_dxa
+@group(0) @binding(7) var<storage, read_write> ad_partial: array<f32>; // (2, nblocks, C)
+@group(0) @binding(8) var<uniform> adp: Params;
+
+// add_forward4 bindings
+@group(0) @binding(0) var<storage, read> af4_a: array<vec4f>;          // (R, C/4)
+@group(0) @binding(1) var<storage, read> af4_b: array<vec4f>;          // (R, C/4)
+@group(0) @binding(2) var<storage, read> af4_w: array<vec4f>;          // (C/4)
+@group(0) @binding(3) var<storage, read> af4_bias: array<vec4f>;       // (C/4)
+@group(0) @binding(4) var<storage, read_write> af4_y: array<vec4f>;    // (R, C/4)
+@group(0) @binding(5) var<storage, read_write> af4_s: array<vec4f>;    // (R, C/4): a + b
+@group(0) @binding(6) var<storage, read_write> af4_mean: array<f32>;   // (R)
+@group(0) @binding(7) var<storage, read_write> af4_rstd: array<f32>;   // (R)
+
+// add_backward_dx4 bindings
+@group(0) @binding(0) var<storage, read> ad4_dy: array<vec4f>;            // (R, C/4)
+@group(0) @binding(1) var<storage, read> ad4_x: array<vec4f>;             // (R, C/4)
+@group(0) @binding(2) var<storage, read> ad4_w: array<vec4f>;             // (C/4)
+@group(0) @binding(3) var<storage, read> ad4_mean: array<f32>;            // (R)
+@group(0) @binding(4) var<storage, read> ad4_rstd: array<f32>;            // (R)
+@group(0) @binding(5) var<storage, read_write> ad4_dxa: array<vec4f>;     // (R, C/4)
+@group(0) @binding(6) var<storage, read_write> ad4_dxb: array<vec4f>;     // (R, C/4)
+@group(0) @binding(7) var<storage, read_write> ad4_partial: array<vec4f>; // (2, nblocks, C/4)
+
+@compute @workgroup_size(WG)
+fn add_forward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+               @builtin(local_invocation_id) lid3: vec3u) {
+  let row = wid.y * nwg.x + wid.x;
+  if (row >= ap.rows) { return; } // uniform per workgroup
+  let lid = lid3.x;
+  let C = ap.cols;
+  let base = row * C;
+  let shift = af_a[base] + af_b[base];
+  var s = 0.0;
+  for (var c = lid; c < C; c += WG) {
+    let v = af_a[base + c] + af_b[base + c];
+    af_s[base + c] = v; // read back below by this same invocation only
+    s += v - shift;
+  }
+  let m = wg_sum2(vec2f(s, 0.0), lid).x / f32(C);
+  var q = 0.0;
+  for (var c = lid; c < C; c += WG) {
+    let d = (af_s[base + c] - shift) - m;
+    q += d * d;
+  }
+  let rstd = 1.0 / sqrt(wg_sum2(vec2f(q, 0.0), lid).x / f32(C) + ap.eps);
+  for (var c = lid; c < C; c += WG) {
+    af_y[base + c] = ((af_s[base + c] - shift) - m) * rstd * af_w[c] + af_bias[c];
+  }
+  if (lid == 0u) {
+    af_mean[row] = shift + m;
+    af_rstd[row] = rstd;
+  }
+}
+
+@compute @workgroup_size(WG)
+fn add_backward_dx(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+                   @builtin(local_invocation_id) lid3: vec3u) {
+  let blk = wid.y * nwg.x + wid.x;
+  if (blk >= adp.nblocks) { return; } // uniform per workgroup
+  let lid = lid3.x;
+  let C = adp.cols;
+  let r0 = blk * adp.block_rows;
+  let r1 = min(r0 + adp.block_rows, adp.rows);
+  let pw = blk * C;
+  let pb = (adp.nblocks + blk) * C;
+  for (var c = lid; c < C; c += WG) {
+    ad_partial[pw + c] = 0.0;
+    ad_partial[pb + c] = 0.0;
+  }
+  for (var r = r0; r < r1; r++) {
+    let base = r * C;
+    let mean = ad_mean[r];
+    let rstd = ad_rstd[r];
+    var acc = vec2f(0.0);
+    for (var c = lid; c < C; c += WG) {
+      let gw = ad_dy[base + c] * ad_w[c];
+      acc += vec2f(gw, gw * (ad_x[base + c] - mean) * rstd);
+    }
+    let sums = wg_sum2(acc, lid) / f32(C);
+    for (var c = lid; c < C; c += WG) {
+      let g = ad_dy[base + c];
+      let xhat = (ad_x[base + c] - mean) * rstd;
+      let dx = rstd * (g * ad_w[c] - sums.x - xhat * sums.y);
+      ad_dxa[base + c] = dx;
+      ad_dxb[base + c] = dx;
+      ad_partial[pw + c] += g * xhat;
+      ad_partial[pb + c] += g;
+    }
+  }
+}
+
+@compute @workgroup_size(WG)
+fn add_forward4(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+                @builtin(local_invocation_id) lid3: vec3u) {
+  let row = wid.y * nwg.x + wid.x;
+  if (row >= ap.rows) { return; } // uniform per workgroup
+  let lid = lid3.x;
+  let C4 = ap.cols / 4u;
+  let base = row * C4;
+  let shift = vec4f(af4_a[base].x + af4_b[base].x);
+  var s = vec4f(0.0);
+  for (var c = lid; c < C4; c += WG) {
+    let v = af4_a[base + c] + af4_b[base + c];
+    af4_s[base + c] = v; // read back below by this same invocation only
+    s += v - shift;
+  }
+  let m = wg_sum2(vec2f(hsum(s), 0.0), lid).x / f32(ap.cols);
+  var q = vec4f(0.0);
+  for (var c = lid; c < C4; c += WG) {
+    let d = (af4_s[base + c] - shift) - m;
+    q += d * d;
+  }
+  let rstd = 1.0 / sqrt(wg_sum2(vec2f(hsum(q), 0.0), lid).x / f32(ap.cols) + ap.eps);
+  for (var c = lid; c < C4; c += WG) {
+    af4_y[base + c] = ((af4_s[base + c] - shift) - m) * rstd * af4_w[c] + af4_bias[c];
+  }
+  if (lid == 0u) {
+    af4_mean[row] = shift.x + m;
+    af4_rstd[row] = rstd;
+  }
+}
+
+@compute @workgroup_size(WG)
+fn add_backward_dx4(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+                    @builtin(local_invocation_id) lid3: vec3u) {
+  let blk = wid.y * nwg.x + wid.x;
+  if (blk >= adp.nblocks) { return; } // uniform per workgroup
+  let lid = lid3.x;
+  let C4 = adp.cols / 4u;
+  let r0 = blk * adp.block_rows;
+  let r1 = min(r0 + adp.block_rows, adp.rows);
+  let pw = blk * C4;
+  let pb = (adp.nblocks + blk) * C4;
+  for (var c = lid; c < C4; c += WG) {
+    ad4_partial[pw + c] = vec4f(0.0);
+    ad4_partial[pb + c] = vec4f(0.0);
+  }
+  for (var r = r0; r < r1; r++) {
+    let base = r * C4;
+    let mean = ad4_mean[r];
+    let rstd = ad4_rstd[r];
+    var a = vec4f(0.0);
+    var b = vec4f(0.0);
+    for (var c = lid; c < C4; c += WG) {
+      let gw = ad4_dy[base + c] * ad4_w[c];
+      a += gw;
+      b += gw * (ad4_x[base + c] - mean) * rstd;
+    }
+    let sums = wg_sum2(vec2f(hsum(a), hsum(b)), lid) / f32(adp.cols);
+    for (var c = lid; c < C4; c += WG) {
+      let g = ad4_dy[base + c];
+      let xhat = (ad4_x[base + c] - mean) * rstd;
+      let dx = rstd * (g * ad4_w[c] - sums.x - xhat * sums.y);
+      ad4_dxa[base + c] = dx;
+      ad4_dxb[base + c] = dx;
+      ad4_partial[pw + c] += g * xhat;
+      ad4_partial[pb + c] += g;
+    }
+  }
 }

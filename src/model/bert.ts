@@ -10,7 +10,7 @@
  */
 import { add } from "../ops/elementwise.ts";
 import { embedding } from "../ops/embedding.ts";
-import { layerNorm } from "../ops/layernorm.ts";
+import { addLayerNorm } from "../ops/layernorm.ts";
 import type { Tensor } from "../engine/tensor.ts";
 import {
   defaultInit,
@@ -105,15 +105,17 @@ export class BertForTokenClassification extends TokenClassifierBase<BertConfig> 
     const posIds = arangePositions(batch.batch, batch.seqLen);
     const typeIds = tokenTypes(batch, c.type_vocab_size);
     const e = "bert.embeddings";
-    let x = add(
-      add(
-        embedding(ids, this.table(`${e}.word_embeddings.weight`), c.pad_token_id),
-        embedding(posIds, this.p(`${e}.position_embeddings.weight`)),
+    let x = this.drop(
+      addLayerNorm(
+        add(
+          embedding(ids, this.table(`${e}.word_embeddings.weight`), c.pad_token_id),
+          embedding(posIds, this.p(`${e}.position_embeddings.weight`)),
+        ),
+        embedding(typeIds, this.p(`${e}.token_type_embeddings.weight`)),
+        this.p(`${e}.LayerNorm.weight`),
+        this.p(`${e}.LayerNorm.bias`),
+        c.layer_norm_eps,
       ),
-      embedding(typeIds, this.p(`${e}.token_type_embeddings.weight`)),
-    );
-    x = this.drop(
-      layerNorm(x, this.p(`${e}.LayerNorm.weight`), this.p(`${e}.LayerNorm.bias`), c.layer_norm_eps),
       c.hidden_dropout_prob,
     );
     for (let i = 0; i < c.num_hidden_layers; i++) x = bertLayer(this, `bert.encoder.layer.${i}`, x, mask, c);

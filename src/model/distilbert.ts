@@ -10,10 +10,9 @@
  * @module
  */
 import { attention } from "../ops/attention.ts";
-import { add } from "../ops/elementwise.ts";
 import { embedding } from "../ops/embedding.ts";
 import { gelu } from "../ops/gelu.ts";
-import { layerNorm } from "../ops/layernorm.ts";
+import { addLayerNorm } from "../ops/layernorm.ts";
 import { linear } from "../ops/matmul.ts";
 import type { Tensor } from "../engine/tensor.ts";
 import {
@@ -195,12 +194,14 @@ export class DistilBertForTokenClassification extends TokenClassifierBase<Distil
     const { ids, mask } = batchInputs(batch, c.vocab_size, c.max_position_embeddings);
     const posIds = arangePositions(batch.batch, batch.seqLen);
     const e = "distilbert.embeddings";
-    let x = add(
-      embedding(ids, this.table(`${e}.word_embeddings.weight`), c.pad_token_id),
-      embedding(posIds, this.p(`${e}.position_embeddings.weight`)),
-    );
-    x = this.drop(
-      layerNorm(x, this.p(`${e}.LayerNorm.weight`), this.p(`${e}.LayerNorm.bias`), eps),
+    let x = this.drop(
+      addLayerNorm(
+        embedding(ids, this.table(`${e}.word_embeddings.weight`), c.pad_token_id),
+        embedding(posIds, this.p(`${e}.position_embeddings.weight`)),
+        this.p(`${e}.LayerNorm.weight`),
+        this.p(`${e}.LayerNorm.bias`),
+        eps,
+      ),
       c.dropout,
     );
     for (let i = 0; i < c.n_layers; i++) x = this.#block(`distilbert.transformer.layer.${i}`, x, mask);
@@ -220,14 +221,15 @@ export class DistilBertForTokenClassification extends TokenClassifierBase<Distil
       c.n_heads,
       { dropoutP: attnP, seed: attnP > 0 ? this.seeds.next() : 0 },
     );
-    const sa = layerNorm(
-      add(lin(ctx, "attention.out_lin"), x),
+    const sa = addLayerNorm(
+      lin(ctx, "attention.out_lin"),
+      x,
       p("sa_layer_norm.weight"),
       p("sa_layer_norm.bias"),
       eps,
     );
     const ffn = this.drop(lin(gelu(lin(sa, "ffn.lin1")), "ffn.lin2"), c.dropout);
-    return layerNorm(add(ffn, sa), p("output_layer_norm.weight"), p("output_layer_norm.bias"), eps);
+    return addLayerNorm(ffn, sa, p("output_layer_norm.weight"), p("output_layer_norm.bias"), eps);
   }
 }
 

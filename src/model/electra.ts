@@ -9,7 +9,7 @@
  */
 import { add } from "../ops/elementwise.ts";
 import { embedding } from "../ops/embedding.ts";
-import { layerNorm } from "../ops/layernorm.ts";
+import { addLayerNorm } from "../ops/layernorm.ts";
 import { linear } from "../ops/matmul.ts";
 import type { Tensor } from "../engine/tensor.ts";
 import {
@@ -114,15 +114,17 @@ export class ElectraForTokenClassification extends TokenClassifierBase<ElectraCo
     const posIds = arangePositions(batch.batch, batch.seqLen);
     const typeIds = tokenTypes(batch, c.type_vocab_size);
     const e = "electra.embeddings";
-    let x = add(
-      add(
-        embedding(ids, this.table(`${e}.word_embeddings.weight`), c.pad_token_id),
-        embedding(typeIds, this.p(`${e}.token_type_embeddings.weight`)),
+    let x = this.drop(
+      addLayerNorm(
+        add(
+          embedding(ids, this.table(`${e}.word_embeddings.weight`), c.pad_token_id),
+          embedding(typeIds, this.p(`${e}.token_type_embeddings.weight`)),
+        ),
+        embedding(posIds, this.p(`${e}.position_embeddings.weight`)),
+        this.p(`${e}.LayerNorm.weight`),
+        this.p(`${e}.LayerNorm.bias`),
+        c.layer_norm_eps,
       ),
-      embedding(posIds, this.p(`${e}.position_embeddings.weight`)),
-    );
-    x = this.drop(
-      layerNorm(x, this.p(`${e}.LayerNorm.weight`), this.p(`${e}.LayerNorm.bias`), c.layer_norm_eps),
       c.hidden_dropout_prob,
     );
     if (c.embedding_size !== c.hidden_size) {

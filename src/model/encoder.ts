@@ -8,10 +8,10 @@
  */
 import { attention } from "../ops/attention.ts";
 import { crossEntropy } from "../ops/cross_entropy.ts";
-import { add, reshape } from "../ops/elementwise.ts";
+import { reshape } from "../ops/elementwise.ts";
 import { checkIds } from "../ops/embedding.ts";
 import { gelu } from "../ops/gelu.ts";
-import { layerNorm } from "../ops/layernorm.ts";
+import { addLayerNorm } from "../ops/layernorm.ts";
 import { linear } from "../ops/matmul.ts";
 import { Tensor } from "../engine/tensor.ts";
 import type { DropoutSeeds } from "../ops/dropout.ts";
@@ -98,15 +98,16 @@ export function bertLayerOutput(
     linear(ctx, p("attention.output.dense.weight"), p("attention.output.dense.bias")),
     c.hidden_dropout_prob,
   );
-  const h = layerNorm(
-    add(ao, x),
+  const h = addLayerNorm(
+    ao,
+    x,
     p("attention.output.LayerNorm.weight"),
     p("attention.output.LayerNorm.bias"),
     c.layer_norm_eps,
   );
   const inter = gelu(linear(h, p("intermediate.dense.weight"), p("intermediate.dense.bias")));
   const o = m.drop(linear(inter, p("output.dense.weight"), p("output.dense.bias")), c.hidden_dropout_prob);
-  return layerNorm(add(o, h), p("output.LayerNorm.weight"), p("output.LayerNorm.bias"), c.layer_norm_eps);
+  return addLayerNorm(o, h, p("output.LayerNorm.weight"), p("output.LayerNorm.bias"), c.layer_norm_eps);
 }
 
 /**

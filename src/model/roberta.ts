@@ -10,7 +10,7 @@
  */
 import { add } from "../ops/elementwise.ts";
 import { embedding } from "../ops/embedding.ts";
-import { layerNorm } from "../ops/layernorm.ts";
+import { addLayerNorm } from "../ops/layernorm.ts";
 import { Tensor } from "../engine/tensor.ts";
 import {
   ConfigError,
@@ -163,15 +163,17 @@ export class RobertaForTokenClassification extends TokenClassifierBase<RobertaCo
     );
     const typeIds = tokenTypes(batch, c.type_vocab_size);
     const e = "roberta.embeddings";
-    let x = add(
-      add(
-        embedding(ids, this.table(`${e}.word_embeddings.weight`), pad),
-        embedding(typeIds, this.p(`${e}.token_type_embeddings.weight`)),
+    let x = this.drop(
+      addLayerNorm(
+        add(
+          embedding(ids, this.table(`${e}.word_embeddings.weight`), pad),
+          embedding(typeIds, this.p(`${e}.token_type_embeddings.weight`)),
+        ),
+        embedding(posIds, this.p(`${e}.position_embeddings.weight`), pad),
+        this.p(`${e}.LayerNorm.weight`),
+        this.p(`${e}.LayerNorm.bias`),
+        c.layer_norm_eps,
       ),
-      embedding(posIds, this.p(`${e}.position_embeddings.weight`), pad),
-    );
-    x = this.drop(
-      layerNorm(x, this.p(`${e}.LayerNorm.weight`), this.p(`${e}.LayerNorm.bias`), c.layer_norm_eps),
       c.hidden_dropout_prob,
     );
     for (let i = 0; i < c.num_hidden_layers; i++) {

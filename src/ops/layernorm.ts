@@ -1,6 +1,7 @@
 /**
  * LayerNorm over the last dimension (PyTorch `nn.LayerNorm` semantics: biased variance, eps inside the
- * square root) with its backward rule. Kernels: `kernels/layernorm.wgsl`.
+ * square root) with its backward rule, and the residual add fused into it ({@link addLayerNorm}, the
+ * `LayerNorm(hidden + input)` of every BERT-style layer). Kernels: `kernels/layernorm.wgsl`.
  * @module
  */
 import src from "../../kernels/layernorm.wgsl" with { type: "text" };
@@ -42,14 +43,7 @@ function _params(rows: number, cols: number, eps: number, blockRows: number, nbl
  * 1/std for the backward, which reduces dweight and dbias over rows deterministically on the GPU.
  */
 export function layerNorm(x: Tensor, weight: Tensor, bias: Tensor, eps: number): Tensor {
-  const C = x.shape[x.shape.length - 1];
-  if (x.shape.length === 0 || C === 0) throw new RangeError(`layerNorm: ${x} has no last dimension`);
-  if (weight.size !== C || bias.size !== C) {
-    throw new RangeError(`layerNorm: ${weight} and ${bias} must have ${C} elements to match ${x}`);
-  }
-  if (x.dtype !== "f32") throw new TypeError(`layerNorm: ${x} must be f32`);
-  if (!(eps >= 0)) throw new RangeError(`layerNorm: eps must be >= 0, got ${eps}`);
-  const rows = x.size / C;
+  const { C, rows } = _check(x, weight, bias, eps, "layerNorm");
   const y = Tensor.empty(x.shape, "f32", "layernorm.y");
   const mean = Tensor.empty([rows], "f32", "layernorm.mean");
   const rstd = Tensor.empty([rows], "f32", "layernorm.rstd");
@@ -72,6 +66,57 @@ export function layerNorm(x: Tensor, weight: Tensor, bias: Tensor, eps: number):
   );
 }
 
+/**
+ * `layerNorm(a + b, weight, bias, eps)` in one kernel: the residual add of a BERT-style layer fused into
+ * its LayerNorm. `a` and `b` have the same shape (..., C). The kernel writes `a + b` beside `y` for the
+ * backward (it is freed at once when no gradient is recorded); the backward writes the one gradient of
+ * `a + b` straight into both inputs' gradients (no copy kernels). Bitwise equal to `layerNorm(add(a, b),
+ * weight, bias, eps)` forward and backward: the same sums in the same order.
+ */
+export function addLayerNorm(a: Tensor, b: Tensor, weight: Tensor, bias: Tensor, eps: number): Tensor {
+  if (a.shape.length !== b.shape.length || a.shape.some((d, i) => d !== b.shape[i])) {
+    throw new RangeError(`addLayerNorm: ${a} and ${b} differ in shape`);
+  }
+  if (b.dtype !== "f32") throw new TypeError(`addLayerNorm: ${b} must be f32`);
+  const { C, rows } = _check(a, weight, bias, eps, "addLayerNorm");
+  const y = Tensor.empty(a.shape, "f32", "layernorm.y");
+  const sum = Tensor.empty(a.shape, "f32", "layernorm.sum"); // (..., C): a + b, the backward's x
+  const mean = Tensor.empty([rows], "f32", "layernorm.mean");
+  const rstd = Tensor.empty([rows], "f32", "layernorm.rstd");
+  gpu().dispatch({
+    label: "layernorm.add_forward",
+    code: src,
+    entryPoint: C % 4 === 0 ? "add_forward4" : "add_forward",
+    inputs: [_res4(a), _res4(b), _res4(weight), _res4(bias)],
+    outputs: [_res4(y), _res4(sum), mean.res, rstd.res],
+    params: _params(rows, C, eps, 0, 0),
+    workgroups: splitGrid(rows),
+    constants: { WG: _wg() },
+  });
+  return record(
+    y,
+    "add_layernorm",
+    [a, b, weight, bias],
+    (g) => _layerNormBackward(g, sum, weight, mean, rstd, eps, true),
+    [sum, mean, rstd],
+  );
+}
+
+function _check(x: Tensor, weight: Tensor, bias: Tensor, eps: number, op: string) {
+  const C = x.shape[x.shape.length - 1];
+  if (x.shape.length === 0 || C === 0) throw new RangeError(`${op}: ${x} has no last dimension`);
+  if (weight.size !== C || bias.size !== C) {
+    throw new RangeError(`${op}: ${weight} and ${bias} must have ${C} elements to match ${x}`);
+  }
+  if (x.dtype !== "f32") throw new TypeError(`${op}: ${x} must be f32`);
+  if (!(eps >= 0)) throw new RangeError(`${op}: eps must be >= 0, got ${eps}`);
+  return { C, rows: x.size / C };
+}
+
+/**
+ * The LayerNorm backward: [dx, dweight, dbias], or with `dual` (the fused residual add) [dx, dx again in
+ * its own buffer, dweight, dbias].
+ */
 function _layerNormBackward(
   g: Tensor,
   x: Tensor,
@@ -79,6 +124,7 @@ function _layerNormBackward(
   mean: Tensor,
   rstd: Tensor,
   eps: number,
+  dual = false,
 ): Tensor[] {
   const C = weight.size;
   const rows = x.size / C;
@@ -87,15 +133,17 @@ function _layerNormBackward(
   const params = _params(rows, C, eps, blockRows, nblocks);
   const wg = _wg();
   const dx = Tensor.empty(x.shape, "f32", "layernorm.dx");
+  const dx2 = dual ? Tensor.empty(x.shape, "f32", "layernorm.dx") : null;
   const partial = Tensor.empty([2, nblocks, C], "f32", "layernorm.partial");
   const dw = Tensor.empty([C], "f32", "layernorm.dweight");
   const db = Tensor.empty([C], "f32", "layernorm.dbias");
+  const v4 = C % 4 === 0 ? "4" : "";
   gpu().dispatch({
-    label: "layernorm.backward_dx",
+    label: dual ? "layernorm.add_backward_dx" : "layernorm.backward_dx",
     code: src,
-    entryPoint: C % 4 === 0 ? "backward_dx4" : "backward_dx",
+    entryPoint: `${dual ? "add_" : ""}backward_dx${v4}`,
     inputs: [_res4(g), _res4(x), _res4(weight), mean.res, rstd.res],
-    outputs: [_res4(dx), _res4(partial)],
+    outputs: dx2 ? [_res4(dx), _res4(dx2), _res4(partial)] : [_res4(dx), _res4(partial)],
     params,
     workgroups: splitGrid(nblocks),
     constants: { WG: wg },
@@ -103,7 +151,7 @@ function _layerNormBackward(
   gpu().dispatch({
     label: "layernorm.backward_params",
     code: src,
-    entryPoint: C % 4 === 0 ? "backward_params4" : "backward_params",
+    entryPoint: `backward_params${v4}`,
     inputs: [_res4(partial)],
     outputs: [_res4(dw), _res4(db)],
     params,
@@ -111,5 +159,5 @@ function _layerNormBackward(
     constants: { WG: wg },
   });
   partial.dispose();
-  return [dx, dw, db];
+  return dx2 ? [dx, dx2, dw, db] : [dx, dw, db];
 }
