@@ -1,5 +1,5 @@
 // Elementwise kernels and row reductions: fill, copy, add, accumulate, scale, multiply, bias add and the
-// bias-gradient column sum.
+// bias-gradient column sum (sum_rows; sum_rows4_partial / sum_rows4_finish for vec4 rows).
 //
 // Contract: every entry point OVERWRITES its output except `accumulate`, which ADDS into `out`
 // (out += a). Tensors are contiguous row-major f32. The 1-D grid is split over x/y (see splitGrid): the
@@ -83,4 +83,46 @@ fn sum_rows(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec
   var s = 0.0;
   for (var r = 0u; r < p1.rows; r++) { s += a[r * p1.cols + c]; }
   out1[c] = s;
+}
+
+// ---- sum_rows4: the bias-gradient column sum over vec4 columns (cols % 4 == 0), in two passes -----------
+// sum_rows spreads only `cols` invocations (3 workgroups at cols = 768) over `rows` serial loads; this splits
+// the rows into chunks so every core works: sum_rows4_partial writes part[y, c] = Σ a[r, c] over the rows
+// r of chunk y (in order), sum_rows4_finish writes out[c] = Σ_y part[y, c] (in chunk order). With one chunk
+// the partial pass writes `out` itself (then the sum is sum_rows' order exactly). Both OVERWRITE their output.
+// Parameters are read as rs_u[gid.x >> 31] (element 0; an opaque index, see matmul.wgsl's UNIFORMS note:
+// `rows` and `chunks` bound loops, and a constant-offset load would compile a variant per row count).
+struct RowSumParams {
+  cols4: u32,   // vec4 columns of a row
+  rows: u32,    // rows of a
+  chunk: u32,   // rows per chunk
+  chunks: u32,  // chunks (rows of part)
+}
+
+@group(0) @binding(0) var<storage, read> rs_in: array<vec4f>;          // (rows, cols4) or part (chunks, cols4)
+@group(0) @binding(1) var<storage, read_write> rs_out: array<vec4f>;   // part (chunks, cols4) or out (cols4)
+@group(0) @binding(2) var<uniform> rs_u: array<RowSumParams, 2>;       // element 0
+
+// Grid: (⌈cols4 / 64⌉, chunks).
+@compute @workgroup_size(64)
+fn sum_rows4_partial(@builtin(global_invocation_id) gid: vec3u, @builtin(workgroup_id) wid: vec3u) {
+  let p = rs_u[gid.x >> 31u];
+  let c = gid.x;
+  if (c >= p.cols4) { return; }
+  let r0 = wid.y * p.chunk;
+  let r1 = min(r0 + p.chunk, p.rows);
+  var s = vec4f(0.0);
+  for (var r = r0; r < r1; r++) { s += rs_in[r * p.cols4 + c]; }
+  rs_out[wid.y * p.cols4 + c] = s;
+}
+
+// Grid: (⌈cols4 / 64⌉).
+@compute @workgroup_size(64)
+fn sum_rows4_finish(@builtin(global_invocation_id) gid: vec3u) {
+  let p = rs_u[gid.x >> 31u];
+  let c = gid.x;
+  if (c >= p.cols4) { return; }
+  var s = vec4f(0.0);
+  for (var y = 0u; y < p.chunks; y++) { s += rs_in[y * p.cols4 + c]; }
+  rs_out[c] = s;
 }

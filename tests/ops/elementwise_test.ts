@@ -2,6 +2,8 @@ import { add, biasAdd, fill, mul, scale, sumRows } from "../../src/ops/elementwi
 import { backward } from "../../src/engine/tape.ts";
 import { Tensor, tidy } from "../../src/engine/tensor.ts";
 import { assertClose, dot, f64, finiteDiff, randn, setupGpu } from "../_util.ts";
+import { assertEquals } from "../_assert.ts";
+import { traceDispatches } from "../../src/engine/dispatch_trace.ts";
 
 await setupGpu();
 const TOL = { atol: 1e-6, rtol: 1e-6 };
@@ -41,4 +43,25 @@ Deno.test("elementwise: biasAdd and sumRows match CPU; backward equals finite di
       "dx",
     );
   });
+});
+
+Deno.test("elementwise: sumRows over vec4 rows in row chunks (one and several chunks) matches CPU", async () => {
+  // cols % 4 == 0 takes sum_rows4_partial (+ sum_rows4_finish when rows > 16); other widths sum_rows.
+  const shapes: [number, number][] = [[1, 4], [7, 36], [16, 772], [17, 772], [513, 260], [1000, 12], [37, 9]];
+  const { labels } = await traceDispatches(async () => {
+    let seed = 40;
+    for (const [R, C] of shapes) {
+      await tidy(async () => {
+        const x = randn(R * C, seed++);
+        const sums = new Float64Array(C);
+        for (let i = 0; i < R * C; i++) sums[i % C] += x[i];
+        const got = await sumRows(Tensor.from(x, [R, C])).read();
+        assertClose(got, sums, { atol: 1e-5 * Math.sqrt(R), rtol: 1e-5 }, `sumRows ${R}×${C}`);
+      });
+    }
+  });
+  const count = (l: string) => labels.filter((x) => x === l).length;
+  assertEquals(count("elementwise.sum_rows4_partial"), 6, labels.join());
+  assertEquals(count("elementwise.sum_rows4_finish"), 3, labels.join()); // 17, 513 and 1000 rows
+  assertEquals(count("elementwise.sum_rows"), 1, labels.join()); // 37×9
 });
