@@ -126,3 +126,52 @@ fn sum_rows4_finish(@builtin(global_invocation_id) gid: vec3u) {
   for (var y = 0u; y < p.chunks; y++) { s += rs_in[y * p.cols4 + c]; }
   rs_out[c] = s;
 }
+
+// ---- split_cols3 / concat_cols3: (rows, 3·c4) ↔ three (rows, c4) tensors, in vec4s -----------------------
+// The fused Q/K/V projection's output is split into the three (B, T, H) inputs of attention, and the three
+// gradients are concatenated back (src/model/fused_qkv.ts). Both OVERWRITE their outputs. Grid: the 1-D
+// elementwise grid over rows·c4 (linear index i = row·c4 + column); parameters read as cs_u[wid.z] (element
+// 0: an opaque index, see adamw.wgsl's UNIFORMS note).
+struct ColsParams {
+  rows: u32,  // rows of every tensor
+  c4: u32,    // vec4 columns of one part (the whole has 3·c4)
+  pad0: u32,
+  pad1: u32,
+}
+
+@group(0) @binding(0) var<storage, read> cs_whole: array<vec4f>;          // split: (rows, 3·c4)
+@group(0) @binding(1) var<storage, read_write> cs_part0: array<vec4f>;    // split: (rows, c4)
+@group(0) @binding(2) var<storage, read_write> cs_part1: array<vec4f>;    // split: (rows, c4)
+@group(0) @binding(3) var<storage, read_write> cs_part2: array<vec4f>;    // split: (rows, c4)
+@group(0) @binding(4) var<uniform> cs_u: array<ColsParams, 2>;            // element 0
+
+@compute @workgroup_size(256)
+fn split_cols3(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+               @builtin(local_invocation_id) lid: vec3u) {
+  let p = cs_u[wid.z];
+  let i = linear(wid, nwg, lid);
+  if (i >= p.rows * p.c4) { return; }
+  let r = i / p.c4;
+  let at = i + 2u * r * p.c4; // r·3c4 + (i − r·c4)
+  cs_part0[i] = cs_whole[at];
+  cs_part1[i] = cs_whole[at + p.c4];
+  cs_part2[i] = cs_whole[at + 2u * p.c4];
+}
+
+@group(0) @binding(0) var<storage, read> cc_part0: array<vec4f>;          // concat: (rows, c4)
+@group(0) @binding(1) var<storage, read> cc_part1: array<vec4f>;          // concat: (rows, c4)
+@group(0) @binding(2) var<storage, read> cc_part2: array<vec4f>;          // concat: (rows, c4)
+@group(0) @binding(3) var<storage, read_write> cc_whole: array<vec4f>;    // concat: (rows, 3·c4)
+
+@compute @workgroup_size(256)
+fn concat_cols3(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+                @builtin(local_invocation_id) lid: vec3u) {
+  let p = cs_u[wid.z];
+  let i = linear(wid, nwg, lid);
+  if (i >= p.rows * p.c4) { return; }
+  let r = i / p.c4;
+  let at = i + 2u * r * p.c4;
+  cc_whole[at] = cc_part0[i];
+  cc_whole[at + p.c4] = cc_part1[i];
+  cc_whole[at + 2u * p.c4] = cc_part2[i];
+}

@@ -6,7 +6,6 @@
  * classification head (dropout, linear, CrossEntropy with ignore_index −100).
  * @module
  */
-import { attention } from "../ops/attention.ts";
 import { crossEntropy } from "../ops/cross_entropy.ts";
 import { reshape } from "../ops/elementwise.ts";
 import { checkIds } from "../ops/embedding.ts";
@@ -16,6 +15,7 @@ import { linear } from "../ops/matmul.ts";
 import { Tensor } from "../engine/tensor.ts";
 import type { DropoutSeeds } from "../ops/dropout.ts";
 import type { TokenBatch, TokenClassifierOutput } from "./classifier.ts";
+import { type Projection, qkvAttention } from "./fused_qkv.ts";
 
 /** What a layer function needs from its model: parameters by name, dropout, mode and seeds. */
 export interface LayerHost {
@@ -70,11 +70,12 @@ export function bertLayer(
   c: BertLayerConfig,
 ): Tensor {
   const p = (s: string) => m.p(`${prefix}.${s}`);
-  const q = linear(x, p("attention.self.query.weight"), p("attention.self.query.bias"));
-  const k = linear(x, p("attention.self.key.weight"), p("attention.self.key.bias"));
-  const v = linear(x, p("attention.self.value.weight"), p("attention.self.value.bias"));
+  const proj = (
+    name: string,
+  ): Projection => [p(`attention.self.${name}.weight`), p(`attention.self.${name}.bias`)];
   const attnP = m.training ? c.attention_probs_dropout_prob : 0;
-  const ctx = attention(q, k, v, mask, c.num_attention_heads, {
+  // Q, K and V as one [3h, h] product (src/model/fused_qkv.ts); the parameters keep their HF names.
+  const ctx = qkvAttention(x, proj("query"), proj("key"), proj("value"), mask, c.num_attention_heads, {
     dropoutP: attnP,
     seed: attnP > 0 ? m.seeds.next() : 0,
   });

@@ -148,3 +148,49 @@ export function reshape(x: Tensor, shape: readonly number[]): Tensor {
   const out = Tensor.view(x, shape);
   return record(out, "reshape", [x], (g) => [copy(g, x.shape)]);
 }
+
+function _cols3(
+  entry: "split_cols3" | "concat_cols3",
+  inputs: Tensor[],
+  outputs: Tensor[],
+  rows: number,
+  c4: number,
+) {
+  gpu().dispatch({
+    label: `elementwise.${entry}`,
+    code: src,
+    entryPoint: entry,
+    inputs: inputs.map((t) => t.res),
+    outputs: outputs.map((t) => t.res),
+    params: [rows, c4, 0, 0],
+    workgroups: splitGrid(Math.ceil((rows * c4) / 256)),
+  });
+}
+
+/**
+ * Splits `x` (..., 3·C) into its three column blocks (..., C) (not recorded; C % 4 == 0). The inverse of
+ * {@link concatCols3}.
+ */
+export function splitCols3(x: Tensor, names: [string, string, string]): [Tensor, Tensor, Tensor] {
+  const whole = x.shape[x.shape.length - 1];
+  const C = whole / 3;
+  if (!Number.isInteger(C) || C % 4 !== 0) {
+    throw new RangeError(`splitCols3: ${x} must end in 3·C with C a multiple of 4`);
+  }
+  const shape = [...x.shape.slice(0, -1), C];
+  const parts = names.map((n) => Tensor.empty(shape, "f32", n)) as [Tensor, Tensor, Tensor];
+  _cols3("split_cols3", [x], parts, x.size / whole, C / 4);
+  return parts;
+}
+
+/** Concatenates three (..., C) tensors along the last dimension into (..., 3·C) (not recorded; C % 4 == 0). */
+export function concatCols3(parts: [Tensor, Tensor, Tensor], name = "concat_cols3"): Tensor {
+  const [a, b, c] = parts;
+  const C = a.shape[a.shape.length - 1];
+  if (C % 4 !== 0 || b.size !== a.size || c.size !== a.size) {
+    throw new RangeError(`concatCols3: ${a}, ${b}, ${c} must have one shape ending in a multiple of 4`);
+  }
+  const out = Tensor.empty([...a.shape.slice(0, -1), 3 * C], "f32", name);
+  _cols3("concat_cols3", parts, [out], a.size / C, C / 4);
+  return out;
+}
