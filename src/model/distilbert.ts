@@ -9,7 +9,7 @@
  * dropout is `config.dropout` (`seq_classif_dropout` is for sequence classification only).
  * @module
  */
-import { attention } from "../ops/attention.ts";
+import { type Projection, qkvAttention } from "./fused_qkv.ts";
 import { embedding } from "../ops/embedding.ts";
 import { gelu } from "../ops/gelu.ts";
 import { addLayerNorm } from "../ops/layernorm.ts";
@@ -213,14 +213,12 @@ export class DistilBertForTokenClassification extends TokenClassifierBase<Distil
     const p = (s: string) => this.p(`${prefix}.${s}`);
     const lin = (h: Tensor, m: string) => linear(h, p(`${m}.weight`), p(`${m}.bias`));
     const attnP = this.training ? c.attention_dropout : 0;
-    const ctx = attention(
-      lin(x, "attention.q_lin"),
-      lin(x, "attention.k_lin"),
-      lin(x, "attention.v_lin"),
-      mask,
-      c.n_heads,
-      { dropoutP: attnP, seed: attnP > 0 ? this.seeds.next() : 0 },
-    );
+    const proj = (m: string): Projection => [p(`attention.${m}.weight`), p(`attention.${m}.bias`)];
+    // q_lin, k_lin and v_lin as one [3h, h] product (src/model/fused_qkv.ts); names unchanged.
+    const ctx = qkvAttention(x, proj("q_lin"), proj("k_lin"), proj("v_lin"), mask, c.n_heads, {
+      dropoutP: attnP,
+      seed: attnP > 0 ? this.seeds.next() : 0,
+    });
     const sa = addLayerNorm(
       lin(ctx, "attention.out_lin"),
       x,
