@@ -117,13 +117,14 @@ function _gemm(g: _Gemm): Tensor {
 const _TM = 16, _WG_M = 2 * _TM, _WG_N = 8 * 12;
 
 /**
- * Column groups of 4 per mm_tex invocation (the NG override): 3 (16×12 tiles, 96 columns per workgroup) is
- * the faster tile where it wastes nothing; 2 (16×8, 64 columns) when the columns padded to 96 would cost
- * more than ~10% over those padded to 64 (N = 128: 192 vs 128; N = 512: 576 vs 512). Measured on lavapipe:
- * 1024×128·128×128 17.7 → 19.9 GFLOP/s, 1024×128·128×512 27.7 → 34.2; N = 768 and 3072 keep 16×12.
+ * Columns of C per mm_tex invocation for a product N columns wide (the kernel's NG override is this / 4):
+ * 12 (16×12 tiles, 96 columns per workgroup) where it wastes nothing; 8 (16×8, 64 columns) when the
+ * columns padded to 96 would cost more than ~10% over those padded to 64 (N = 128: 192 vs 128; N = 512:
+ * 576 vs 512). Measured on lavapipe: 1024×128·128×128 17.7 → 19.9 GFLOP/s, 1024×128·128×512 27.7 → 34.2;
+ * N = 768 and 3072 keep 16×12 (16×8 measured 0.9–1.0× there).
  */
-export function _texColumnGroups(N: number): 2 | 3 {
-  return _roundUp(N, 64) * 1.1 < _roundUp(N, 96) ? 2 : 3;
+export function textureTileColumns(N: number): 8 | 12 {
+  return _roundUp(N, 64) * 1.1 < _roundUp(N, 96) ? 8 : 12;
 }
 
 const _textures = new Map<string, GPUTexture>();
@@ -401,7 +402,7 @@ function _gemmTex(g: _Gemm, out: Tensor): boolean {
   // offsets and column counts, chunks being multiples of the workgroup's 64 or 96 columns); otherwise scalar stores.
   const entryPoint = N % 4 === 0 ? "mm_tex4" : "mm_tex";
   const mChunk = Math.min(M, Math.floor(L / _WG_M) * _WG_M);
-  const ng = _texColumnGroups(N);
+  const ng = textureTileColumns(N) / 4;
   const wgN = 8 * 4 * ng;
   const nChunk = Math.min(N, Math.floor(L / wgN) * wgN);
   // Texture rows one batch entry needs in each operand's texture.

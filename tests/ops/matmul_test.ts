@@ -1,10 +1,10 @@
 import {
-  _texColumnGroups,
   linear,
   matmul,
   type MatmulPath,
   matmulPathSettings,
   setMatmulPath,
+  textureTileColumns,
 } from "../../src/ops/matmul.ts";
 import { fallbackCounts, traceDispatches } from "../../src/engine/dispatch_trace.ts";
 import { backward } from "../../src/engine/tape.ts";
@@ -175,9 +175,9 @@ Deno.test("matmul[texture]: both tile widths (16×8 and 16×12 columns per invoc
   // The host picks 16×8 tiles (NG = 2, 64 columns per workgroup) where 96-column workgroups would waste
   // more than ~10% of the columns, else 16×12 (NG = 3). These N take each one with partial workgroups and
   // partial column groups, with vec4 (N % 4 == 0) and scalar stores.
-  const cases = [[8, 2], [100, 2], [128, 2], [198, 2], [96, 3], [130, 3], [260, 3], [262, 3]] as const;
-  for (const [N, ng] of cases) assertEquals(_texColumnGroups(N), ng, `column groups for N = ${N}`);
-  assertEquals([_texColumnGroups(512), _texColumnGroups(768), _texColumnGroups(3072)], [2, 3, 3]);
+  const cases = [[8, 8], [100, 8], [128, 8], [198, 8], [96, 12], [130, 12], [260, 12], [262, 12]] as const;
+  for (const [N, cols] of cases) assertEquals(textureTileColumns(N), cols, `tile columns for N = ${N}`);
+  assertEquals([textureTileColumns(512), textureTileColumns(768), textureTileColumns(3072)], [8, 12, 12]);
   await onPath("texture", async () => {
     let seed = 1700;
     for (const [transA, transB] of LAYOUTS) {
