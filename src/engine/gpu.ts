@@ -527,7 +527,40 @@ async function _createGpu(opts: InitGpuOptions): Promise<Gpu> {
   const requiredFeatures = wanted.filter((f) => adapter.features.has(f) && !disabled.has(f));
   const device = await adapter.requestDevice({ requiredLimits, requiredFeatures, label: "webgpu-ner" });
   _gpu = new Gpu(device, adapter.info);
+  _drainBeforeExit(device);
   return _gpu;
+}
+
+/**
+ * In Deno, lets submitted GPU work finish before the process exits: when the event loop runs dry
+ * (`beforeunload`, cancelled with preventDefault) a timer keeps it alive until `onSubmittedWorkDone`
+ * resolves (measured without this: the process exited 23 ms after submitting ~250 ms of work). A CPU adapter
+ * runs submits on its own threads, and tearing the device down under them at exit is a race (the suite
+ * has shown heap-corruption aborts after its summary; this is the guard against that, not a proven fix).
+ * Browsers are left alone: their `beforeunload` means something else.
+ */
+function _drainBeforeExit(device: GPUDevice): void {
+  const g = globalThis as {
+    Deno?: unknown;
+    addEventListener?: (t: string, f: (e: Event) => void) => void;
+  };
+  if (!g.Deno || typeof g.addEventListener !== "function") return;
+  let state: "running" | "waiting" | "idle" = "running";
+  g.addEventListener("beforeunload", (e) => {
+    if (state === "idle") return;
+    e.preventDefault(); // Deno: keep the event loop running; beforeunload fires again when it is dry
+    if (state === "waiting") return;
+    state = "waiting";
+    device.queue.onSubmittedWorkDone().then(() => state = "idle", () => state = "idle");
+    // The promise alone does not keep the loop alive; a timer does, until the queue reports idle.
+    const until = performance.now() + 60_000;
+    const poll = () => {
+      if (state === "idle") return;
+      if (performance.now() < until) setTimeout(poll, 2);
+      else state = "idle";
+    };
+    setTimeout(poll, 2);
+  });
 }
 
 /**
