@@ -269,6 +269,8 @@ Deno.test("parity: bert-tiny fixture on the forced shared path (every GEMM of th
   });
   assert(result!.pass, `parity failures: ${result!.failures.join("; ")}`);
   assertEquals(result!.tensors_compared, 80);
-  assert(gemms.length >= 30, `only ${gemms.length} GEMMs`);
+  // Per layer: forward Q/K/V (one fused product), attention output, FFN in and out (4), backward two per
+  // product (8); 2 layers + the classifier's 3.
+  assertEquals(gemms.length, 2 * (4 + 8) + 3, `GEMMs: ${gemms.join()}`);
   assertEquals(gemms.filter((l) => !/^matmul\.mm_shared4?$/.test(l)), [], "other GEMM kernels ran");
 });
