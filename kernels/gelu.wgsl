@@ -31,6 +31,7 @@ struct Params {
 @group(0) @binding(2) var<storage, read_write> dx2: array<vec4f>; // (n)
 @group(0) @binding(3) var<uniform> p2: Params;
 
+// ---- GELU math (src/ops/gelu.ts also appends this section to matmul.wgsl for the fused linear + GELU) ----
 const FRAC_1_SQRT_2: f32 = 0.70710678118654752;
 const FRAC_1_SQRT_2PI: f32 = 0.39894228040143268;
 
@@ -79,6 +80,8 @@ fn norm_cdf4(x: vec4f) -> vec4f {
   let large = select(tail, 1.0 - tail, z > vec4f(0.0));
   return select(large, small, a < vec4f(1.0));
 }
+
+// ---- end of GELU math ----
 
 fn index(wid: vec3u, nwg: vec3u, lid: vec3u) -> u32 {
   return (wid.y * nwg.x + wid.x) * 256u + lid.x;

@@ -20,7 +20,9 @@
 //   mm_generic — the general fallback: any shape and layout, reads the stored tensors directly.
 //   pack_tex   — copies a stored operand into an rgba32float texture (zero padded) when a plain copy can't.
 //   mm_tex     — the fast path: C from two staged textures, 16×12 register tile per invocation.
-//   mm_tex4    — mm_tex with vec4 output stores, used when N % 4 == 0 (mm_tex is the scalar fallback).
+//   mm_tex4    — mm_tex with vec4 output stores, used when N % 4 == 0 (mm_tex is the scalar fallback);
+//                with act = 1 it also writes GELU(C) (linear + GELU fused; the host appends gelu.wgsl's
+//                norm_cdf4 to this source for the texture entry points, so the GELU is gelu.forward's).
 //   mm_shared, mm_shared4 — the GPU-class path for real GPUs: 64×64 workgroup tiles staged in workgroup
 //                memory, straight from the stored tensors (scalar / vec4 stores of C); see the last section.
 // Design notes and measured GFLOP/s: src/ops/matmul.ts; benchmark: bench/matmul_bench.ts --report.
@@ -177,7 +179,7 @@ struct TexParams {
   cStride: u32,   // elements between batch entries of C
   nOff: u32,      // first column of C (index into the bias) of this launch
   hasBias: u32,   // 1: add bias[nOff + column] (a runtime flag: it only touches the epilogue)
-  pad0: u32,
+  act: u32,       // mm_tex4: 1 also stores GELU(C) into tg4 (the fused linear + GELU; 0 for mm_tex)
   pad1: u32,
 }
 
@@ -224,7 +226,6 @@ var<private> tacc: array<vec4f, 48>;
 // tex_tile runs the main loop into tacc (false: the tile lies outside the launch); the entry points differ
 // only in how they store it.
 fn tex_tile(gid: vec3u) -> bool {
-  tp = tp_u[gid.x >> 31u];
   let n = gid.x * 4u * NG;
   let m = gid.y * 16u;
   if (m >= tp.mCount || n >= tp.nCount) { return false; }
@@ -347,6 +348,7 @@ fn tex_tile(gid: vec3u) -> bool {
 
 @compute @workgroup_size(8, 2)
 fn mm_tex(@builtin(global_invocation_id) gid: vec3u) {
+  tp = tp_u[gid.x >> 31u];
   if (!tex_tile(gid)) { return; }
   let n = gid.x * 4u * NG;
   let m = gid.y * 16u;
@@ -374,19 +376,29 @@ fn mm_tex(@builtin(global_invocation_id) gid: vec3u) {
 
 // mm_tex4: mm_tex with vec4 output stores, for ldc, cBase and nCount multiples of 4 (every 4-column group of
 // C is then 16-byte aligned and wholly inside or outside the launch).
+// With act = 1 it also stores GELU of every stored value into tg4 at the same index (bias + GELU fused
+// into the epilogue: the host appends kernels/gelu.wgsl's norm_cdf4, the very GELU of gelu.forward).
 @group(0) @binding(3) var<storage, read_write> tc4: array<vec4f>;   // (batch, M, N / 4)
+@group(0) @binding(4) var<storage, read_write> tg4: array<vec4f>;   // (batch, M, N / 4) GELU(C), or unused
+@group(0) @binding(5) var<uniform> tp4_u: array<TexParams, 2>;      // element 0 (see UNIFORMS)
+
+fn store_v4(o: u32, v: vec4f) {
+  tc4[o] = v;
+  if (tp.act != 0u) { tg4[o] = v * norm_cdf4(v); }
+}
 
 // Stores the 12 columns of one row of the tile, skipping rows past mCount and groups past nCount.
 fn row4(base: u32, row: u32, col: u32, v0: vec4f, v1: vec4f, v2: vec4f) {
   if (row >= tp.mCount) { return; }
   let o = (base + row * tp.ldc + col) >> 2u;
-  tc4[o] = v0;
-  if (col + 4u < tp.nCount) { tc4[o + 1u] = v1; }
-  if (NG > 2u && col + 8u < tp.nCount) { tc4[o + 2u] = v2; }
+  store_v4(o, v0);
+  if (col + 4u < tp.nCount) { store_v4(o + 1u, v1); }
+  if (NG > 2u && col + 8u < tp.nCount) { store_v4(o + 2u, v2); }
 }
 
 @compute @workgroup_size(8, 2)
 fn mm_tex4(@builtin(global_invocation_id) gid: vec3u) {
+  tp = tp4_u[gid.x >> 31u];
   if (!tex_tile(gid)) { return; }
   let n = gid.x * 4u * NG;
   let m = gid.y * 16u;

@@ -11,9 +11,8 @@
  */
 import { type Projection, qkvAttention } from "./fused_qkv.ts";
 import { embedding } from "../ops/embedding.ts";
-import { gelu } from "../ops/gelu.ts";
 import { addLayerNorm } from "../ops/layernorm.ts";
-import { linear } from "../ops/matmul.ts";
+import { linear, linearGelu } from "../ops/matmul.ts";
 import type { Tensor } from "../engine/tensor.ts";
 import {
   ConfigError,
@@ -226,7 +225,10 @@ export class DistilBertForTokenClassification extends TokenClassifierBase<Distil
       p("sa_layer_norm.bias"),
       eps,
     );
-    const ffn = this.drop(lin(gelu(lin(sa, "ffn.lin1")), "ffn.lin2"), c.dropout);
+    const ffn = this.drop(
+      lin(linearGelu(sa, p("ffn.lin1.weight"), p("ffn.lin1.bias")), "ffn.lin2"),
+      c.dropout,
+    );
     return addLayerNorm(ffn, sa, p("output_layer_norm.weight"), p("output_layer_norm.bias"), eps);
   }
 }

@@ -9,9 +9,8 @@
 import { crossEntropy } from "../ops/cross_entropy.ts";
 import { reshape } from "../ops/elementwise.ts";
 import { checkIds } from "../ops/embedding.ts";
-import { gelu } from "../ops/gelu.ts";
 import { addLayerNorm } from "../ops/layernorm.ts";
-import { linear } from "../ops/matmul.ts";
+import { linear, linearGelu } from "../ops/matmul.ts";
 import { Tensor } from "../engine/tensor.ts";
 import type { DropoutSeeds } from "../ops/dropout.ts";
 import type { TokenBatch, TokenClassifierOutput } from "./classifier.ts";
@@ -106,7 +105,8 @@ export function bertLayerOutput(
     p("attention.output.LayerNorm.bias"),
     c.layer_norm_eps,
   );
-  const inter = gelu(linear(h, p("intermediate.dense.weight"), p("intermediate.dense.bias")));
+  // intermediate dense + GELU: the GELU in the product's epilogue where the path allows (values unchanged)
+  const inter = linearGelu(h, p("intermediate.dense.weight"), p("intermediate.dense.bias"));
   const o = m.drop(linear(inter, p("output.dense.weight"), p("output.dense.bias")), c.hidden_dropout_prob);
   return addLayerNorm(o, h, p("output.LayerNorm.weight"), p("output.LayerNorm.bias"), c.layer_norm_eps);
 }

@@ -26,6 +26,33 @@ function _run(entry: string, inputs: Tensor[], out: Tensor): void {
   });
 }
 
+const _MATH_BEGIN = "// ---- GELU math", _MATH_END = "// ---- end of GELU math ----";
+
+/**
+ * The WGSL of GELU's math (erf/erfc approximations, `norm_cdf4`) from `kernels/gelu.wgsl`, for kernels that
+ * apply GELU in their epilogue (the matmul texture path) and must give gelu.forward's exact values.
+ */
+export function geluMathWgsl(): string {
+  const i = src.indexOf(_MATH_BEGIN), j = src.indexOf(_MATH_END);
+  if (i < 0 || j < i) throw new Error("kernels/gelu.wgsl: the GELU math markers are missing");
+  return src.slice(i, j);
+}
+
+/** `gelu(x)` not recorded on the tape (for fused ops that record their own rule). */
+export function geluForward(x: Tensor): Tensor {
+  _checkF32(x, "gelu");
+  const y = Tensor.empty(x.shape, "f32", "gelu");
+  _run("forward", [x], y);
+  return y;
+}
+
+/** GELU's backward `dy·(Φ(x) + x·φ(x))` not recorded on the tape. */
+export function geluBackward(dy: Tensor, x: Tensor): Tensor {
+  const dx = Tensor.empty(x.shape, "f32", "gelu.dx");
+  _run("backward", [dy, x], dx);
+  return dx;
+}
+
 function _checkF32(x: Tensor, op: string): void {
   if (x.dtype !== "f32") throw new TypeError(`${op}: ${x} must be f32`);
 }
@@ -36,13 +63,8 @@ function _checkF32(x: Tensor, op: string): void {
  */
 export function gelu(x: Tensor): Tensor {
   _checkF32(x, "gelu");
-  const y = Tensor.empty(x.shape, "f32", "gelu");
-  _run("forward", [x], y);
-  return record(y, "gelu", [x], (g) => {
-    const dx = Tensor.empty(x.shape, "f32", "gelu.dx");
-    _run("backward", [g, x], dx);
-    return [dx];
-  });
+  const y = geluForward(x);
+  return record(y, "gelu", [x], (g) => [geluBackward(g, x)]);
 }
 
 /**

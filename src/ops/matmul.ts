@@ -21,12 +21,13 @@
  * product; with --iters=16 the same kernels measure 59–73 at the BERT-base shapes.
  * @module
  */
-import src from "../../kernels/matmul.wgsl" with { type: "text" };
+import { MATMUL_WGSL as src } from "./matmul_source.ts";
 import { gpu } from "../engine/gpu.ts";
 import { record } from "../engine/tape.ts";
 import { noteFallback } from "../engine/dispatch_trace.ts";
 import { Tensor } from "../engine/tensor.ts";
 import { addInPlace, sumRows } from "./elementwise.ts";
+import { geluBackward, geluForward } from "./gelu.ts";
 import { autoUsesShared, gemmShared } from "./matmul_shared.ts";
 import { autocastEnabled, roundToF16 } from "./autocast.ts";
 
@@ -65,6 +66,11 @@ interface _Gemm {
   offB?: number;
   /** Autocast (src/ops/autocast.ts): the operands are read rounded to fp16 (fp32 accumulation). */
   f16?: boolean;
+  /**
+   * Also write GELU(out) into this tensor (out's shape) when the path can fuse it (mm_tex4 in one K range);
+   * `_gemm` reports whether it did in `_actWritten`.
+   */
+  act?: Tensor | null;
 }
 
 /**
@@ -98,7 +104,13 @@ export function matmulPathSettings(): { path: MatmulPath; textureLimit: number; 
 }
 
 /** Runs a GEMM on the GPU and returns its (unrecorded) output. */
+/** Whether the last {@link _gemm} wrote GELU(out) into its `act` tensor (fused epilogue). */
+let _actWritten = false;
+/** A 16-byte stand-in bound as mm_tex4's GELU output when there is none. */
+let _noAct: Tensor | null = null;
+
 function _gemm(g: _Gemm): Tensor {
+  _actWritten = false;
   const out = Tensor.empty(g.outShape, "f32", g.label);
   if (out.size === 0) return out;
   if (_path === "generic") _gemmGeneric(g, out);
@@ -332,6 +344,7 @@ function _gemmTexAll(g: _Gemm, out: Tensor): boolean {
   if (cap === 0) return false;
   const ktot = g.reduce ? g.batch * g.K : g.K;
   if (ktot <= cap) return _gemmTex(g, out);
+  g = { ...g, act: null }; // summed K ranges: GELU needs the whole sum (the caller applies it)
   const parts: _Gemm[] = [];
   if (g.reduce && g.K <= cap) {
     const group = Math.floor(cap / g.K);
@@ -419,12 +432,14 @@ function _gemmTex(g: _Gemm, out: Tensor): boolean {
       for (let n0 = 0; n0 < N; n0 += nChunk) {
         const nc = Math.min(nChunk, N - n0);
         const [texB, bStep] = _stage(B, g, z0, zc, n0, nc, pack);
+        const act = entryPoint === "mm_tex4" ? g.act ?? null : null;
+        if (entryPoint === "mm_tex4" && !act) _noAct ??= Tensor.empty([4], "f32", "matmul.no_act").keep();
         gpu().dispatch({
-          label: `matmul.${entryPoint}${g.f16 ? "_f16" : ""}`,
+          label: `matmul.${entryPoint}${g.f16 ? "_f16" : ""}${act ? "_gelu" : ""}`,
           code: g.f16 ? _srcF16() : src,
           entryPoint,
           inputs: [{ texture: texA }, { texture: texB }, (g.bias ?? g.a).res],
-          outputs: [out.res],
+          outputs: entryPoint === "mm_tex4" ? [out.res, (act ?? _noAct!).res] : [out.res],
           params: [
             kq,
             mc,
@@ -436,7 +451,7 @@ function _gemmTex(g: _Gemm, out: Tensor): boolean {
             reduce ? 0 : M * N,
             n0,
             g.bias ? 1 : 0,
-            0,
+            act ? 1 : 0,
             0,
           ],
           workgroups: [Math.ceil(nc / wgN), Math.ceil(mc / _WG_M), zc],
@@ -449,6 +464,7 @@ function _gemmTex(g: _Gemm, out: Tensor): boolean {
     }
   }
   _pinned.clear();
+  _actWritten = entryPoint === "mm_tex4" && !!g.act;
   return true;
 }
 
@@ -571,7 +587,7 @@ interface _Bmm {
 function _bmm(
   a: Tensor,
   b: Tensor,
-  s: _Bmm & { bias: Tensor | null; outShape: number[] },
+  s: _Bmm & { bias: Tensor | null; outShape: number[]; act?: Tensor | null },
 ): Tensor {
   const fold = s.shared && !s.transA;
   return _gemm({
@@ -590,6 +606,7 @@ function _bmm(
     outShape: s.outShape,
     label: "matmul",
     f16: s.f16,
+    act: s.act,
   });
 }
 
@@ -686,18 +703,55 @@ function _bmmBackward(g: Tensor, a: Tensor, b: Tensor, s: _Bmm): [Tensor | null,
  * y is (..., out). Differentiable w.r.t. x, weight and bias.
  */
 export function linear(x: Tensor, weight: Tensor, bias: Tensor | null = null): Tensor {
-  if (weight.shape.length !== 2) throw new RangeError(`linear: weight ${weight} must be (out, in)`);
-  _checkF32("linear", x, weight, bias);
+  const s = _linearSpec("linear", x, weight, bias);
+  const outShape = [...x.shape.slice(0, -1), s.N];
+  const out = _bmm(x, weight, { ...s, bias, outShape });
+  const inputs = bias ? [x, weight, bias] : [x, weight];
+  return record(out, "linear", inputs, (g) => {
+    const [dx, dw] = _bmmBackward(g, x, weight, s);
+    return bias ? [dx, dw, sumRows(g)] : [dx, dw];
+  });
+}
+
+/**
+ * `gelu(linear(x, weight, bias))` (BERT's intermediate dense + exact GELU) with the GELU in the product's
+ * epilogue where the texture path allows (mm_tex4 in one K range: the kernel stores the pre-activation for
+ * the backward and its GELU in the same pass), else the separate GELU kernel. Values are gelu.forward's;
+ * the backward is GELU's rule then linear's. Differentiable in x, weight and bias.
+ */
+export function linearGelu(x: Tensor, weight: Tensor, bias: Tensor | null = null): Tensor {
+  const s = _linearSpec("linearGelu", x, weight, bias);
+  const outShape = [...x.shape.slice(0, -1), s.N];
+  const fused = Tensor.empty(outShape, "f32", "linear_gelu");
+  const pre = _bmm(x, weight, { ...s, bias, outShape, act: fused });
+  let y = fused;
+  if (!_actWritten) {
+    fused.dispose();
+    y = geluForward(pre);
+  }
+  const inputs = bias ? [x, weight, bias] : [x, weight];
+  return record(y, "linear_gelu", inputs, (g) => {
+    const dpre = geluBackward(g, pre);
+    const [dx, dw] = _bmmBackward(dpre, x, weight, s);
+    const grads = bias ? [dx, dw, sumRows(dpre)] : [dx, dw];
+    dpre.dispose();
+    return grads;
+  }, [pre]);
+}
+
+/** Checks linear's operands and returns the product's geometry (x's rows × weight's rows). */
+function _linearSpec(op: string, x: Tensor, weight: Tensor, bias: Tensor | null): _Bmm {
+  if (weight.shape.length !== 2) throw new RangeError(`${op}: weight ${weight} must be (out, in)`);
+  _checkF32(op, x, weight, bias);
   const [outF, inF] = weight.shape;
   if (x.shape.length < 1 || x.shape[x.shape.length - 1] !== inF) {
-    throw new RangeError(`linear: input ${x} must end in ${inF} (weight ${weight})`);
+    throw new RangeError(`${op}: input ${x} must end in ${inF} (weight ${weight})`);
   }
   if (bias && (bias.size !== outF || bias.shape.length !== 1)) {
-    throw new RangeError(`linear: bias ${bias} must be (${outF})`);
+    throw new RangeError(`${op}: bias ${bias} must be (${outF})`);
   }
-  const rows = x.size / inF;
-  const s: _Bmm = {
-    M: rows,
+  return {
+    M: x.size / inF,
     N: outF,
     K: inF,
     batch: 1,
@@ -706,13 +760,6 @@ export function linear(x: Tensor, weight: Tensor, bias: Tensor | null = null): T
     shared: true,
     f16: autocastEnabled(),
   };
-  const outShape = [...x.shape.slice(0, -1), outF];
-  const out = _bmm(x, weight, { ...s, bias, outShape });
-  const inputs = bias ? [x, weight, bias] : [x, weight];
-  return record(out, "linear", inputs, (g) => {
-    const [dx, dw] = _bmmBackward(g, x, weight, s);
-    return bias ? [dx, dw, sumRows(g)] : [dx, dw];
-  });
 }
 
 /** Floating-point operations of a (batched) M×K · K×N product: 2·M·N·K·batch. */

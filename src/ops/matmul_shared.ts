@@ -15,7 +15,7 @@
  * adapter has it, but this kernel does not use them), double-buffered tiles, 8×8 register blocks.
  * @module
  */
-import src from "../../kernels/matmul.wgsl" with { type: "text" };
+import { MATMUL_WGSL as src } from "./matmul_source.ts";
 import { type BufferResource, type Gpu, gpu } from "../engine/gpu.ts";
 import type { Tensor } from "../engine/tensor.ts";
 
