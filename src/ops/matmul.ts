@@ -106,8 +106,8 @@ export function matmulPathSettings(): { path: MatmulPath; textureLimit: number; 
 /** Runs a GEMM on the GPU and returns its (unrecorded) output. */
 /** Whether the last {@link _gemm} wrote GELU(out) into its `act` tensor (fused epilogue). */
 let _actWritten = false;
-/** A 16-byte stand-in bound as mm_tex4's GELU output when there is none. */
-let _noAct: Tensor | null = null;
+/** A 16-byte stand-in bound as mm_tex4's GELU output when there is none (a plain buffer: not a tensor). */
+let _noAct: GPUBuffer | null = null;
 
 function _gemm(g: _Gemm): Tensor {
   _actWritten = false;
@@ -433,13 +433,21 @@ function _gemmTex(g: _Gemm, out: Tensor): boolean {
         const nc = Math.min(nChunk, N - n0);
         const [texB, bStep] = _stage(B, g, z0, zc, n0, nc, pack);
         const act = entryPoint === "mm_tex4" ? g.act ?? null : null;
-        if (entryPoint === "mm_tex4" && !act) _noAct ??= Tensor.empty([4], "f32", "matmul.no_act").keep();
+        if (entryPoint === "mm_tex4" && !act) {
+          _noAct ??= gpu().device.createBuffer({
+            size: 16,
+            usage: GPUBufferUsage.STORAGE,
+            label: "matmul.no_act",
+          });
+        }
         gpu().dispatch({
           label: `matmul.${entryPoint}${g.f16 ? "_f16" : ""}${act ? "_gelu" : ""}`,
           code: g.f16 ? _srcF16() : src,
           entryPoint,
           inputs: [{ texture: texA }, { texture: texB }, (g.bias ?? g.a).res],
-          outputs: entryPoint === "mm_tex4" ? [out.res, (act ?? _noAct!).res] : [out.res],
+          outputs: entryPoint === "mm_tex4"
+            ? [out.res, act ? act.res : { buffer: _noAct!, size: 16 }]
+            : [out.res],
           params: [
             kq,
             mc,
