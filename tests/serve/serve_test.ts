@@ -112,7 +112,11 @@ Deno.test("serve: Inference API answers equal predict's; bad requests are 4xx; c
       err += r.value;
     }
     if (origin) {
-      assertEquals(status.code, 0, `serve did not exit cleanly:\n${err}`);
+      assertEquals(
+        status.code,
+        0,
+        `serve did not exit cleanly (code ${status.code}, signal ${status.signal}):\n${err}`,
+      );
       assert(err.includes("serve: stopped"), err);
     }
   }
