@@ -2,7 +2,8 @@
 // clipping (torch.nn.utils.clip_grad_norm_).
 //
 // Contract: `adamw_step`/`adamw_step4` update param, m and v IN PLACE (read-modify-write of their outputs);
-// `sumsq_partial`/`sumsq_partial4` OVERWRITE their slots partials[offset .. offset + workgroups) only;
+// `sumsq_partial`/`sumsq_partial4` and `sumsq_rows`/`sumsq_rows4` OVERWRITE their slots
+// partials[offset .. offset + workgroups) only;
 // `norm_finish` / `clip_finish` OVERWRITE their 1-element outputs. Tensors are contiguous f32.
 // The 1-D grid of the elementwise entry points is split over x/y (see splitGrid): the linear index is
 // (wid.y * nwg.x + wid.x) * 256 + lid.x, bounds-checked.
@@ -149,6 +150,63 @@ fn sumsq_partial4(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_i
   red[lid.x] = (s.x + s.y) + (s.z + s.w);
   reduce_red(lid.x);
   if (lid.x == 0u) { s_partials[ps.offset + wid.x] = red[0]; }
+}
+
+// ---- sumsq_rows: partials[offset + w] = Σ x[rows[e], c]² over workgroup w's entries e ----------------------
+// The sum of squares of a row-sparse gradient (src/ops/embedding_grad.ts: zero outside its listed rows)
+// over the listed rows only: `rows` holds distinct table rows or −1 (skipped). Workgroup w takes the
+// entries [w·chunk, (w+1)·chunk) and walks their (entry, column) pairs in order: deterministic.
+struct RowsParams {
+  n: u32,      // entries of rows
+  cols: u32,   // columns of x (C, or C/4 for sumsq_rows4)
+  chunk: u32,  // entries per workgroup
+  offset: u32, // first slot of this list in `partials`
+}
+
+@group(0) @binding(0) var<storage, read> r_x: array<f32>;               // (V, C) the gradient
+@group(0) @binding(1) var<storage, read> r_rows: array<i32>;            // (n) rows or −1
+@group(0) @binding(2) var<storage, read_write> r_partials: array<f32>;  // (P) slots of all tensors
+@group(0) @binding(3) var<uniform> pr_u: array<RowsParams, 2>; // element 0 (see UNIFORMS)
+
+// sumsq_rows4: the same on vec4s (C % 4 == 0; cols counts vec4s)
+@group(0) @binding(0) var<storage, read> r4_x: array<vec4f>;            // (V, C/4)
+
+@compute @workgroup_size(256)
+fn sumsq_rows(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u) {
+  let pr = pr_u[wid.z];
+  let start = wid.x * pr.chunk * pr.cols;
+  let end = min(wid.x * pr.chunk + pr.chunk, pr.n) * pr.cols;
+  var s = 0.0;
+  for (var i = start + lid.x; i < end; i += 256u) {
+    let e = i / pr.cols;
+    let r = r_rows[e];
+    if (r >= 0) {
+      let x = r_x[u32(r) * pr.cols + (i - e * pr.cols)];
+      s += x * x;
+    }
+  }
+  red[lid.x] = s;
+  reduce_red(lid.x);
+  if (lid.x == 0u) { r_partials[pr.offset + wid.x] = red[0]; }
+}
+
+@compute @workgroup_size(256)
+fn sumsq_rows4(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u) {
+  let pr = pr_u[wid.z];
+  let start = wid.x * pr.chunk * pr.cols;
+  let end = min(wid.x * pr.chunk + pr.chunk, pr.n) * pr.cols;
+  var s = vec4f(0.0);
+  for (var i = start + lid.x; i < end; i += 256u) {
+    let e = i / pr.cols;
+    let r = r_rows[e];
+    if (r >= 0) {
+      let x = r4_x[u32(r) * pr.cols + (i - e * pr.cols)];
+      s += x * x;
+    }
+  }
+  red[lid.x] = (s.x + s.y) + (s.z + s.w);
+  reduce_red(lid.x);
+  if (lid.x == 0u) { r_partials[pr.offset + wid.x] = red[0]; }
 }
 
 // ---- norm_finish / clip_finish: norm = sqrt(Σ partials); scale = min(1, max_norm / (norm + 1e-6)) -------

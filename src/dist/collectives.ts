@@ -6,6 +6,7 @@
  * @module
  */
 import { gpu } from "../engine/gpu.ts";
+import { markRowSparseGradDense } from "../ops/embedding_grad.ts";
 import type { Tensor } from "../engine/tensor.ts";
 import type { CommArray, ProcessGroup } from "./group.ts";
 
@@ -52,6 +53,7 @@ async function _readBucket(bucket: Tensor[]): Promise<Float32Array> {
 function _writeBucket(bucket: Tensor[], flat: Float32Array): void {
   let o = 0;
   for (const t of bucket) {
+    markRowSparseGradDense(t); // an averaged word-embedding gradient has other ranks' rows too
     gpu().write(t.buffer, flat.subarray(o, o + t.size));
     o += t.size;
   }

@@ -13,6 +13,7 @@ export * from "../ops/layernorm.ts";
 export * from "../ops/gelu.ts";
 export * from "../ops/dropout.ts";
 export * from "../ops/embedding.ts";
+export { rowSparseGradsEnabled, setRowSparseGrads } from "../ops/embedding_grad.ts";
 export * from "../ops/attention.ts";
 export * from "../ops/rel_attention.ts";
 export * from "../ops/cross_entropy.ts";

@@ -8,6 +8,7 @@ import src from "../../kernels/adamw.wgsl" with { type: "text" };
 import { f32, gpu, splitGrid } from "../engine/gpu.ts";
 import { Tensor } from "../engine/tensor.ts";
 import { zeros } from "./elementwise.ts";
+import { disposeRowSparseState, releaseRowSparseGrad, rowSparseLists } from "./embedding_grad.ts";
 
 /** One parameter with its decoupled weight decay (0 for biases and LayerNorm weights). */
 export interface AdamWParam {
@@ -130,19 +131,25 @@ export class AdamW {
     return { m: st.m, v: st.v };
   }
 
-  /** Disposes every parameter's gradient and sets it to null (PyTorch `zero_grad(set_to_none=True)`). */
+  /**
+   * Disposes every parameter's gradient and sets it to null (PyTorch `zero_grad(set_to_none=True)`). A
+   * row-sparse word-embedding gradient (embedding_grad.ts) is kept instead, with only its touched rows
+   * zeroed, for the next backward pass.
+   */
   zeroGrad(): void {
     for (const st of this.#states) {
+      if (releaseRowSparseGrad(st.param)) continue;
       st.param.grad?.dispose();
       st.param.grad = null;
     }
   }
 
-  /** Releases the moment tensors. */
+  /** Releases the moment tensors (and the kept row-sparse gradient buffers of the parameters). */
   dispose(): void {
     for (const st of this.#states) {
       st.m.dispose();
       st.v.dispose();
+      disposeRowSparseState(st.param);
     }
   }
 }
@@ -150,18 +157,50 @@ export class AdamW {
 const _PARTIAL_CHUNK = 8192;
 const _MAX_PARTIALS_PER_TENSOR = 1024;
 
+interface _SumsqPlan {
+  t: Tensor;
+  vec4: boolean;
+  n: number;
+  wg: number;
+  chunk: number;
+  /** A row-sparse gradient's row list (then `n` counts its entries and `cols` the columns), or null. */
+  rows: Tensor | null;
+  cols: number;
+}
+
 function _sumSquares(tensors: Tensor[]): { partials: Tensor; count: number } {
-  const plan = tensors.map((t) => {
+  const plan = tensors.flatMap((t): _SumsqPlan[] => {
     if (t.dtype !== "f32") throw new TypeError(`gradNorm: ${t} is not f32`);
     const vec4 = t.size % 4 === 0;
+    const lists = rowSparseLists(t);
+    if (lists) { // zero outside the listed rows: sum over those only
+      const C = t.shape[1], cols = vec4 && C % 4 === 0 ? C / 4 : C;
+      return lists.map((rows) => {
+        const wg = Math.min(Math.max(1, Math.ceil(rows.size * C / _PARTIAL_CHUNK)), _MAX_PARTIALS_PER_TENSOR);
+        return { t, vec4: cols !== C, n: rows.size, wg, chunk: Math.ceil(rows.size / wg), rows, cols };
+      });
+    }
     const n = vec4 ? t.size / 4 : t.size;
     const wg = Math.min(Math.max(1, Math.ceil(t.size / _PARTIAL_CHUNK)), _MAX_PARTIALS_PER_TENSOR);
-    return { t, vec4, n, wg, chunk: Math.ceil(n / wg) };
+    return [{ t, vec4, n, wg, chunk: Math.ceil(n / wg), rows: null, cols: 0 }];
   });
   const count = plan.reduce((s, p) => s + p.wg, 0);
   const partials = Tensor.empty([Math.max(count, 1)], "f32", "adamw.partials");
   let offset = 0;
-  for (const { t, vec4, n, wg, chunk } of plan) {
+  for (const { t, vec4, n, wg, chunk, rows, cols } of plan) {
+    if (rows) {
+      gpu().dispatch({
+        label: vec4 ? "adamw.sumsq_rows4" : "adamw.sumsq_rows",
+        code: src,
+        entryPoint: vec4 ? "sumsq_rows4" : "sumsq_rows",
+        inputs: [t.res, rows.res],
+        outputs: [partials.res],
+        params: [n, cols, chunk, offset],
+        workgroups: [wg],
+      });
+      offset += wg;
+      continue;
+    }
     gpu().dispatch({
       label: vec4 ? "adamw.sumsq_partial4" : "adamw.sumsq_partial",
       code: src,
@@ -178,7 +217,9 @@ function _sumSquares(tensors: Tensor[]): { partials: Tensor; count: number } {
 
 /**
  * The global L2 norm of all the given tensors (as if concatenated) as a 1-element GPU tensor, by a
- * two-stage reduction (per-tensor partial sums of squares, then one final sum); no readback.
+ * two-stage reduction (per-tensor partial sums of squares, then one final sum); no readback. A row-sparse
+ * word-embedding gradient (embedding_grad.ts) is summed over its touched rows only (`adamw.sumsq_rows*`):
+ * the other rows are exactly zero, so only the summation order differs from the dense sum.
  */
 export function gradNorm(tensors: Tensor[]): Tensor {
   const { partials, count } = _sumSquares(tensors);

@@ -7,6 +7,7 @@ import src from "../../kernels/embedding.wgsl" with { type: "text" };
 import { gpu, i32, type Resource, splitGrid } from "../engine/gpu.ts";
 import { record } from "../engine/tape.ts";
 import { Tensor } from "../engine/tensor.ts";
+import { rowSparseGradFor } from "./embedding_grad.ts";
 
 const _WG = 64; // workgroup size of every entry point in kernels/embedding.wgsl
 
@@ -37,7 +38,11 @@ export function checkIds(ids: Int32Array, vocabSize: number, what: string): void
  * zero rows on the GPU (validate on the host with {@link checkIds}). Differentiable in `weight`: the
  * backward scatter-adds d(out) into a (V, C) gradient, deterministically (a fixed summation order), and
  * the row `paddingIdx` (negative values count from the end, as in PyTorch) receives no gradient. The
- * forward still reads the padding row as stored.
+ * forward still reads the padding row as stored. A trainable leaf table with more rows than `ids` has
+ * tokens (the word embeddings) gets a row-sparse gradient: one persistent buffer per table, accumulated
+ * into directly, zero outside the rows listed since `AdamW.zeroGrad` last released it (labels
+ * `embedding.claim_rows` / `embedding.select_rows`; see `embedding_grad.ts`; `setRowSparseGrads(false)`
+ * switches it off).
  *
  * `weight` may also be a list of row chunks (each (V_k, C), rows in order, V = Σ V_k): a table larger
  * than one storage binding stored as several tensors. The result and each chunk's gradient are exactly
@@ -88,9 +93,12 @@ export function embedding(
   });
   return record(out, "embedding", [ids, ...tables], (g) => {
     const grads = tables.map((t, k) => {
-      const dw = Tensor.empty([...t.shape], "f32", "embedding.dweight");
+      // A trainable leaf table accumulates straight into its persistent row-sparse gradient (zero outside
+      // the rows listed since its last release: see embedding_grad.ts); the tape gets no gradient for it.
+      const sparse = rowSparseGradFor(t, ids, row0s[k], pad, V);
+      const dw = sparse ?? Tensor.empty([...t.shape], "f32", "embedding.dweight");
       // clearBuffer is ~8× faster than a zeroing kernel on lavapipe (89 MB: 1.4 ms vs 11.7 ms).
-      gpu().encoderForCopy().clearBuffer(dw.buffer, 0, dw.byteLength);
+      if (!sparse) gpu().encoderForCopy().clearBuffer(dw.buffer, 0, dw.byteLength);
       gpu().dispatch({
         label: `embedding.backward${kind}`,
         code: src,
@@ -100,7 +108,7 @@ export function embedding(
         params: paramsOf(k),
         workgroups: splitGrid(Math.ceil((vec ? C / 4 : C) / _WG)),
       });
-      return dw;
+      return sparse ? null : dw;
     });
     return [null, ...grads];
   });
