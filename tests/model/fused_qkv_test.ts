@@ -1,7 +1,7 @@
 // The fused Q/K/V product against three `linear`s (the unfused path, itself checked against PyTorch by the
 // parity fixtures and against finite differences by the matmul/attention tests): the same context
 // (bit for bit), the same parameter gradients (bit for bit) and input gradients equal up to rounding.
-import { qkvAttention, setFusedQkv } from "../../src/model/fused_qkv.ts";
+import { FUSED_QKV_MAX_WIDTH, qkvAttention, setFusedQkv } from "../../src/model/fused_qkv.ts";
 import { traceDispatches } from "../../src/engine/dispatch_trace.ts";
 import { gpu } from "../../src/engine/gpu.ts";
 import { backward } from "../../src/engine/tape.ts";
@@ -47,7 +47,7 @@ async function run(c: Case, fused: boolean, seed: number) {
       })
     );
   } finally {
-    setFusedQkv(true);
+    setFusedQkv("auto");
   }
 }
 
@@ -98,11 +98,32 @@ Deno.test("fused qkv: without gradients the context is the same and nothing stay
         }),
       );
     } finally {
-      setFusedQkv(true);
+      setFusedQkv("auto");
     }
   }
   assertEquals(Array.from(outs[1]), Array.from(outs[0]));
   assertEquals(gpu().pool.stats().inUseCount, before, "tensors left allocated");
+});
+
+Deno.test('fused qkv: "auto" fuses up to FUSED_QKV_MAX_WIDTH and runs three products above it', async () => {
+  const products = async (h: number) => {
+    setFusedQkv("auto");
+    const { labels } = await traceDispatches(() =>
+      tidy(async () => {
+        const x = Tensor.from(randn(2 * 3 * h, 1), [2, 3, h]);
+        const p = [0, 1, 2].map((i) =>
+          [
+            Tensor.from(randn(h * h, 2 + i, 0.05), [h, h]),
+            Tensor.from(randn(h, 5 + i, 0.05), [h]),
+          ] as [Tensor, Tensor]
+        );
+        await qkvAttention(x, p[0], p[1], p[2], null, h / 64).readF32();
+      })
+    );
+    return labels.filter((l) => /^matmul\.mm_/.test(l)).length;
+  };
+  assertEquals(await products(FUSED_QKV_MAX_WIDTH), 1);
+  assertEquals(await products(FUSED_QKV_MAX_WIDTH + 64), 3);
 });
 
 Deno.test("fused qkv: after a backward pass no temporaries stay allocated", async () => {
