@@ -20,17 +20,12 @@ import { assert, assertEquals, assertThrows } from "../_assert.ts";
 import { assertClose, randn, randu, setupGpu } from "../_util.ts";
 import { refMatmul, refMatmulAbs, refMatmulGrads, type RefMatmulSpec } from "../ref/matmul.ts";
 import { roundF16, roundF16Array } from "../ref/f16.ts";
+import { tol } from "./_matmul_check.ts";
 
 await setupGpu();
 
-// Same bound as tests/ops/matmul_test.ts: on exactly rounded inputs the only error left is the float32
-// accumulation, |err| ≤ (n + 2)·2⁻²⁴·max Σ|terms|.
-const EPS32 = 2 ** -24;
-function tol(terms: number, abs: Float64Array): { atol: number; rtol: number } {
-  let mx = 0;
-  for (const v of abs) mx = Math.max(mx, v);
-  return { atol: (terms + 2) * EPS32 * mx + 1e-7, rtol: 1e-6 };
-}
+// Same bound as tests/ops/matmul_test.ts (tol): on exactly rounded inputs the only error left is the
+// float32 accumulation, |err| ≤ (n + 2)·2⁻²⁴·max Σ|terms|.
 
 /** Largest |a − b| (how far fp32 results are from fp16-input ones: must exceed the tolerance). */
 function maxDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {

@@ -9,75 +9,9 @@ import { readAll, Tensor, tidy } from "../../src/engine/tensor.ts";
 import { assert, assertEquals } from "../_assert.ts";
 import { assertClose, dot, f64, finiteDiff, randn, setupGpu } from "../_util.ts";
 import { refMatmul, refMatmulAbs, refMatmulGrads, type RefMatmulSpec } from "../ref/matmul.ts";
+import { check, LAYOUTS, tol } from "./_matmul_check.ts";
 
 await setupGpu();
-
-// Tolerances as in matmul_test.ts: a float32 sum of n products errs by at most ≈ n·eps·Σ|terms| (eps =
-// 2⁻²⁴, any order, FMA or not), so atol = (n + 2)·eps·max Σ|terms| over the tensor and rtol = 1e-6 — far
-// below the O(1) error of a wrong, missing or doubled term.
-const EPS32 = 2 ** -24;
-
-function tol(terms: number, abs: Float64Array): { atol: number; rtol: number } {
-  let mx = 0;
-  for (const v of abs) mx = Math.max(mx, v);
-  return { atol: (terms + 2) * EPS32 * mx + 1e-7, rtol: 1e-6 };
-}
-
-interface Case extends RefMatmulSpec {
-  batchDims?: number[];
-  bias?: boolean;
-}
-
-/**
- * Runs matmul forward and backward (dA, dB, dbias: products of their own layouts, a shared B's gradient a
- * batch-summed product) and checks every result against the float64 CPU reference, plus central finite
- * differences of the reference loss at a few entries of each input.
- */
-async function check(c: Case, seed: number, fdSamples = 3): Promise<void> {
-  const { M, N, K } = c;
-  const batchDims = c.batchDims ?? [];
-  const batch = batchDims.reduce((p, d) => p * d, 1);
-  const spec: RefMatmulSpec = { ...c, batch };
-  const a = randn(batch * M * K, seed), b = randn((c.sharedB ? 1 : batch) * K * N, seed + 1);
-  const bias = c.bias ? randn(N, seed + 2) : null;
-  const r = randn(batch * M * N, seed + 3);
-  const what = `${c.transA ? "Aᵀ" : "A"}·${c.transB ? "Bᵀ" : "B"} [${batchDims}] ${M}×${K}·${K}×${N}` +
-    `${c.sharedB ? " shared B" : ""}${c.bias ? " +bias" : ""}`;
-  await tidy(async () => {
-    const ta = Tensor.from(a, [...batchDims, ...(c.transA ? [K, M] : [M, K])], "f32", "A");
-    const tb = Tensor.from(b, [...(c.sharedB ? [] : batchDims), ...(c.transB ? [N, K] : [K, N])], "f32", "B");
-    const tbias = bias ? Tensor.from(bias, [N], "f32", "bias") : undefined;
-    ta.requiresGrad = tb.requiresGrad = true;
-    if (tbias) tbias.requiresGrad = true;
-    const out = matmul(ta, tb, { transA: c.transA, transB: c.transB, bias: tbias });
-    assertEquals(out.shape, [...batchDims, M, N], `${what}: shape`);
-    backward(out, Tensor.from(r, out.shape));
-    const [y, da, db, dbias] = await readAll([out, ta.grad!, tb.grad!, ...(tbias ? [tbias.grad!] : [])]);
-    assertClose(y, refMatmul(a, b, spec, bias), tol(K, refMatmulAbs(a, b, spec, bias)), `${what}: C`);
-    const g = refMatmulGrads(a, b, r, spec);
-    assertClose(da, g.da, tol(N, g.daAbs), `${what}: dA`);
-    assertClose(db, g.db, tol(c.sharedB ? batch * M : M, g.dbAbs), `${what}: dB`);
-    if (tbias) assertClose(dbias, g.dbias, tol(batch * M, g.dbiasAbs), `${what}: dbias`);
-    if (fdSamples > 0) {
-      const loss = ([xa, xb]: Float64Array[]) => dot(refMatmul(xa, xb, spec, bias), r);
-      const inputs = [f64(a), f64(b)];
-      const grads = [da, db];
-      for (let w = 0; w < 2; w++) {
-        const n = inputs[w].length;
-        const idx = [0, n - 1, ...Array.from({ length: fdSamples - 2 }, (_, i) => (i * 7919 + seed) % n)];
-        const fd = finiteDiff(loss, inputs, w, 1e-3, idx);
-        assertClose(
-          idx.map((i) => grads[w][i]),
-          idx.map((i) => fd[i]),
-          { atol: 2e-3, rtol: 1e-4 },
-          `${what}: FD ${w}`,
-        );
-      }
-    }
-  });
-}
-
-const LAYOUTS = [[false, false], [false, true], [true, false], [true, true]] as const;
 
 /**
  * Runs `fn` on a forced matmul path, restores the previous settings afterwards, and returns the labels of
