@@ -96,7 +96,7 @@ export function qkvAttention(
       t.grad = null;
     }
     const rows = x.size / inF;
-    const dx = matmul(dy, wcat); // (..., 3h) · (3h, in)
+    const dx = x.requiresGrad ? matmul(dy, wcat) : null; // (..., 3h) · (3h, in)
     const dw = matmul(Tensor.view(dy, [rows, 3 * h]), Tensor.view(x, [rows, inF]), { transA: true });
     const db = sumRows(dy);
     dy.dispose();
