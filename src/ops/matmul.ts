@@ -1,14 +1,18 @@
 /**
  * Matrix multiplication: batched `matmul` with transposed layouts and a fused bias, `linear` (PyTorch's
- * nn.Linear), and their backward rules. Kernels: `kernels/matmul.wgsl`.
+ * nn.Linear), `linearGelu` (linear + exact GELU, the GELU in the product's epilogue where it can be), and
+ * their backward rules. Kernels: `kernels/matmul.wgsl` (+ GELU's math from `kernels/gelu.wgsl`, see
+ * `matmul_source.ts`).
  *
  * Fast path ("texture"): A and B are staged into rgba32float storage textures in their stored layouts —
  * by copyBufferToTexture when stored rows are 256-byte multiples (all BERT shapes), else by the pack_tex
- * kernel — and mm_tex computes a 16×12 register tile per invocation in 8×2 workgroups, handling Aᵀ/Bᵀ by
- * 4×4 in-register transposes. When N % 4 == 0 the mm_tex4 entry point stores C as vec4s (one 16-byte store
- * per 4 columns instead of 4 scalar stores); other N use mm_tex's scalar stores. Texture sides over the device limit are chunked (batch, rows, columns);
- * a K too long is split into ranges whose products are summed. Staging textures are cached per size
- * (bounded LRU), with odd widths and no power-of-two sides (see `_texture`).
+ * kernel — and mm_tex computes a 16×12 register tile per invocation in 8×2 workgroups (16×8 where 96-column
+ * workgroups would waste columns: {@link textureTileColumns}), handling Aᵀ/Bᵀ by 4×4 in-register
+ * transposes. When N % 4 == 0 the mm_tex4 entry point stores C as vec4s (one 16-byte store per 4 columns
+ * instead of 4 scalar stores) and can also store GELU(C); other N use mm_tex's scalar stores. Texture sides
+ * over the device limit are chunked (batch, rows, columns); a K too long is split into ranges whose products
+ * are summed. Staging textures are cached per size (bounded LRU), with odd widths and no power-of-two sides
+ * (see `_texture`). Real GPUs take the workgroup-tiled "shared" path instead (`matmul_shared.ts`).
  *
  * Measured on lavapipe (llvmpipe, 2 cores, AVX-512 EPYC), `deno run -A bench/matmul_bench.ts --report`
  * at 512×768·768×768, 512×768·768×3072, 512×3072·3072×768 in A·B, A·Bᵀ, Aᵀ·B, staging included:
