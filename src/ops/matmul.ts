@@ -32,7 +32,7 @@ import { noteFallback } from "../engine/dispatch_trace.ts";
 import { Tensor } from "../engine/tensor.ts";
 import { addInPlace, sumRows } from "./elementwise.ts";
 import { geluBackward, geluForward } from "./gelu.ts";
-import { autoUsesShared, gemmShared } from "./matmul_shared.ts";
+import { autoUsesShared, gemmShared, type SharedGemm } from "./matmul_shared.ts";
 import { autocastEnabled, roundToF16 } from "./autocast.ts";
 
 /** Options of {@link matmul}. */
@@ -45,29 +45,16 @@ export interface MatmulOptions {
   bias?: Tensor;
 }
 
-/** One GEMM launch: out = op(a) · op(b) (+ bias) per batch entry, or summed over the batch (`reduce`). */
-interface _Gemm {
-  a: Tensor;
-  b: Tensor;
-  M: number;
-  N: number;
-  K: number;
-  batch: number;
-  /** Elements between batch entries of a / b (0 = shared). */
-  strideA: number;
-  strideB: number;
-  transA: boolean;
-  transB: boolean;
-  reduce: boolean;
-  bias: Tensor | null;
+/**
+ * One GEMM launch: out = op(a) · op(b) (+ bias) per batch entry, or summed over the batch (`reduce`); the
+ * operand fields are the shared path's {@link SharedGemm}.
+ */
+interface _Gemm extends SharedGemm {
   outShape: number[];
   label: string;
   /** Texture path K chunking: this launch covers K range [k0, k0 + K) of rows of length fullK. */
   k0?: number;
   fullK?: number;
-  /** Element offsets of the first batch entry of a and b (batch groups of a split reduction). */
-  offA?: number;
-  offB?: number;
   /** Autocast (src/ops/autocast.ts): the operands are read rounded to fp16 (fp32 accumulation). */
   f16?: boolean;
   /**

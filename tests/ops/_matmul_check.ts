@@ -1,9 +1,10 @@
 // The matmul checks shared by matmul_test.ts and matmul_shared_test.ts (and the tolerance autocast_test.ts
 // uses): forward and backward of one product against the float64 CPU reference, plus central finite
 // differences of the reference loss.
-import { matmul } from "../../src/ops/matmul.ts";
+import { linear, matmul } from "../../src/ops/matmul.ts";
 import { backward } from "../../src/engine/tape.ts";
 import { readAll, Tensor, tidy } from "../../src/engine/tensor.ts";
+import { assertEquals } from "../_assert.ts";
 import { assertClose, dot, f64, finiteDiff, randn } from "../_util.ts";
 import { refMatmul, refMatmulAbs, refMatmulGrads, type RefMatmulSpec } from "../ref/matmul.ts";
 
@@ -72,3 +73,43 @@ export async function check(c: Case, seed: number, fdSamples = 4): Promise<void>
 
 /** The four layouts (transA, transB). */
 export const LAYOUTS = [[false, false], [false, true], [true, false], [true, true]] as const;
+
+/**
+ * `linear` (x (lead…, in) · Wᵀ + b, with and without bias) forward and backward against the float64
+ * reference, plus central finite differences of dx and dW at their first, a middle and their last entry.
+ */
+export async function checkLinear(lead: number[], inF: number, outF: number, seed: number): Promise<void> {
+  const rows = lead.reduce((p, d) => p * d, 1);
+  for (const withBias of [true, false]) {
+    await tidy(async () => {
+      const x = randn(rows * inF, seed), w = randn(outF * inF, seed + 1), bias = randn(outF, seed + 2);
+      const r = randn(rows * outF, seed + 3);
+      const tx = Tensor.from(x, [...lead, inF]), tw = Tensor.from(w, [outF, inF]);
+      const tbias = withBias ? Tensor.from(bias, [outF]) : null;
+      tx.requiresGrad = tw.requiresGrad = true;
+      if (tbias) tbias.requiresGrad = true;
+      const y = linear(tx, tw, tbias);
+      assertEquals(y.shape, [...lead, outF]);
+      backward(y, Tensor.from(r, y.shape));
+      const got = await readAll([y, tx.grad!, tw.grad!, ...(tbias ? [tbias.grad!] : [])]);
+      const spec: RefMatmulSpec = { M: rows, N: outF, K: inF, transB: true };
+      const b = withBias ? bias : null;
+      assertClose(got[0], refMatmul(x, w, spec, b), tol(inF, refMatmulAbs(x, w, spec, b)), "linear y");
+      const g = refMatmulGrads(x, w, r, spec);
+      assertClose(got[1], g.da, tol(outF, g.daAbs), "linear dx");
+      assertClose(got[2], g.db, tol(rows, g.dbAbs), "linear dW");
+      if (tbias) assertClose(got[3], g.dbias, tol(rows, g.dbiasAbs), "linear dbias");
+      const loss = ([xx, ww]: Float64Array[]) => dot(refMatmul(xx, ww, spec, b), r);
+      for (const [which, n] of [[0, rows * inF], [1, outF * inF]] as const) {
+        const idx = [0, Math.floor(n / 2), n - 1];
+        const fd = finiteDiff(loss, [f64(x), f64(w)], which, 1e-3, idx);
+        assertClose(
+          idx.map((i) => got[1 + which][i]),
+          idx.map((i) => fd[i]),
+          { atol: 2e-3, rtol: 1e-4 },
+          `linear FD ${which ? "dW" : "dx"}`,
+        );
+      }
+    });
+  }
+}

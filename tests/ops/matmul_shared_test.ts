@@ -1,15 +1,13 @@
-import { linear, matmul, type MatmulPath, matmulPathSettings, setMatmulPath } from "../../src/ops/matmul.ts";
+import { matmul, type MatmulPath, matmulPathSettings, setMatmulPath } from "../../src/ops/matmul.ts";
 import { autoUsesShared, isCpuAdapter, SHARED_TILE } from "../../src/ops/matmul_shared.ts";
 import { fallbackCounts, traceDispatches } from "../../src/engine/dispatch_trace.ts";
 import { startProfiling, stopProfiling } from "../../src/engine/profiler.ts";
 import { runParity } from "../../src/model/parity.ts";
 import { gpu } from "../../src/engine/gpu.ts";
-import { backward } from "../../src/engine/tape.ts";
-import { readAll, Tensor, tidy } from "../../src/engine/tensor.ts";
+import { Tensor, tidy } from "../../src/engine/tensor.ts";
 import { assert, assertEquals } from "../_assert.ts";
-import { assertClose, dot, f64, finiteDiff, randn, setupGpu } from "../_util.ts";
-import { refMatmul, refMatmulAbs, refMatmulGrads, type RefMatmulSpec } from "../ref/matmul.ts";
-import { check, LAYOUTS, tol } from "./_matmul_check.ts";
+import { randn, setupGpu } from "../_util.ts";
+import { check, checkLinear, LAYOUTS } from "./_matmul_check.ts";
 
 await setupGpu();
 
@@ -104,40 +102,7 @@ Deno.test("matmul[shared]: K = 3072 stays within the K·eps bound", async () => 
 });
 
 Deno.test("linear[shared]: y = x·Wᵀ + b forward and backward vs the CPU reference and finite differences", async () => {
-  await onShared(async () => {
-    for (const withBias of [true, false]) {
-      await tidy(async () => {
-        const rows = 3 * 29, inF = 70, outF = 67;
-        const x = randn(rows * inF, 11), w = randn(outF * inF, 12), bias = randn(outF, 13);
-        const r = randn(rows * outF, 14);
-        const tx = Tensor.from(x, [3, 29, inF]), tw = Tensor.from(w, [outF, inF]);
-        const tbias = withBias ? Tensor.from(bias, [outF]) : null;
-        tx.requiresGrad = tw.requiresGrad = true;
-        if (tbias) tbias.requiresGrad = true;
-        const y = linear(tx, tw, tbias);
-        assertEquals(y.shape, [3, 29, outF]);
-        backward(y, Tensor.from(r, y.shape));
-        const got = await readAll([y, tx.grad!, tw.grad!, ...(tbias ? [tbias.grad!] : [])]);
-        const spec: RefMatmulSpec = { M: rows, N: outF, K: inF, transB: true };
-        const b = withBias ? bias : null;
-        assertClose(got[0], refMatmul(x, w, spec, b), tol(inF, refMatmulAbs(x, w, spec, b)), "linear y");
-        const g = refMatmulGrads(x, w, r, spec);
-        assertClose(got[1], g.da, tol(outF, g.daAbs), "linear dx");
-        assertClose(got[2], g.db, tol(rows, g.dbAbs), "linear dW");
-        if (tbias) assertClose(got[3], g.dbias, tol(rows, g.dbiasAbs), "linear dbias");
-        const loss = ([xx, ww]: Float64Array[]) => dot(refMatmul(xx, ww, spec, b), r);
-        for (const [which, idx] of [[0, [0, 999, rows * inF - 1]], [1, [0, 2345, outF * inF - 1]]] as const) {
-          const fd = finiteDiff(loss, [f64(x), f64(w)], which, 1e-3, [...idx]);
-          assertClose(
-            idx.map((i) => got[1 + which][i]),
-            idx.map((i) => fd[i]),
-            { atol: 2e-3, rtol: 1e-4 },
-            `linear FD ${which ? "dW" : "dx"}`,
-          );
-        }
-      });
-    }
-  });
+  await onShared(() => checkLinear([3, 29], 70, 67, 11));
 });
 
 Deno.test("matmul path choice: forced shared runs mm_shared; auto keeps the texture path on this CPU adapter", async () => {

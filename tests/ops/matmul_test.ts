@@ -7,12 +7,10 @@ import {
   textureTileColumns,
 } from "../../src/ops/matmul.ts";
 import { fallbackCounts, traceDispatches } from "../../src/engine/dispatch_trace.ts";
-import { backward } from "../../src/engine/tape.ts";
-import { readAll, Tensor, tidy } from "../../src/engine/tensor.ts";
+import { Tensor, tidy } from "../../src/engine/tensor.ts";
 import { assert, assertEquals, assertThrows } from "../_assert.ts";
-import { assertClose, dot, f64, finiteDiff, randn, setupGpu } from "../_util.ts";
-import { refMatmul, refMatmulAbs, refMatmulGrads, type RefMatmulSpec } from "../ref/matmul.ts";
-import { check, LAYOUTS, tol } from "./_matmul_check.ts";
+import { setupGpu } from "../_util.ts";
+import { check, checkLinear, LAYOUTS } from "./_matmul_check.ts";
 
 await setupGpu();
 
@@ -152,36 +150,7 @@ Deno.test("matmul[texture]: chunking over batch, rows and columns when textures 
 });
 
 Deno.test("linear: matches nn.Linear (x·Wᵀ + b) forward and backward, with and without bias", async () => {
-  for (const withBias of [true, false]) {
-    await tidy(async () => {
-      const rows = 2 * 7, inF = 33, outF = 19;
-      const x = randn(rows * inF, 1), w = randn(outF * inF, 2), bias = randn(outF, 3);
-      const r = randn(rows * outF, 4);
-      const tx = Tensor.from(x, [2, 7, inF]), tw = Tensor.from(w, [outF, inF]);
-      const tbias = withBias ? Tensor.from(bias, [outF]) : null;
-      tx.requiresGrad = tw.requiresGrad = true;
-      if (tbias) tbias.requiresGrad = true;
-      const y = linear(tx, tw, tbias);
-      if (y.shape.join() !== "2,7,19") throw new Error(`linear shape ${y.shape}`);
-      backward(y, Tensor.from(r, y.shape));
-      const got = await readAll([y, tx.grad!, tw.grad!, ...(tbias ? [tbias.grad!] : [])]);
-      const spec: RefMatmulSpec = { M: rows, N: outF, K: inF, transB: true };
-      const b = withBias ? bias : null;
-      assertClose(got[0], refMatmul(x, w, spec, b), tol(inF, refMatmulAbs(x, w, spec, b)), "linear y");
-      const g = refMatmulGrads(x, w, r, spec);
-      assertClose(got[1], g.da, tol(outF, g.daAbs), "linear dx");
-      assertClose(got[2], g.db, tol(rows, g.dbAbs), "linear dW");
-      if (tbias) assertClose(got[3], g.dbias, tol(rows, g.dbiasAbs), "linear dbias");
-      const loss = ([xx, ww]: Float64Array[]) => dot(refMatmul(xx, ww, spec, b), r);
-      const fd = finiteDiff(loss, [f64(x), f64(w)], 1, 1e-3, [0, 100, 626]);
-      assertClose(
-        [0, 100, 626].map((i) => got[2][i]),
-        [fd[0], fd[100], fd[626]],
-        { atol: 2e-3, rtol: 1e-4 },
-        "FD",
-      );
-    });
-  }
+  await checkLinear([2, 7], 33, 19, 1);
 });
 
 Deno.test("matmul: shape errors are reported", () => {
