@@ -4,7 +4,8 @@
 // Contract: `adamw_step`/`adamw_step4` update param, m and v IN PLACE (read-modify-write of their outputs);
 // `sumsq_partial`/`sumsq_partial4` and `sumsq_rows`/`sumsq_rows4` OVERWRITE their slots
 // partials[offset .. offset + workgroups) only;
-// `norm_finish` / `clip_finish` OVERWRITE their 1-element outputs. Tensors are contiguous f32.
+// `norm_finish` / `clip_finish` OVERWRITE their 1-element outputs; the lazy-row kernels' contracts are in
+// their section. Tensors are contiguous f32.
 // The 1-D grid of the elementwise entry points is split over x/y (see splitGrid): the linear index is
 // (wid.y * nwg.x + wid.x) * 256 + lid.x, bounds-checked.
 //
@@ -65,6 +66,38 @@ fn adamw_step(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: v
   a_v[i] = v;
 }
 
+// The update of one step on 4 elements (adamw_step4 and the lazy-row kernels share it, so a replayed
+// step computes exactly what the dense kernel computes).
+struct StepConsts {
+  decay: f32,       // 1 − lr·weight_decay
+  w1: f32,          // 1 − β1
+  beta2: f32,       // β2
+  one_m_beta2: f32, // 1 − β2
+  step_size: f32,   // lr / bias_correction1
+  bc2_sqrt: f32,    // sqrt(bias_correction2)
+  eps: f32,         // eps
+  pad: f32,         // (size 32)
+}
+
+struct Adam4 {
+  p: vec4f,
+  m: vec4f,
+  v: vec4f,
+}
+
+fn adam_update4(p0: vec4f, g: vec4f, m0: vec4f, v0: vec4f, k: StepConsts) -> Adam4 {
+  let p = p0 * k.decay;
+  var m: vec4f;
+  if (k.w1 < 0.5) {
+    m = m0 + k.w1 * (g - m0);
+  } else {
+    m = g - (g - m0) * (1.0 - k.w1);
+  }
+  let v = v0 * k.beta2 + g * g * k.one_m_beta2;
+  let denom = sqrt(v) / k.bc2_sqrt + k.eps;
+  return Adam4(p - k.step_size * (m / denom), m, v);
+}
+
 // adamw_step4: the same update on vec4s, for tensors whose size is a multiple of 4 (n counts vec4s).
 @group(0) @binding(0) var<storage, read> a4_grad: array<vec4f>;         // (n/4)
 @group(0) @binding(1) var<storage, read> a4_scale: array<f32>;          // (1)
@@ -81,19 +114,156 @@ fn adamw_step4(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: 
   if (i >= pa4.n) { return; }
   var g = a4_grad[i];
   if (pa4.use_scale != 0u) { g = g * a4_scale[0]; }
-  let p = a4_param[i] * pa4.decay;
-  let m0 = a4_m[i];
-  var m: vec4f;
-  if (pa4.w1 < 0.5) {
-    m = m0 + pa4.w1 * (g - m0);
-  } else {
-    m = g - (g - m0) * (1.0 - pa4.w1);
+  let k = StepConsts(pa4.decay, pa4.w1, pa4.beta2, pa4.one_m_beta2, pa4.step_size, pa4.bc2_sqrt, pa4.eps, 0.0);
+  let u = adam_update4(a4_param[i], g, a4_m[i], a4_v[i], k);
+  a4_param[i] = u.p;
+  a4_m[i] = u.m;
+  a4_v[i] = u.v;
+}
+
+// ---- lazy rows: the same update, deferred for the rows of a table a step does not touch ----------------
+// src/ops/adamw_lazy.ts. A table whose gradient is zero outside listed rows (the word embeddings) is
+// updated only on the rows a step lists; every other row records in last[r] the step through which it is
+// current, and its zero-gradient steps are replayed later, in order, with the very constants and the very
+// update of adamw_step4 (adam_update4 with g = 0): before a lookup reads it (ids), or for every row before
+// anything else reads the table or its moments. torch's dense AdamW computes the same operations on the
+// same values, so the result is bitwise equal.
+//
+//   lazy_rows4:  rows from `list` (mode 0: distinct rows or −1) or every row (mode 1: entry e is row e):
+//                replay steps last[r]+1 .. t with g = 0, then (apply = 1) step t + 1 with
+//                g = grad[r] (· scale[0] when use_scale). param, m, v: read-modify-write IN PLACE.
+//   lazy_last:   last[r] = value for the same rows. OVERWRITES those entries of last.
+//   lazy_claim:  owner[r] = min { e : ids[e] − row0 == r } over the ids that fall in [0, rows) (atomicMin).
+//   lazy_select: list[e] = r when e == owner[r], else −1; the owner token resets owner[r] to 0xFFFFFFFF.
+//                OVERWRITES list. Contract: owner is 0xFFFFFFFF everywhere between calls.
+//   lazy_set_step: steps[s] = the constants of step s (one invocation). OVERWRITES that entry.
+// Workgroups of 256 take `chunk` entries each and walk their (entry, column) pairs (few large workgroups).
+struct LazyParams {
+  n: u32,          // entries of list (mode 0) or rows (mode 1)
+  cols: u32,       // C / 4
+  chunk: u32,      // entries per workgroup
+  mode: u32,       // 0: rows from list; 1: every row
+  t: u32,          // replay zero-gradient steps through t
+  apply: u32,      // 1: then apply step t + 1 with the gradient
+  use_scale: u32,  // 1: multiply the gradient by scale[0]
+  value: u32,      // lazy_last: the step to record
+}
+
+@group(0) @binding(0) var<storage, read> l_list: array<i32>;            // (n) rows or −1 (mode 0)
+@group(0) @binding(1) var<storage, read> l_last: array<u32>;            // (V) current through step
+@group(0) @binding(2) var<storage, read> l_steps: array<StepConsts>;    // (steps + 1) constants by step
+@group(0) @binding(3) var<storage, read> l_grad: array<vec4f>;          // (V, C/4) (apply = 1)
+@group(0) @binding(4) var<storage, read> l_scale: array<f32>;           // (1)
+@group(0) @binding(5) var<storage, read_write> l_param: array<vec4f>;   // (V, C/4) in place
+@group(0) @binding(6) var<storage, read_write> l_m: array<vec4f>;       // (V, C/4) in place
+@group(0) @binding(7) var<storage, read_write> l_v: array<vec4f>;       // (V, C/4) in place
+@group(0) @binding(8) var<uniform> pl_u: array<LazyParams, 2>; // element 0 (see UNIFORMS)
+
+fn lazy_row(pl: LazyParams, e: u32) -> i32 {
+  if (pl.mode == 1u) { return i32(e); }
+  return l_list[e];
+}
+
+@compute @workgroup_size(256)
+fn lazy_rows4(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u) {
+  let pl = pl_u[wid.z];
+  let end = min(wid.x * pl.chunk + pl.chunk, pl.n) * pl.cols;
+  for (var i = wid.x * pl.chunk * pl.cols + lid.x; i < end; i += 256u) {
+    let e = i / pl.cols;
+    let r = lazy_row(pl, e);
+    if (r < 0) { continue; }
+    let s0 = l_last[r] + 1u;
+    if (s0 > pl.t && pl.apply == 0u) { continue; }
+    let o = u32(r) * pl.cols + (i - e * pl.cols);
+    var u = Adam4(l_param[o], l_m[o], l_v[o]);
+    let zero = vec4f(0.0);
+    for (var s = s0; s <= pl.t; s++) { u = adam_update4(u.p, zero, u.m, u.v, l_steps[s]); }
+    if (pl.apply != 0u) {
+      var g = l_grad[o];
+      if (pl.use_scale != 0u) { g = g * l_scale[0]; }
+      u = adam_update4(u.p, g, u.m, u.v, l_steps[pl.t + 1u]);
+    }
+    l_param[o] = u.p;
+    l_m[o] = u.m;
+    l_v[o] = u.v;
   }
-  let v = a4_v[i] * pa4.beta2 + g * g * pa4.one_m_beta2;
-  let denom = sqrt(v) / pa4.bc2_sqrt + pa4.eps;
-  a4_param[i] = p - pa4.step_size * (m / denom);
-  a4_m[i] = m;
-  a4_v[i] = v;
+}
+
+@group(0) @binding(1) var<storage, read_write> ll_last: array<u32>;     // (V)
+@group(0) @binding(2) var<uniform> pll_u: array<LazyParams, 2>; // element 0 (see UNIFORMS)
+
+@compute @workgroup_size(256)
+fn lazy_last(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+             @builtin(local_invocation_id) lid: vec3u) {
+  let pll = pll_u[wid.z];
+  let e = (wid.y * nwg.x + wid.x) * 256u + lid.x;
+  if (e >= pll.n) { return; }
+  var r = i32(e);
+  if (pll.mode == 0u) { r = l_list[e]; }
+  if (r >= 0) { ll_last[r] = pll.value; }
+}
+
+struct ClaimParams {
+  n: u32,     // ids
+  rows: u32,  // rows of this table (chunk)
+  row0: u32,  // its first global row
+  pad: u32,
+}
+
+@group(0) @binding(0) var<storage, read> lc_ids: array<i32>;                 // (n) global ids
+@group(0) @binding(1) var<storage, read_write> lc_owner: array<atomic<u32>>; // (rows)
+@group(0) @binding(2) var<uniform> plc_u: array<ClaimParams, 2>; // element 0 (see UNIFORMS)
+
+fn lazy_local(id: i32, pc: ClaimParams) -> i32 {
+  let r = id - i32(pc.row0);
+  if (r < 0 || r >= i32(pc.rows)) { return -1; }
+  return r;
+}
+
+@compute @workgroup_size(256)
+fn lazy_claim(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+              @builtin(local_invocation_id) lid: vec3u) {
+  let pc = plc_u[wid.z];
+  let e = (wid.y * nwg.x + wid.x) * 256u + lid.x;
+  if (e >= pc.n) { return; }
+  let r = lazy_local(lc_ids[e], pc);
+  if (r >= 0) { atomicMin(&lc_owner[r], e); }
+}
+
+@group(0) @binding(1) var<storage, read_write> ls_owner: array<atomic<u32>>; // (rows)
+@group(0) @binding(2) var<storage, read_write> ls_list: array<i32>;          // (n) row or −1
+@group(0) @binding(3) var<uniform> pls_u: array<ClaimParams, 2>; // element 0 (see UNIFORMS)
+
+@compute @workgroup_size(256)
+fn lazy_select(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+               @builtin(local_invocation_id) lid: vec3u) {
+  let ps = pls_u[wid.z];
+  let e = (wid.y * nwg.x + wid.x) * 256u + lid.x;
+  if (e >= ps.n) { return; }
+  let r = lazy_local(lc_ids[e], ps);
+  var out = -1;
+  if (r >= 0 && atomicLoad(&ls_owner[r]) == e) {
+    out = r;
+    atomicStore(&ls_owner[r], 0xFFFFFFFFu);
+  }
+  ls_list[e] = out;
+}
+
+@group(0) @binding(0) var<storage, read_write> lt_steps: array<StepConsts>;  // (capacity)
+@group(0) @binding(1) var<uniform> plt_u: array<SetStepParams, 2>; // element 0 (see UNIFORMS)
+
+struct SetStepParams {
+  s: u32,     // the step
+  pad0: u32,
+  pad1: u32,
+  pad2: u32,
+  k: StepConsts,
+}
+
+@compute @workgroup_size(1)
+fn lazy_set_step(@builtin(workgroup_id) wid: vec3u) {
+  let pt = plt_u[wid.z];
+  lt_steps[pt.s] = pt.k;
 }
 
 // ---- sumsq_partial: partials[offset + w] = Σ x² over workgroup w's chunk ----------------------------------

@@ -60,6 +60,7 @@ export class Tensor {
   persistent = false;
   #buffer: GPUBuffer | null;
   #base: Tensor | null;
+  #beforeUse: (() => void) | null = null;
 
   /**
    * Allocates storage from the pool (contents undefined); prefer {@link Tensor.empty}. With `base`, the
@@ -114,11 +115,45 @@ export class Tensor {
     return t;
   }
 
-  /** The GPU buffer (throws after {@link dispose}). */
+  /**
+   * The GPU buffer (throws after {@link dispose}). Taking it first runs a deferred update set by
+   * {@link setBeforeUse} (on this tensor, or on the base of a view), so every binding, copy and read sees
+   * current contents.
+   */
   get buffer(): GPUBuffer {
+    this.#runBeforeUse();
+    if (this.#base) this.#base.#runBeforeUse();
+    return this.bufferDeferred;
+  }
+
+  /**
+   * The GPU buffer without running a deferred update: only for the kernels that apply that update part
+   * by part (the lazy-row AdamW and the lookups it has brought current: src/ops/adamw_lazy.ts).
+   */
+  get bufferDeferred(): GPUBuffer {
     if (this.#base?.disposed) this.#buffer = null;
     if (!this.#buffer) throw new Error(`tensor '${this.name}' (#${this.id}) was used after dispose()`);
     return this.#buffer;
+  }
+
+  /**
+   * Defers work that must run before this tensor's storage is next used: `fn` runs once, when
+   * {@link buffer} is next taken (any binding, copy or read), and is then cleared; null cancels it.
+   */
+  setBeforeUse(fn: (() => void) | null): void {
+    this.#beforeUse = fn;
+  }
+
+  /** Whether a deferred update is waiting ({@link setBeforeUse}). */
+  get hasDeferredUpdate(): boolean {
+    return this.#beforeUse !== null;
+  }
+
+  #runBeforeUse(): void {
+    const fn = this.#beforeUse;
+    if (!fn) return;
+    this.#beforeUse = null;
+    fn();
   }
 
   /** True once disposed. */
@@ -134,6 +169,11 @@ export class Tensor {
   /** This tensor as a kernel binding of exactly its data. */
   get res(): Resource {
     return { buffer: this.buffer, size: Math.max(this.byteLength, 4) };
+  }
+
+  /** {@link res} without running a deferred update (see {@link bufferDeferred}). */
+  get resDeferred(): Resource {
+    return { buffer: this.bufferDeferred, size: Math.max(this.byteLength, 4) };
   }
 
   /** Copies the data back to the host (flushes pending work; costs one GPU round trip). */
@@ -153,6 +193,7 @@ export class Tensor {
     if (!this.#buffer) return;
     if (!this.#base) gpu().pool.release(this.#buffer);
     this.#buffer = null;
+    this.#beforeUse = null;
     this.node = null;
     if (this.grad && !this.grad.persistent) this.grad.dispose();
   }

@@ -8,6 +8,7 @@ import src from "../../kernels/adamw.wgsl" with { type: "text" };
 import { f32, gpu, splitGrid } from "../engine/gpu.ts";
 import { Tensor } from "../engine/tensor.ts";
 import { zeros } from "./elementwise.ts";
+import { dropLazyRows, lazyRowsStep, type StepConstants, stepConstantWords } from "./adamw_lazy.ts";
 import { disposeRowSparseState, releaseRowSparseGrad, rowSparseLists } from "./embedding_grad.ts";
 
 /** One parameter with its decoupled weight decay (0 for biases and LayerNorm weights). */
@@ -94,25 +95,30 @@ export class AdamW {
       st.steps++;
       const bc1 = 1 - b1 ** st.steps;
       const bc2 = 1 - b2 ** st.steps;
+      const k: StepConstants = {
+        decay: 1 - this.lr * st.weightDecay,
+        w1: 1 - b1,
+        beta2: b2,
+        oneMinusBeta2: 1 - b2,
+        stepSize: this.lr / bc1,
+        bc2Sqrt: Math.sqrt(bc2),
+        eps: this.eps,
+      };
+      // A row-sparse table (the word embeddings) is updated on its touched rows only; the others catch up
+      // later with the same arithmetic (adamw_lazy.ts). Anything else, densely.
+      const lists = rowSparseLists(g);
+      if (lists && lazyRowsStep(st.param, st.m, st.v, g, lists, st.steps, k, gradScale)) continue;
+      dropLazyRows(st.param);
       const vec4 = st.param.size % 4 === 0;
       const n = vec4 ? st.param.size / 4 : st.param.size;
+      const [decay, w1, beta2, oneMinusBeta2, stepSize, bc2Sqrt, eps] = stepConstantWords(k);
       gpu().dispatch({
         label: vec4 ? "adamw.adamw_step4" : "adamw.adamw_step",
         code: src,
         entryPoint: vec4 ? "adamw_step4" : "adamw_step",
         inputs: [g.res, (gradScale ?? g).res],
         outputs: [st.param.res, st.m.res, st.v.res],
-        params: [
-          n,
-          gradScale ? 1 : 0,
-          f32(1 - this.lr * st.weightDecay),
-          f32(1 - b1),
-          f32(b2),
-          f32(1 - b2),
-          f32(this.lr / bc1),
-          f32(Math.sqrt(bc2)),
-          f32(this.eps),
-        ],
+        params: [n, gradScale ? 1 : 0, decay, w1, beta2, oneMinusBeta2, stepSize, bc2Sqrt, eps],
         workgroups: splitGrid(Math.ceil(n / 256)),
       });
     }
@@ -121,7 +127,10 @@ export class AdamW {
   /** Sets the step count of the optimizer and of every parameter (restoring a checkpoint). */
   setSteps(n: number): void {
     this.stepCount = n;
-    for (const st of this.#states) st.steps = n;
+    for (const st of this.#states) {
+      dropLazyRows(st.param); // rows waiting under the old count are brought current first
+      st.steps = n;
+    }
   }
 
   /** The first and second moment tensors of parameter `p`. */
@@ -147,6 +156,7 @@ export class AdamW {
   /** Releases the moment tensors (and the kept row-sparse gradient buffers of the parameters). */
   dispose(): void {
     for (const st of this.#states) {
+      dropLazyRows(st.param);
       st.m.dispose();
       st.v.dispose();
       disposeRowSparseState(st.param);

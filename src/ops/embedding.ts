@@ -8,6 +8,7 @@ import { gpu, i32, type Resource, splitGrid } from "../engine/gpu.ts";
 import { record } from "../engine/tape.ts";
 import { Tensor } from "../engine/tensor.ts";
 import { rowSparseGradFor } from "./embedding_grad.ts";
+import { lookupBinding } from "./adamw_lazy.ts";
 
 const _WG = 64; // workgroup size of every entry point in kernels/embedding.wgsl
 
@@ -85,7 +86,7 @@ export function embedding(
       label: `embedding.forward${kind}`,
       code: src,
       entryPoint: vec ? "forward4" : "forward",
-      inputs: [ids.res, _res4(t)],
+      inputs: [ids.res, lookupBinding(t, ids, row0s[k])],
       outputs: [_res4(out)],
       params: paramsOf(k),
       workgroups: splitGrid(Math.ceil((vec ? N * C / 4 : N * C) / _WG)),
