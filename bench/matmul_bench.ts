@@ -8,7 +8,7 @@
  *                                                    the GPU-class workgroup-tiled kernel (default auto:
  *                                                    shared on real GPUs, texture on CPU adapters);
  *                                                    --attention adds batched attention-sized products;
- *                                                    --shape=MxKxN measures one shape only;
+ *                                                    --shape=MxKxN measures that shape only (any);
  *                                                    --iters=N products per sync (default 4)
  *
  * Each measurement encodes many products and waits once (`gpu().sync()`), so the ~12 ms readback and the
@@ -86,8 +86,11 @@ if (import.meta.main && Deno.args.includes("--report")) {
   // The machine is shared: configurations are measured round-robin and the best of the passes is kept,
   // so a burst of foreign load does not decide a row.
   const only = Deno.args.find((a) => a.startsWith("--shape="))?.slice(8);
-  const shapes = SHAPES.filter((s) => !only || s.join("x") === only).map(([M, K, N]) => [M, K, N, 1]);
-  if (shapes.length === 0) throw new Error(`--shape=${only}: not one of ${SHAPES.map((s) => s.join("x"))}`);
+  const dims = only?.split("x").map(Number) ?? [];
+  if (only && (dims.length !== 3 || !dims.every((d) => Number.isInteger(d) && d > 0))) {
+    throw new Error(`--shape=${only}: expected MxKxN, e.g. 1024x128x384`);
+  }
+  const shapes = only ? [[...dims, 1]] : SHAPES.map(([M, K, N]) => [M, K, N, 1]);
   if (Deno.args.includes("--attention")) shapes.push(...ATTENTION);
   const configs = shapes.flatMap(([M, K, N, batch]) => LAYOUTS.map((layout) => ({ M, K, N, batch, layout })));
   const operands = configs.map((c) => _operands(c.M, c.K, c.N, c.layout, c.batch));

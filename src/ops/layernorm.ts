@@ -33,6 +33,33 @@ function _wg(): number {
   return _wgOverride ?? (gpu().adapterInfo.isFallbackAdapter ? 8 : 64);
 }
 
+/** How the forward kernels map rows to invocations ({@link setLayerNormForwardPath}). */
+export type LayerNormForwardPath = "auto" | "rows" | "workgroup";
+
+let _forwardPath: LayerNormForwardPath = "auto";
+
+/**
+ * Chooses the forward kernels: "workgroup" (one workgroup per row, a tree sum in workgroup memory: the GPU
+ * path), "rows" (one invocation per row, serial sums, no barriers: the CPU-adapter path, 2× faster on
+ * lavapipe at 1024×128), or "auto" (default: "rows" on CPU/fallback adapters, else "workgroup"). Both give
+ * the same formulas; the row sums differ only in order. The backward is the same for both.
+ */
+export function setLayerNormForwardPath(path: LayerNormForwardPath): void {
+  if (!["auto", "rows", "workgroup"].includes(path)) {
+    throw new RangeError(`setLayerNormForwardPath: '${path}' is not auto, rows or workgroup`);
+  }
+  _forwardPath = path;
+}
+
+/** The forward dispatch of `rows` rows: entry point suffix, label suffix, grid and workgroup size. */
+function _forwardLaunch(rows: number) {
+  const byRow = _forwardPath === "rows" ||
+    (_forwardPath === "auto" && gpu().adapterInfo.isFallbackAdapter);
+  if (!byRow) return { kind: "", workgroups: splitGrid(rows), wg: _wg() };
+  const wg = _wgOverride ?? 64;
+  return { kind: "_rows", workgroups: splitGrid(Math.ceil(rows / wg)), wg };
+}
+
 function _params(rows: number, cols: number, eps: number, blockRows: number, nblocks: number) {
   return [rows, cols, f32(eps), blockRows, nblocks];
 }
@@ -47,15 +74,16 @@ export function layerNorm(x: Tensor, weight: Tensor, bias: Tensor, eps: number):
   const y = Tensor.empty(x.shape, "f32", "layernorm.y");
   const mean = Tensor.empty([rows], "f32", "layernorm.mean");
   const rstd = Tensor.empty([rows], "f32", "layernorm.rstd");
+  const f = _forwardLaunch(rows);
   gpu().dispatch({
-    label: "layernorm.forward",
+    label: `layernorm.forward${f.kind}`,
     code: src,
-    entryPoint: C % 4 === 0 ? "forward4" : "forward",
+    entryPoint: `forward${f.kind}${C % 4 === 0 ? "4" : ""}`,
     inputs: [_res4(x), _res4(weight), _res4(bias)],
     outputs: [_res4(y), mean.res, rstd.res],
     params: _params(rows, C, eps, 0, 0),
-    workgroups: splitGrid(rows),
-    constants: { WG: _wg() },
+    workgroups: f.workgroups,
+    constants: { WG: f.wg },
   });
   return record(
     y,
@@ -83,15 +111,16 @@ export function addLayerNorm(a: Tensor, b: Tensor, weight: Tensor, bias: Tensor,
   const sum = Tensor.empty(a.shape, "f32", "layernorm.sum"); // (..., C): a + b, the backward's x
   const mean = Tensor.empty([rows], "f32", "layernorm.mean");
   const rstd = Tensor.empty([rows], "f32", "layernorm.rstd");
+  const f = _forwardLaunch(rows);
   gpu().dispatch({
-    label: "layernorm.add_forward",
+    label: `layernorm.add_forward${f.kind}`,
     code: src,
-    entryPoint: C % 4 === 0 ? "add_forward4" : "add_forward",
+    entryPoint: `add_forward${f.kind}${C % 4 === 0 ? "4" : ""}`,
     inputs: [_res4(a), _res4(b), _res4(weight), _res4(bias)],
     outputs: [_res4(y), _res4(sum), mean.res, rstd.res],
     params: _params(rows, C, eps, 0, 0),
-    workgroups: splitGrid(rows),
-    constants: { WG: _wg() },
+    workgroups: f.workgroups,
+    constants: { WG: f.wg },
   });
   return record(
     y,

@@ -2,7 +2,12 @@
 // add_backward_dx(4)): against a float64 CPU reference at uneven shapes, bitwise against the unfused
 // layerNorm(add(a, b)) path, against central finite differences, and a dispatch trace proving a BERT layer
 // runs the fused kernels and no elementwise.add.
-import { addLayerNorm, layerNorm, setLayerNormWorkgroupSize } from "../../src/ops/layernorm.ts";
+import {
+  addLayerNorm,
+  layerNorm,
+  setLayerNormForwardPath,
+  setLayerNormWorkgroupSize,
+} from "../../src/ops/layernorm.ts";
 import { add } from "../../src/ops/elementwise.ts";
 import { gpu } from "../../src/engine/gpu.ts";
 import { backward, noGrad } from "../../src/engine/tape.ts";
@@ -80,21 +85,27 @@ Deno.test("addLayerNorm: forward and backward match the float64 reference at une
   }
 });
 
-Deno.test("addLayerNorm: bitwise equal to layerNorm(add(a, b)) forward and backward, every workgroup size", async () => {
+Deno.test("addLayerNorm: bitwise equal to layerNorm(add(a, b)) forward and backward, both forward paths, every workgroup size", async () => {
   try {
-    for (const wg of [null, 1, 32, 64, 256]) {
-      setLayerNormWorkgroupSize(wg);
-      for (const [k, shape] of SHAPES.entries()) {
-        const x = inputs(shape, 100 + k);
-        const fused = await runGpu(x, shape, true, 1e-5);
-        const plain = await runGpu(x, shape, false, 1e-5);
-        for (const key of ["y", "da", "db", "dw", "dbias"] as const) {
-          assertClose(fused[key], plain[key], EXACT, `${key} [${shape}] wg ${wg ?? "default"}`);
+    for (const path of ["rows", "workgroup"] as const) {
+      setLayerNormForwardPath(path);
+      for (const wg of [null, 1, 32, 64, 256]) {
+        setLayerNormWorkgroupSize(wg);
+        for (const [k, shape] of SHAPES.entries()) {
+          const x = inputs(shape, 100 + k);
+          const { result: fused, labels } = await traceDispatches(() => runGpu(x, shape, true, 1e-5));
+          const plain = await runGpu(x, shape, false, 1e-5);
+          const want = path === "rows" ? "layernorm.add_forward_rows" : "layernorm.add_forward";
+          assert(labels.includes(want), `${path}: ${labels}`);
+          for (const key of ["y", "da", "db", "dw", "dbias"] as const) {
+            assertClose(fused[key], plain[key], EXACT, `${key} [${shape}] ${path} wg ${wg ?? "default"}`);
+          }
         }
       }
     }
   } finally {
     setLayerNormWorkgroupSize(null);
+    setLayerNormForwardPath("auto");
   }
 });
 
@@ -148,6 +159,11 @@ Deno.test("addLayerNorm: mismatched shapes and widths are one-line errors", () =
   });
 });
 
+/** The fused forward's label: CPU adapters take the one-invocation-per-row kernels (setLayerNormForwardPath). */
+const ADD_FORWARD = gpu().adapterInfo.isFallbackAdapter
+  ? "layernorm.add_forward_rows"
+  : "layernorm.add_forward";
+
 Deno.test("addLayerNorm: a BERT layer runs the fused kernels and no elementwise.add, forward and backward", async () => {
   const cfg = makeBertConfig({
     vocab_size: 50,
@@ -167,8 +183,8 @@ Deno.test("addLayerNorm: a BERT layer runs the fused kernels and no elementwise.
     const mask = Tensor.from(new Float32Array(B * T).fill(1), [B, T]);
     const fwd = await traceDispatches(() => bertLayer(model, "bert.encoder.layer.0", x, mask, cfg));
     const count = (labels: string[], l: string) => labels.filter((s) => s === l).length;
-    assertEquals(count(fwd.labels, "layernorm.add_forward"), 2, fwd.labels.join(" "));
-    assertEquals(count(fwd.labels, "layernorm.forward"), 0, fwd.labels.join(" "));
+    assertEquals(count(fwd.labels, ADD_FORWARD), 2, fwd.labels.join(" "));
+    assertEquals(fwd.labels.filter((l) => l.startsWith("layernorm.forward")).length, 0, fwd.labels.join(" "));
     assertEquals(count(fwd.labels, "elementwise.add"), 0, fwd.labels.join(" "));
     const bwd = await traceDispatches(() =>
       backward(fwd.result, Tensor.from(randn(B * T * H, 401), [B, T, H]))
@@ -183,8 +199,8 @@ Deno.test("addLayerNorm: a BERT layer runs the fused kernels and no elementwise.
   await tidy(async () => {
     const ids = Int32Array.from({ length: B * T }, (_, i) => (i * 7) % 50);
     const { labels } = await traceDispatches(() => model.forward({ batch: B, seqLen: T, inputIds: ids }));
-    assertEquals(labels.filter((s) => s === "layernorm.add_forward").length, 2 * 2 + 1);
-    assertEquals(labels.filter((s) => s === "layernorm.forward").length, 0);
+    assertEquals(labels.filter((s) => s === ADD_FORWARD).length, 2 * 2 + 1);
+    assertEquals(labels.filter((s) => s.startsWith("layernorm.forward")).length, 0);
     assertEquals(labels.filter((s) => s === "elementwise.add").length, 1);
   });
   model.dispose();

@@ -1,4 +1,6 @@
-import { layerNorm, setLayerNormWorkgroupSize } from "../../src/ops/layernorm.ts";
+import { layerNorm, setLayerNormForwardPath, setLayerNormWorkgroupSize } from "../../src/ops/layernorm.ts";
+import { traceDispatches } from "../../src/engine/dispatch_trace.ts";
+import { assert, assertThrows } from "../_assert.ts";
 import { gpu } from "../../src/engine/gpu.ts";
 import { backward } from "../../src/engine/tape.ts";
 import { readAll, Tensor, tidy } from "../../src/engine/tensor.ts";
@@ -69,16 +71,32 @@ Deno.test("layernorm: BERT shape 512×768 matches float64", async () => {
   await checkAgainstRef({ shape: [8, 64, 768], seed: 70 });
 });
 
-Deno.test("layernorm: every workgroup size (the GPU default 64, and 1, 32, 256) gives the same results", async () => {
+Deno.test("layernorm: both forward paths (one invocation or one workgroup per row) at every workgroup size match float64", async () => {
   try {
-    for (const wg of [1, 32, 64, 256]) {
-      setLayerNormWorkgroupSize(wg);
-      await checkAgainstRef({ shape: [37, 300], seed: 75 }); // vec4 kernels
-      await checkAgainstRef({ shape: [5, 301], seed: 76 }); // scalar kernels
+    for (const path of ["rows", "workgroup"] as const) {
+      setLayerNormForwardPath(path);
+      for (const wg of [1, 32, 64, 256]) {
+        setLayerNormWorkgroupSize(wg);
+        const { labels } = await traceDispatches(() => checkAgainstRef({ shape: [37, 300], seed: 75 })); // vec4
+        assert(
+          labels.includes(path === "rows" ? "layernorm.forward_rows" : "layernorm.forward"),
+          `${labels}`,
+        );
+        await checkAgainstRef({ shape: [5, 301], seed: 76 }); // scalar kernels
+        await checkAgainstRef({ shape: [70, 13], seed: 78 }); // rows over several workgroups, C odd
+      }
     }
   } finally {
     setLayerNormWorkgroupSize(null);
+    setLayerNormForwardPath("auto");
   }
+});
+
+Deno.test("layernorm: the forward path is chosen from the adapter (rows on CPU adapters), and bad names throw", async () => {
+  const { labels } = await traceDispatches(() => checkAgainstRef({ shape: [9, 16], seed: 79 }));
+  const want = gpu().adapterInfo.isFallbackAdapter ? "layernorm.forward_rows" : "layernorm.forward";
+  assert(labels.includes(want), `auto on ${gpu().describe().description}: ${labels}`);
+  assertThrows(() => setLayerNormForwardPath("columns" as "rows"), RangeError, "not auto, rows or workgroup");
 });
 
 Deno.test("layernorm: more than 65535 rows (2-D workgroup grid)", async () => {
