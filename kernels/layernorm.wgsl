@@ -25,13 +25,17 @@
 //                    are the same tensor, and the tape owns every gradient once): no copy kernels after it.
 //   add_forward4, add_backward_dx4
 //                    their vec4 variants (C % 4 == 0). backward_params(4) serves both paths.
-//   forward_rows, forward_rows4, add_forward_rows, add_forward_rows4
-//                    the forwards with ONE INVOCATION PER ROW (global index over an x/y grid of WG-wide
+//   forward_rows, forward_rows4, add_forward_rows, add_forward_rows4,
+//   backward_dx_rows, backward_dx_rows4, add_backward_dx_rows, add_backward_dx_rows4
+//                    the same with ONE INVOCATION PER ROW (global index over an x/y grid of WG-wide
 //                    workgroups) and serial sums, no workgroup memory and no barriers: for CPU adapters,
-//                    where a workgroup per row costs more than its row (lavapipe, 1024×128: 2×
-//                    faster). Same outputs and formulas; only the order of the row sums differs from the
-//                    workgroup kernels, and forward_rows* and add_forward_rows* sum in the same order, so
-//                    add_forward_rows* is still bitwise forward_rows* of a + b.
+//                    where a workgroup per row costs more than its row. Same outputs and formulas; only
+//                    the order of the row sums differs from the workgroup kernels. The backward's blocks are
+//                    single rows (block_rows = 1, nblocks = R: `partial` is (2, R, C), each row writing its
+//                    dy·xhat and dy), so backward_params sums the rows in order; lavapipe ends a shader
+//                    after 65535 loop iterations in all (a 70001-row dbias summed 65535 rows), so the
+//                    host takes the rows backward only up to 60000 rows. The add_ variants sum in the
+//                    same order as the plain ones, so they stay bitwise equal to them.
 
 // Invocations per workgroup (row kernels stride over the row by WG; must be a power of two). The host picks
 // it per adapter: 8 (one SIMD group, cheap barriers) on CPU adapters such as lavapipe, 64 on GPUs.
@@ -564,4 +568,116 @@ fn add_forward_rows4(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups)
   }
   af4_mean[row] = shift.x + m;
   af4_rstd[row] = rstd;
+}
+
+@compute @workgroup_size(WG)
+fn backward_dx_rows(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+                    @builtin(local_invocation_id) lid3: vec3u) {
+  let r = row_of(wid, nwg, lid3.x);
+  if (r >= dp.rows) { return; }
+  let C = dp.cols;
+  let base = r * C;
+  let pw = r * C;               // this row's dweight terms
+  let pb = (dp.rows + r) * C;   // this row's dbias terms
+  let mean = d_mean[r];
+  let rstd = d_rstd[r];
+  var acc = vec2f(0.0);
+  for (var c = 0u; c < C; c++) {
+    let gw = d_dy[base + c] * d_w[c];
+    acc += vec2f(gw, gw * (d_x[base + c] - mean) * rstd);
+  }
+  let sums = acc / f32(C);
+  for (var c = 0u; c < C; c++) {
+    let g = d_dy[base + c];
+    let xhat = (d_x[base + c] - mean) * rstd;
+    d_dx[base + c] = rstd * (g * d_w[c] - sums.x - xhat * sums.y);
+    d_partial[pw + c] = g * xhat;
+    d_partial[pb + c] = g;
+  }
+}
+
+@compute @workgroup_size(WG)
+fn backward_dx_rows4(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+                     @builtin(local_invocation_id) lid3: vec3u) {
+  let r = row_of(wid, nwg, lid3.x);
+  if (r >= dp.rows) { return; }
+  let C4 = dp.cols / 4u;
+  let base = r * C4;
+  let pw = r * C4;
+  let pb = (dp.rows + r) * C4;
+  let mean = d4_mean[r];
+  let rstd = d4_rstd[r];
+  var a = vec4f(0.0);
+  var b = vec4f(0.0);
+  for (var c = 0u; c < C4; c++) {
+    let gw = d4_dy[base + c] * d4_w[c];
+    a += gw;
+    b += gw * (d4_x[base + c] - mean) * rstd;
+  }
+  let sums = vec2f(hsum(a), hsum(b)) / f32(dp.cols);
+  for (var c = 0u; c < C4; c++) {
+    let g = d4_dy[base + c];
+    let xhat = (d4_x[base + c] - mean) * rstd;
+    d4_dx[base + c] = rstd * (g * d4_w[c] - sums.x - xhat * sums.y);
+    d4_partial[pw + c] = g * xhat;
+    d4_partial[pb + c] = g;
+  }
+}
+
+@compute @workgroup_size(WG)
+fn add_backward_dx_rows(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+                        @builtin(local_invocation_id) lid3: vec3u) {
+  let r = row_of(wid, nwg, lid3.x);
+  if (r >= adp.rows) { return; }
+  let C = adp.cols;
+  let base = r * C;
+  let pw = r * C;
+  let pb = (adp.rows + r) * C;
+  let mean = ad_mean[r];
+  let rstd = ad_rstd[r];
+  var acc = vec2f(0.0);
+  for (var c = 0u; c < C; c++) {
+    let gw = ad_dy[base + c] * ad_w[c];
+    acc += vec2f(gw, gw * (ad_x[base + c] - mean) * rstd);
+  }
+  let sums = acc / f32(C);
+  for (var c = 0u; c < C; c++) {
+    let g = ad_dy[base + c];
+    let xhat = (ad_x[base + c] - mean) * rstd;
+    let dx = rstd * (g * ad_w[c] - sums.x - xhat * sums.y);
+    ad_dxa[base + c] = dx;
+    ad_dxb[base + c] = dx;
+    ad_partial[pw + c] = g * xhat;
+    ad_partial[pb + c] = g;
+  }
+}
+
+@compute @workgroup_size(WG)
+fn add_backward_dx_rows4(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+                         @builtin(local_invocation_id) lid3: vec3u) {
+  let r = row_of(wid, nwg, lid3.x);
+  if (r >= adp.rows) { return; }
+  let C4 = adp.cols / 4u;
+  let base = r * C4;
+  let pw = r * C4;
+  let pb = (adp.rows + r) * C4;
+  let mean = ad4_mean[r];
+  let rstd = ad4_rstd[r];
+  var a = vec4f(0.0);
+  var b = vec4f(0.0);
+  for (var c = 0u; c < C4; c++) {
+    let gw = ad4_dy[base + c] * ad4_w[c];
+    a += gw;
+    b += gw * (ad4_x[base + c] - mean) * rstd;
+  }
+  let sums = vec2f(hsum(a), hsum(b)) / f32(adp.cols);
+  for (var c = 0u; c < C4; c++) {
+    let g = ad4_dy[base + c];
+    let xhat = (ad4_x[base + c] - mean) * rstd;
+    let dx = rstd * (g * ad4_w[c] - sums.x - xhat * sums.y);
+    ad4_dxa[base + c] = dx;
+    ad4_dxb[base + c] = dx;
+    ad4_partial[pw + c] = g * xhat;
+    ad4_partial[pb + c] = g;
+  }
 }

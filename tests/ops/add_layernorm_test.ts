@@ -5,7 +5,7 @@
 import {
   addLayerNorm,
   layerNorm,
-  setLayerNormForwardPath,
+  setLayerNormPath,
   setLayerNormWorkgroupSize,
 } from "../../src/ops/layernorm.ts";
 import { add } from "../../src/ops/elementwise.ts";
@@ -85,18 +85,19 @@ Deno.test("addLayerNorm: forward and backward match the float64 reference at une
   }
 });
 
-Deno.test("addLayerNorm: bitwise equal to layerNorm(add(a, b)) forward and backward, both forward paths, every workgroup size", async () => {
+Deno.test("addLayerNorm: bitwise equal to layerNorm(add(a, b)) forward and backward, both paths, every workgroup size", async () => {
   try {
     for (const path of ["rows", "workgroup"] as const) {
-      setLayerNormForwardPath(path);
+      setLayerNormPath(path);
       for (const wg of [null, 1, 32, 64, 256]) {
         setLayerNormWorkgroupSize(wg);
         for (const [k, shape] of SHAPES.entries()) {
           const x = inputs(shape, 100 + k);
           const { result: fused, labels } = await traceDispatches(() => runGpu(x, shape, true, 1e-5));
           const plain = await runGpu(x, shape, false, 1e-5);
-          const want = path === "rows" ? "layernorm.add_forward_rows" : "layernorm.add_forward";
-          assert(labels.includes(want), `${path}: ${labels}`);
+          const kind = path === "rows" ? "_rows" : "";
+          assert(labels.includes(`layernorm.add_forward${kind}`), `${path}: ${labels}`);
+          assert(labels.includes(`layernorm.add_backward_dx${kind}`), `${path}: ${labels}`);
           for (const key of ["y", "da", "db", "dw", "dbias"] as const) {
             assertClose(fused[key], plain[key], EXACT, `${key} [${shape}] ${path} wg ${wg ?? "default"}`);
           }
@@ -105,7 +106,7 @@ Deno.test("addLayerNorm: bitwise equal to layerNorm(add(a, b)) forward and backw
     }
   } finally {
     setLayerNormWorkgroupSize(null);
-    setLayerNormForwardPath("auto");
+    setLayerNormPath("auto");
   }
 });
 
@@ -159,10 +160,9 @@ Deno.test("addLayerNorm: mismatched shapes and widths are one-line errors", () =
   });
 });
 
-/** The fused forward's label: CPU adapters take the one-invocation-per-row kernels (setLayerNormForwardPath). */
-const ADD_FORWARD = gpu().adapterInfo.isFallbackAdapter
-  ? "layernorm.add_forward_rows"
-  : "layernorm.add_forward";
+/** CPU adapters take the one-invocation-per-row kernels (setLayerNormPath): their labels end in _rows. */
+const ROWS = gpu().adapterInfo.isFallbackAdapter ? "_rows" : "";
+const ADD_FORWARD = `layernorm.add_forward${ROWS}`;
 
 Deno.test("addLayerNorm: a BERT layer runs the fused kernels and no elementwise.add, forward and backward", async () => {
   const cfg = makeBertConfig({
@@ -189,8 +189,12 @@ Deno.test("addLayerNorm: a BERT layer runs the fused kernels and no elementwise.
     const bwd = await traceDispatches(() =>
       backward(fwd.result, Tensor.from(randn(B * T * H, 401), [B, T, H]))
     );
-    assertEquals(count(bwd.labels, "layernorm.add_backward_dx"), 2, bwd.labels.join(" "));
-    assertEquals(count(bwd.labels, "layernorm.backward_dx"), 0, bwd.labels.join(" "));
+    assertEquals(count(bwd.labels, `layernorm.add_backward_dx${ROWS}`), 2, bwd.labels.join(" "));
+    assertEquals(
+      bwd.labels.filter((l) => l.startsWith("layernorm.backward_dx")).length,
+      0,
+      bwd.labels.join(" "),
+    );
     assert(x.grad !== null, "the layer input got a gradient");
     x.grad!.dispose();
   });

@@ -1,4 +1,4 @@
-import { layerNorm, setLayerNormForwardPath, setLayerNormWorkgroupSize } from "../../src/ops/layernorm.ts";
+import { layerNorm, setLayerNormPath, setLayerNormWorkgroupSize } from "../../src/ops/layernorm.ts";
 import { traceDispatches } from "../../src/engine/dispatch_trace.ts";
 import { assert, assertThrows } from "../_assert.ts";
 import { gpu } from "../../src/engine/gpu.ts";
@@ -71,10 +71,10 @@ Deno.test("layernorm: BERT shape 512×768 matches float64", async () => {
   await checkAgainstRef({ shape: [8, 64, 768], seed: 70 });
 });
 
-Deno.test("layernorm: both forward paths (one invocation or one workgroup per row) at every workgroup size match float64", async () => {
+Deno.test("layernorm: both paths (one invocation or one workgroup per row) at every workgroup size match float64, forward and backward", async () => {
   try {
     for (const path of ["rows", "workgroup"] as const) {
-      setLayerNormForwardPath(path);
+      setLayerNormPath(path);
       for (const wg of [1, 32, 64, 256]) {
         setLayerNormWorkgroupSize(wg);
         const { labels } = await traceDispatches(() => checkAgainstRef({ shape: [37, 300], seed: 75 })); // vec4
@@ -88,15 +88,19 @@ Deno.test("layernorm: both forward paths (one invocation or one workgroup per ro
     }
   } finally {
     setLayerNormWorkgroupSize(null);
-    setLayerNormForwardPath("auto");
+    setLayerNormPath("auto");
   }
 });
 
 Deno.test("layernorm: the forward path is chosen from the adapter (rows on CPU adapters), and bad names throw", async () => {
   const { labels } = await traceDispatches(() => checkAgainstRef({ shape: [9, 16], seed: 79 }));
-  const want = gpu().adapterInfo.isFallbackAdapter ? "layernorm.forward_rows" : "layernorm.forward";
-  assert(labels.includes(want), `auto on ${gpu().describe().description}: ${labels}`);
-  assertThrows(() => setLayerNormForwardPath("columns" as "rows"), RangeError, "not auto, rows or workgroup");
+  const kind = gpu().adapterInfo.isFallbackAdapter ? "_rows" : "";
+  assert(labels.includes(`layernorm.forward${kind}`), `auto on ${gpu().describe().description}: ${labels}`);
+  assert(
+    labels.includes(`layernorm.backward_dx${kind}`),
+    `auto on ${gpu().describe().description}: ${labels}`,
+  );
+  assertThrows(() => setLayerNormPath("columns" as "rows"), RangeError, "not auto, rows or workgroup");
 });
 
 Deno.test("layernorm: more than 65535 rows (2-D workgroup grid)", async () => {
