@@ -137,11 +137,11 @@ fn adamw_step4(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: 
 //   lazy_select: list[e] = r when e == owner[r], else −1; the owner token resets owner[r] to 0xFFFFFFFF.
 //                OVERWRITES list. Contract: owner is 0xFFFFFFFF everywhere between calls.
 //   lazy_set_step: steps[s] = the constants of step s (one invocation). OVERWRITES that entry.
-// Workgroups of 256 take `chunk` entries each and walk their (entry, column) pairs (few large workgroups).
+// One invocation per (entry, column) pair (lazy_rows4) or per entry (the others); x/y grids of 256.
 struct LazyParams {
   n: u32,          // entries of list (mode 0) or rows (mode 1)
   cols: u32,       // C / 4
-  chunk: u32,      // entries per workgroup
+  pad0: u32,
   mode: u32,       // 0: rows from list; 1: every row
   t: u32,          // replay zero-gradient steps through t
   apply: u32,      // 1: then apply step t + 1 with the gradient
@@ -165,28 +165,30 @@ fn lazy_row(pl: LazyParams, e: u32) -> i32 {
 }
 
 @compute @workgroup_size(256)
-fn lazy_rows4(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u) {
+fn lazy_rows4(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+              @builtin(local_invocation_id) lid: vec3u) {
   let pl = pl_u[wid.z];
-  let end = min(wid.x * pl.chunk + pl.chunk, pl.n) * pl.cols;
-  for (var i = wid.x * pl.chunk * pl.cols + lid.x; i < end; i += 256u) {
-    let e = i / pl.cols;
-    let r = lazy_row(pl, e);
-    if (r < 0) { continue; }
-    let s0 = l_last[r] + 1u;
-    if (s0 > pl.t && pl.apply == 0u) { continue; }
-    let o = u32(r) * pl.cols + (i - e * pl.cols);
-    var u = Adam4(l_param[o], l_m[o], l_v[o]);
-    let zero = vec4f(0.0);
-    for (var s = s0; s <= pl.t; s++) { u = adam_update4(u.p, zero, u.m, u.v, l_steps[s]); }
-    if (pl.apply != 0u) {
-      var g = l_grad[o];
-      if (pl.use_scale != 0u) { g = g * l_scale[0]; }
-      u = adam_update4(u.p, g, u.m, u.v, l_steps[pl.t + 1u]);
-    }
-    l_param[o] = u.p;
-    l_m[o] = u.m;
-    l_v[o] = u.v;
+  // One (entry, column) pair per invocation: lavapipe ends a shader after 65535 loop iterations in all,
+  // so the replay loop below must be this invocation's only loop (the host keeps t − last[r] ≤ 60000).
+  let i = (wid.y * nwg.x + wid.x) * 256u + lid.x;
+  if (i >= pl.n * pl.cols) { return; }
+  let e = i / pl.cols;
+  let r = lazy_row(pl, e);
+  if (r < 0) { return; }
+  let s0 = l_last[r] + 1u;
+  if (s0 > pl.t && pl.apply == 0u) { return; }
+  let o = u32(r) * pl.cols + (i - e * pl.cols);
+  var u = Adam4(l_param[o], l_m[o], l_v[o]);
+  let zero = vec4f(0.0);
+  for (var s = s0; s <= pl.t; s++) { u = adam_update4(u.p, zero, u.m, u.v, l_steps[s]); }
+  if (pl.apply != 0u) {
+    var g = l_grad[o];
+    if (pl.use_scale != 0u) { g = g * l_scale[0]; }
+    u = adam_update4(u.p, g, u.m, u.v, l_steps[pl.t + 1u]);
   }
+  l_param[o] = u.p;
+  l_m[o] = u.m;
+  l_v[o] = u.v;
 }
 
 @group(0) @binding(1) var<storage, read_write> ll_last: array<u32>;     // (V)

@@ -67,7 +67,7 @@ interface _Lazy {
 }
 
 const _WG = 256;
-const _CHUNK = 8192; // elements per lazy_rows4 workgroup
+let _maxReplay = 60000;
 const _byParam = new WeakMap<Tensor, _Lazy>();
 let _enabled = true;
 
@@ -77,6 +77,18 @@ let _enabled = true;
  */
 export function setLazyAdamW(enabled: boolean): void {
   _enabled = enabled;
+}
+
+/**
+ * The most zero-gradient steps one row may wait (default 60000): a step that would exceed it first brings
+ * every row current. Lavapipe ends a shader after 65535 loop iterations in all, and a replay is one loop
+ * iteration per step. For tests: a small limit forces those flushes.
+ */
+export function setLazyReplayLimit(steps: number): void {
+  if (!(Number.isInteger(steps) && steps >= 1 && steps <= 60000)) {
+    throw new RangeError(`setLazyReplayLimit: ${steps} is not an integer in [1, 60000]`);
+  }
+  _maxReplay = steps;
 }
 
 /** Whether the lazy-row AdamW is on ({@link setLazyAdamW}). */
@@ -120,12 +132,9 @@ function _setStep(lz: _Lazy, s: number, k: StepConstants): void {
 
 /** lazy_rows4 over a row list (or every row when `list` is null), then lazy_last for the same rows. */
 function _rows(lz: _Lazy, list: Tensor | null, t: number, grad: Tensor | null, scale: Tensor | null): void {
-  const C = lz.param.shape[1];
-  const cols = C / 4;
+  const cols = lz.param.shape[1] / 4;
   const n = list ? list.size : lz.param.shape[0];
   if (n === 0) return;
-  const wg = Math.min(Math.max(1, Math.ceil(n * C / _CHUNK)), 1024);
-  const chunk = Math.ceil(n / wg);
   const mode = list ? 0 : 1;
   const listRes = (list ?? lz.steps).res; // (mode 1 reads no list: any buffer not written here)
   gpu().dispatch({
@@ -134,8 +143,8 @@ function _rows(lz: _Lazy, list: Tensor | null, t: number, grad: Tensor | null, s
     entryPoint: "lazy_rows4",
     inputs: [listRes, lz.last.res, lz.steps.res, (grad ?? lz.steps).resDeferred, (scale ?? lz.steps).res],
     outputs: [lz.param.resDeferred, lz.m.resDeferred, lz.v.resDeferred],
-    params: [n, cols, chunk, mode, grad ? t - 1 : t, grad ? 1 : 0, scale ? 1 : 0, 0],
-    workgroups: [wg],
+    params: [n, cols, 0, mode, grad ? t - 1 : t, grad ? 1 : 0, scale ? 1 : 0, 0],
+    workgroups: splitGrid(Math.ceil(n * cols / _WG)),
   });
   gpu().dispatch({
     label: "adamw.lazy_last",
@@ -143,7 +152,7 @@ function _rows(lz: _Lazy, list: Tensor | null, t: number, grad: Tensor | null, s
     entryPoint: "lazy_last",
     inputs: [listRes],
     outputs: [lz.last.res],
-    params: [n, cols, chunk, mode, 0, 0, 0, t],
+    params: [n, cols, 0, mode, 0, 0, 0, t],
     workgroups: splitGrid(Math.ceil(n / _WG)),
   });
 }
@@ -179,6 +188,7 @@ export function lazyRowsStep(
     lz = undefined;
   }
   lz ??= _create(param, m, v, t - 1);
+  if (t - 1 - lz.flushed >= _maxReplay) flushLazyRows(param); // no row waits more than _maxReplay steps
   _setStep(lz, t, k);
   for (const list of lists) _rows(lz, list, t, grad, scale);
   lz.t = t;

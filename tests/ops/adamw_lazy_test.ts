@@ -9,7 +9,7 @@
 import { assert, assertEquals } from "../_assert.ts";
 import { embedding } from "../../src/ops/embedding.ts";
 import { AdamW, clipGradNorm } from "../../src/ops/adamw.ts";
-import { lazyAdamWEnabled, setLazyAdamW } from "../../src/ops/adamw_lazy.ts";
+import { lazyAdamWEnabled, setLazyAdamW, setLazyReplayLimit } from "../../src/ops/adamw_lazy.ts";
 import { backward, noGrad } from "../../src/engine/tape.ts";
 import { readAll, Tensor, tidy } from "../../src/engine/tensor.ts";
 import { traceDispatches } from "../../src/engine/dispatch_trace.ts";
@@ -132,6 +132,22 @@ Deno.test("lazy AdamW: row chunks with the padding row, and a step-count reset, 
     dense = await train(false, 700, 8, [300, 400], 6, 3);
   assertSame(lazy, dense, "chunks + reset");
   assert(lazy.labels.every((l) => l.filter((k) => k === "adamw.lazy_rows4").length >= 2), "both chunks lazy");
+});
+
+Deno.test("lazy AdamW: rows never wait longer than the replay limit (lavapipe's loop cap), still bitwise equal", async () => {
+  setLazyReplayLimit(3);
+  try {
+    const lazy = await train(true, 1013, 36, null, 9), dense = await train(false, 1013, 36, null, 9);
+    assertSame(lazy, dense, "limit 3");
+    // Steps 4 and 7 first bring every row current (a lazy_rows4 over all rows before the step's own).
+    const rows4 = lazy.labels.map((l) => l.filter((k) => k === "adamw.lazy_rows4").length);
+    const plain = rows4[1];
+    assertEquals(rows4[3], plain + 1, `step 4 flushed: ${rows4}`);
+    assertEquals(rows4[6], plain + 1, `step 7 flushed: ${rows4}`);
+    assertEquals(rows4[4], plain, `step 5 did not: ${rows4}`);
+  } finally {
+    setLazyReplayLimit(60000);
+  }
 });
 
 Deno.test("lazy AdamW: a table whose columns are not a multiple of 4 takes the dense update", async () => {
