@@ -12,7 +12,9 @@
 // (dweight[ids[n], c] += dy[n, c]), so the host zeroes dweight first (clearBuffer on a fresh buffer, or
 // clear_rows on the rows of the previous step, below). WGSL has no float
 // atomics: one invocation owns one column (c, or the vec4 of columns 4c..4c+3) and walks the N tokens in
-// order, so there are no races and the sums are bitwise deterministic.
+// order, so there are no races and the sums are bitwise deterministic. Lavapipe ends a shader after 65535
+// loop iterations in all, so the host walks more tokens as several launches over consecutive token ranges
+// [n0, n) (the same order of the sums).
 // The vec4 variants are used when C % 4 == 0. Grids of more than 65535 workgroups are split over x/y (see
 // splitGrid): linear index = (wid.y * nwg.x + wid.x) * 64 + lid.x.
 
@@ -23,6 +25,7 @@ struct Params {
   pad: i32,  // padding index (global id), or -1 for none
   row0: u32, // global id of this table's first row (0 unless the table is a row chunk)
   keep: u32, // forward: 1 = leave rows of ids outside this table as they are, 0 = write zeros there
+  n0: u32,   // backward: first token of this launch (it walks tokens n0 .. n − 1; forward: 0)
 }
 
 // forward: ids (N), weight (V, C) -> out (N, C)
@@ -89,7 +92,7 @@ fn backward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec
   let c = linear(wid, nwg, lid);
   let C = bp.cols;
   if (c >= C) { return; }
-  for (var n = 0u; n < bp.n; n++) {
+  for (var n = bp.n0; n < bp.n; n++) {
     let id = b_ids[n];
     if (valid(id, bp.row0, bp.vocab) && id != bp.pad) {
       let o = (u32(id) - bp.row0) * C + c;
@@ -104,7 +107,7 @@ fn backward4(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: ve
   let c = linear(wid, nwg, lid);
   let C4 = bp.cols / 4u;
   if (c >= C4) { return; }
-  for (var n = 0u; n < bp.n; n++) {
+  for (var n = bp.n0; n < bp.n; n++) {
     let id = b_ids[n];
     if (valid(id, bp.row0, bp.vocab) && id != bp.pad) {
       let o = (u32(id) - bp.row0) * C4 + c;

@@ -5,7 +5,7 @@
  */
 import src from "../../kernels/elementwise.wgsl" with { type: "text" };
 import { f32, gpu, splitGrid } from "../engine/gpu.ts";
-import { record } from "../engine/tape.ts";
+import { noGrad, record } from "../engine/tape.ts";
 import { Tensor } from "../engine/tensor.ts";
 
 function _run(
@@ -105,10 +105,43 @@ export function biasAdd(x: Tensor, bias: Tensor): Tensor {
 export function sumRows(x: Tensor): Tensor {
   const cols = x.shape[x.shape.length - 1];
   const rows = x.size / cols;
+  if (cols % 4 !== 0 && rows > _SUM_ROWS_PER_LAUNCH) return _sumRowsChunked(x, cols, rows);
   const out = Tensor.empty([cols], "f32", "sum_rows");
   if (cols % 4 === 0 && rows > 0) _sumRows4(x, out, cols / 4, rows);
   else _run("sum_rows", [x], out, cols, { cols, rows });
   return out;
+}
+
+/**
+ * Rows one sum_rows launch sums: lavapipe ends a shader after 65535 loop iterations in all. A multiple of
+ * 64, so every later launch's byte offset (r0 · cols · 4) is a multiple of 256 (the binding alignment).
+ */
+const _SUM_ROWS_PER_LAUNCH = 59968;
+
+/** sumRows over more rows than one launch may walk: per-launch column sums, added in row order. */
+function _sumRowsChunked(x: Tensor, cols: number, rows: number): Tensor {
+  let acc: Tensor | null = null;
+  for (let r0 = 0; r0 < rows; r0 += _SUM_ROWS_PER_LAUNCH) {
+    const n = Math.min(_SUM_ROWS_PER_LAUNCH, rows - r0);
+    const part = Tensor.empty([cols], "f32", "sum_rows.part");
+    gpu().dispatch({
+      label: "elementwise.sum_rows",
+      code: src,
+      entryPoint: "sum_rows",
+      inputs: [{ buffer: x.buffer, offset: r0 * cols * 4, size: n * cols * 4 }],
+      outputs: [part.res],
+      params: [cols, cols, n, f32(1)],
+      workgroups: splitGrid(Math.ceil(cols / 256)),
+    });
+    if (!acc) acc = part;
+    else {
+      const next: Tensor = noGrad(() => add(acc!, part));
+      acc.dispose();
+      part.dispose();
+      acc = next;
+    }
+  }
+  return acc!;
 }
 
 /**

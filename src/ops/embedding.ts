@@ -11,6 +11,16 @@ import { rowSparseGradFor } from "./embedding_grad.ts";
 import { lookupBinding } from "./adamw_lazy.ts";
 
 const _WG = 64; // workgroup size of every entry point in kernels/embedding.wgsl
+/** Tokens one embedding backward launch walks (lavapipe ends a shader after 65535 loop iterations in all). */
+let _tokensPerLaunch = 60000;
+
+/** For tests: splits the embedding backward into launches of `n` tokens (default 60000). */
+export function setEmbeddingTokensPerLaunch(n: number): void {
+  if (!(Number.isInteger(n) && n >= 1 && n <= 60000)) {
+    throw new RangeError(`setEmbeddingTokensPerLaunch: ${n} is not in [1, 60000]`);
+  }
+  _tokensPerLaunch = n;
+}
 
 /** Binds a tensor rounded up to whole vec4s (pool buffers are 256-byte multiples, so this stays inside). */
 function _res4(t: Tensor): Resource {
@@ -79,7 +89,11 @@ export function embedding(
   // Per table: its first global row; the first table overwrites every output row, the others only theirs.
   const row0s: number[] = [];
   tables.reduce((r, t) => (row0s.push(r), r + t.shape[0]), 0);
-  const paramsOf = (k: number) => [N, C, tables[k].shape[0], i32(pad), row0s[k], k === 0 ? 0 : 1];
+  const paramsOf = (
+    k: number,
+    n0 = 0,
+    n1 = N,
+  ) => [n1, C, tables[k].shape[0], i32(pad), row0s[k], k === 0 ? 0 : 1, n0];
   const out = Tensor.empty([...ids.shape, C], "f32", "embedding");
   tables.forEach((t, k) => {
     gpu().dispatch({
@@ -100,15 +114,18 @@ export function embedding(
       const dw = sparse ?? Tensor.empty([...t.shape], "f32", "embedding.dweight");
       // clearBuffer is ~8× faster than a zeroing kernel on lavapipe (89 MB: 1.4 ms vs 11.7 ms).
       if (!sparse) gpu().encoderForCopy().clearBuffer(dw.buffer, 0, dw.byteLength);
-      gpu().dispatch({
-        label: `embedding.backward${kind}`,
-        code: src,
-        entryPoint: vec ? "backward4" : "backward",
-        inputs: [ids.res, _res4(g)],
-        outputs: [_res4(dw)],
-        params: paramsOf(k),
-        workgroups: splitGrid(Math.ceil((vec ? C / 4 : C) / _WG)),
-      });
+      // Consecutive token ranges of at most _tokensPerLaunch (lavapipe's loop cap; see embedding.wgsl).
+      for (let n0 = 0; n0 < N; n0 += _tokensPerLaunch) {
+        gpu().dispatch({
+          label: `embedding.backward${kind}`,
+          code: src,
+          entryPoint: vec ? "backward4" : "backward",
+          inputs: [ids.res, _res4(g)],
+          outputs: [_res4(dw)],
+          params: paramsOf(k, n0, Math.min(N, n0 + _tokensPerLaunch)),
+          workgroups: splitGrid(Math.ceil((vec ? C / 4 : C) / _WG)),
+        });
+      }
       return sparse ? null : dw;
     });
     return [null, ...grads];

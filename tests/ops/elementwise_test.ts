@@ -65,3 +65,18 @@ Deno.test("elementwise: sumRows over vec4 rows in row chunks (one and several ch
   assertEquals(count("elementwise.sum_rows4_finish"), 3, labels.join()); // 17, 513 and 1000 rows
   assertEquals(count("elementwise.sum_rows"), 1, labels.join()); // 37×9
 });
+
+Deno.test("elementwise: sumRows of 130001 rows × 9 (past lavapipe's 65535 loop iterations) matches CPU", async () => {
+  // Odd widths walk the rows serially; one launch sums at most 59968 rows, so this takes 3 (then 2 adds).
+  const R = 130001, C = 9;
+  const { labels } = await traceDispatches(() =>
+    tidy(async () => {
+      const x = randn(R * C, 77);
+      const sums = new Float64Array(C);
+      for (let i = 0; i < R * C; i++) sums[i % C] += x[i];
+      const got = await sumRows(Tensor.from(x, [R, C])).read();
+      assertClose(got, sums, { atol: 1e-5 * Math.sqrt(R), rtol: 1e-5 }, `sumRows ${R}×${C}`);
+    })
+  );
+  assertEquals(labels.filter((l) => l === "elementwise.sum_rows").length, 3, labels.join());
+});

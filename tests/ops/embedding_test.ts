@@ -1,4 +1,5 @@
-import { checkIds, embedding } from "../../src/ops/embedding.ts";
+import { checkIds, embedding, setEmbeddingTokensPerLaunch } from "../../src/ops/embedding.ts";
+import { assertEquals } from "../_assert.ts";
 import { backward } from "../../src/engine/tape.ts";
 import { readAll, Tensor, tidy } from "../../src/engine/tensor.ts";
 import { assertClose, dot, f64, finiteDiff, randn, rng, setupGpu } from "../_util.ts";
@@ -139,4 +140,34 @@ Deno.test("embedding: backward is deterministic", async () => {
   const c = { idsShape: [512], V: 300, C: 64, pad: 0, ids: makeIds(512, 300, 10, 9), seed: 100 };
   const a = await run(c), b = await run(c);
   assertClose(b.dw, a.dw, EXACT, "two backward runs");
+});
+
+Deno.test("embedding: 70001 tokens (past lavapipe's 65535 loop iterations) and token-range launches are exact", async () => {
+  // One launch walks at most 60000 tokens: without the split, lavapipe stopped summing after 65535 tokens.
+  // (f32 sums of ~1750 tokens per row against float64: atol 1e-3; 4466 missing tokens would be off by ~5.)
+  const big: Case = {
+    ids: makeIds(70001, 50, 40, 500, [3]),
+    idsShape: [70001],
+    V: 50,
+    C: 8,
+    pad: 3,
+    seed: 501,
+  };
+  const r = await run(big);
+  assertClose(r.dw, embeddingBackwardRef(big.ids, r.g, 50, 8, 3), { atol: 1e-3, rtol: 1e-4 }, "70001 tokens");
+  const c: Case = {
+    ids: makeIds(300, 37, 20, 502, [5]),
+    idsShape: [3, 100],
+    V: 37,
+    C: 12,
+    pad: 5,
+    seed: 503,
+  };
+  const whole = await run(c);
+  setEmbeddingTokensPerLaunch(7); // 43 launches of consecutive token ranges: the same sums in the same order
+  try {
+    assertEquals((await run(c)).dw, whole.dw, "7-token launches = one launch, bitwise");
+  } finally {
+    setEmbeddingTokensPerLaunch(60000);
+  }
 });
