@@ -1,5 +1,7 @@
 /**
- * The AdamW optimizer (torch.optim.AdamW's update as one fused kernel per parameter tensor), the global
+ * The AdamW optimizer (torch.optim.AdamW's update as one fused kernel per parameter tensor; a table with a
+ * row-sparse gradient, the word embeddings, on its touched rows only, the others caught up later bitwise
+ * equal: src/ops/adamw_lazy.ts), the global
  * gradient L2 norm and norm clipping (torch.nn.utils.clip_grad_norm_) computed on the GPU without a
  * readback. Kernels: `kernels/adamw.wgsl`.
  * @module

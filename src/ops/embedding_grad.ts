@@ -8,9 +8,10 @@
  * sums squares over the listed rows only ({@link rowSparseLists}, `adamw.sumsq_rows*`): the rows outside
  * contribute exactly 0, so only the summation order differs from the dense sum.
  *
- * What stays dense, and why: AdamW (torch's dense AdamW moves every row each step — the moments of
- * untouched rows decay and their parameters keep moving — so the update is not made lazy), and the fp16
- * unscale (it keeps zeros zero). Anything that writes the gradient outside the listed rows (the
+ * AdamW takes the listed rows too (src/ops/adamw_lazy.ts): torch's dense AdamW moves every row each step
+ * (the moments of untouched rows decay, their weights keep moving), so the other rows replay those
+ * zero-gradient steps later with the same arithmetic, bitwise equal to the dense update. What stays
+ * dense: the fp16 unscale (it keeps zeros zero). Anything that writes the gradient outside the listed rows (the
  * data-parallel all-reduce) calls {@link markRowSparseGradDense}; the next release then clears the buffer
  * whole and the norm runs dense until then.
  *
