@@ -159,6 +159,11 @@ struct LazyParams {
 @group(0) @binding(7) var<storage, read_write> l_v: array<vec4f>;       // (V, C/4) in place
 @group(0) @binding(8) var<uniform> pl_u: array<LazyParams, 2>; // element 0 (see UNIFORMS)
 
+// The linear index of a 256-wide entry point over an x/y grid (see splitGrid).
+fn lazy_index(wid: vec3u, nwg: vec3u, lid: vec3u) -> u32 {
+  return (wid.y * nwg.x + wid.x) * 256u + lid.x;
+}
+
 fn lazy_row(pl: LazyParams, e: u32) -> i32 {
   if (pl.mode == 1u) { return i32(e); }
   return l_list[e];
@@ -170,7 +175,7 @@ fn lazy_rows4(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: v
   let pl = pl_u[wid.z];
   // One (entry, column) pair per invocation: lavapipe ends a shader after 65535 loop iterations in all,
   // so the replay loop below must be this invocation's only loop (the host keeps t − last[r] ≤ 60000).
-  let i = (wid.y * nwg.x + wid.x) * 256u + lid.x;
+  let i = lazy_index(wid, nwg, lid);
   if (i >= pl.n * pl.cols) { return; }
   let e = i / pl.cols;
   let r = lazy_row(pl, e);
@@ -198,10 +203,9 @@ fn lazy_rows4(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: v
 fn lazy_last(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
              @builtin(local_invocation_id) lid: vec3u) {
   let pll = pll_u[wid.z];
-  let e = (wid.y * nwg.x + wid.x) * 256u + lid.x;
+  let e = lazy_index(wid, nwg, lid);
   if (e >= pll.n) { return; }
-  var r = i32(e);
-  if (pll.mode == 0u) { r = l_list[e]; }
+  let r = lazy_row(pll, e);
   if (r >= 0) { ll_last[r] = pll.value; }
 }
 
@@ -226,7 +230,7 @@ fn lazy_local(id: i32, pc: ClaimParams) -> i32 {
 fn lazy_claim(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
               @builtin(local_invocation_id) lid: vec3u) {
   let pc = plc_u[wid.z];
-  let e = (wid.y * nwg.x + wid.x) * 256u + lid.x;
+  let e = lazy_index(wid, nwg, lid);
   if (e >= pc.n) { return; }
   let r = lazy_local(lc_ids[e], pc);
   if (r >= 0) { atomicMin(&lc_owner[r], e); }
@@ -240,7 +244,7 @@ fn lazy_claim(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: v
 fn lazy_select(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
                @builtin(local_invocation_id) lid: vec3u) {
   let ps = pls_u[wid.z];
-  let e = (wid.y * nwg.x + wid.x) * 256u + lid.x;
+  let e = lazy_index(wid, nwg, lid);
   if (e >= ps.n) { return; }
   let r = lazy_local(lc_ids[e], ps);
   var out = -1;
