@@ -2,6 +2,7 @@
 // clipping (torch.nn.utils.clip_grad_norm_).
 //
 // Contract: `adamw_step`/`adamw_step4` update param, m and v IN PLACE (read-modify-write of their outputs);
+// `adamw_step4_io` reads them from staged copies and OVERWRITES the outputs;
 // `sumsq_partial`/`sumsq_partial4` and `sumsq_rows`/`sumsq_rows4` OVERWRITE their slots
 // partials[offset .. offset + workgroups) only;
 // `norm_finish` / `clip_finish` OVERWRITE their 1-element outputs; the lazy-row kernels' contracts are in
@@ -119,6 +120,35 @@ fn adamw_step4(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: 
   a4_param[i] = u.p;
   a4_m[i] = u.m;
   a4_v[i] = u.v;
+}
+
+// adamw_step4_io: adamw_step4 with param, m and v read through separate read-only bindings (ai_*) and
+// written to the outputs. Only dispatched with every ai_* input staged into a texture copy
+// (src/engine/staged_loads.ts: CPU adapters, where texture loads are far cheaper than buffer loads): the
+// same buffer cannot be bound read-only and read-write in one dispatch. Same arithmetic as adamw_step4.
+@group(0) @binding(0) var<storage, read> ai_grad: array<vec4f>;          // (n/4)
+@group(0) @binding(1) var<storage, read> ai_param: array<vec4f>;         // (n/4) param before the step
+@group(0) @binding(2) var<storage, read> ai_m: array<vec4f>;             // (n/4) m before the step
+@group(0) @binding(3) var<storage, read> ai_v: array<vec4f>;             // (n/4) v before the step
+@group(0) @binding(4) var<storage, read> ai_scale: array<f32>;           // (1)
+@group(0) @binding(5) var<storage, read_write> ai_param_out: array<vec4f>; // (n/4) OVERWRITTEN
+@group(0) @binding(6) var<storage, read_write> ai_m_out: array<vec4f>;     // (n/4) OVERWRITTEN
+@group(0) @binding(7) var<storage, read_write> ai_v_out: array<vec4f>;     // (n/4) OVERWRITTEN
+@group(0) @binding(8) var<uniform> pai_u: array<AdamParams, 2>; // element 0 (see UNIFORMS)
+
+@compute @workgroup_size(256)
+fn adamw_step4_io(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+                  @builtin(local_invocation_id) lid: vec3u) {
+  let pa = pai_u[wid.z];
+  let i = (wid.y * nwg.x + wid.x) * 256u + lid.x;
+  if (i >= pa.n) { return; }
+  var g = ai_grad[i];
+  if (pa.use_scale != 0u) { g = g * ai_scale[0]; }
+  let k = StepConsts(pa.decay, pa.w1, pa.beta2, pa.one_m_beta2, pa.step_size, pa.bc2_sqrt, pa.eps, 0.0);
+  let u = adam_update4(ai_param[i], g, ai_m[i], ai_v[i], k);
+  ai_param_out[i] = u.p;
+  ai_m_out[i] = u.m;
+  ai_v_out[i] = u.v;
 }
 
 // ---- lazy rows: the same update, deferred for the rows of a table a step does not touch ----------------

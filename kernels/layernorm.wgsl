@@ -553,18 +553,19 @@ fn add_forward_rows4(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups)
   var s = vec4f(0.0);
   for (var c = 0u; c < C4; c++) {
     let v = af4_a[base + c] + af4_b[base + c];
-    af4_s[base + c] = v; // read back below by this same invocation only
+    af4_s[base + c] = v; // the backward's x; the loops below recompute a + b (texture loads are cheap
+                         // where this path runs, buffer loads are not): the same f32 sums
     s += v - shift;
   }
   let m = hsum(s) / f32(ap.cols);
   var q = vec4f(0.0);
   for (var c = 0u; c < C4; c++) {
-    let d = (af4_s[base + c] - shift) - m;
+    let d = ((af4_a[base + c] + af4_b[base + c]) - shift) - m;
     q += d * d;
   }
   let rstd = 1.0 / sqrt(hsum(q) / f32(ap.cols) + ap.eps);
   for (var c = 0u; c < C4; c++) {
-    af4_y[base + c] = ((af4_s[base + c] - shift) - m) * rstd * af4_w[c] + af4_bias[c];
+    af4_y[base + c] = (((af4_a[base + c] + af4_b[base + c]) - shift) - m) * rstd * af4_w[c] + af4_bias[c];
   }
   af4_mean[row] = shift.x + m;
   af4_rstd[row] = rstd;

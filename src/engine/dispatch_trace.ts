@@ -7,25 +7,42 @@
  */
 
 let _sink: string[] | null = null;
+let _stagedSink: string[] | null = null;
 const _fallbacks = new Map<string, number>();
 const _warned = new Set<string>();
 
-/** Called by `Gpu.dispatch` for every kernel encoded. */
+/**
+ * Called by `Gpu.dispatch` for every kernel encoded. A kernel run with staged loads
+ * (src/engine/staged_loads.ts) is labelled `KERNEL+staged`: it is traced as `KERNEL` and also listed in
+ * the trace's `staged`.
+ */
 export function recordDispatch(label: string): void {
+  if (label.endsWith("+staged")) {
+    _stagedSink?.push(label);
+    label = label.slice(0, -"+staged".length);
+  }
   _sink?.push(label);
 }
 
-/** Runs `fn` and returns the labels of the kernels it encoded, in order (nested traces share a sink). */
-export async function traceDispatches<T>(fn: () => T | Promise<T>): Promise<{ result: T; labels: string[] }> {
-  const outer = _sink;
-  const labels: string[] = [];
+/**
+ * Runs `fn` and returns the labels of the kernels it encoded, in order (nested traces share a sink), and
+ * the full labels of those that ran with staged loads.
+ */
+export async function traceDispatches<T>(
+  fn: () => T | Promise<T>,
+): Promise<{ result: T; labels: string[]; staged: string[] }> {
+  const outer = _sink, outerStaged = _stagedSink;
+  const labels: string[] = [], staged: string[] = [];
   _sink = labels;
+  _stagedSink = staged;
   try {
     const result = await fn();
-    return { result, labels };
+    return { result, labels, staged };
   } finally {
     outer?.push(...labels);
+    outerStaged?.push(...staged);
     _sink = outer;
+    _stagedSink = outerStaged;
   }
 }
 

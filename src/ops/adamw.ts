@@ -8,6 +8,7 @@
  */
 import src from "../../kernels/adamw.wgsl" with { type: "text" };
 import { f32, gpu, splitGrid } from "../engine/gpu.ts";
+import { dispatchAllStaged, dispatchStaged } from "../engine/staged_loads.ts";
 import { Tensor } from "../engine/tensor.ts";
 import { zeros } from "./elementwise.ts";
 import { dropLazyRows, lazyRowsStep, type StepConstants, stepConstantWords } from "./adamw_lazy.ts";
@@ -114,14 +115,28 @@ export class AdamW {
       const vec4 = st.param.size % 4 === 0;
       const n = vec4 ? st.param.size / 4 : st.param.size;
       const [decay, w1, beta2, oneMinusBeta2, stepSize, bc2Sqrt, eps] = stepConstantWords(k);
+      const params = [n, gradScale ? 1 : 0, decay, w1, beta2, oneMinusBeta2, stepSize, bc2Sqrt, eps];
+      const workgroups = splitGrid(Math.ceil(n / 256));
+      // CPU adapters: every operand read from a texture copy (staged_loads.ts), about 2× faster there.
+      if (
+        vec4 && dispatchAllStaged({
+          label: "adamw.adamw_step4_io",
+          code: src,
+          entryPoint: "adamw_step4_io",
+          inputs: [g.res, st.param.res, st.m.res, st.v.res, (gradScale ?? g).res],
+          outputs: [st.param.res, st.m.res, st.v.res],
+          params,
+          workgroups,
+        }, ["ai_grad", "ai_param", "ai_m", "ai_v"])
+      ) continue;
       gpu().dispatch({
         label: vec4 ? "adamw.adamw_step4" : "adamw.adamw_step",
         code: src,
         entryPoint: vec4 ? "adamw_step4" : "adamw_step",
         inputs: [g.res, (gradScale ?? g).res],
         outputs: [st.param.res, st.m.res, st.v.res],
-        params: [n, gradScale ? 1 : 0, decay, w1, beta2, oneMinusBeta2, stepSize, bc2Sqrt, eps],
-        workgroups: splitGrid(Math.ceil(n / 256)),
+        params,
+        workgroups,
       });
     }
   }
@@ -213,7 +228,7 @@ function _sumSquares(tensors: Tensor[]): { partials: Tensor; count: number } {
       offset += wg;
       continue;
     }
-    gpu().dispatch({
+    dispatchStaged({
       label: vec4 ? "adamw.sumsq_partial4" : "adamw.sumsq_partial",
       code: src,
       entryPoint: vec4 ? "sumsq_partial4" : "sumsq_partial",
@@ -221,7 +236,7 @@ function _sumSquares(tensors: Tensor[]): { partials: Tensor; count: number } {
       outputs: [partials.res],
       params: [n, chunk, offset],
       workgroups: [wg],
-    });
+    }, [vec4 ? "s4_x" : null]);
     offset += wg;
   }
   return { partials, count };

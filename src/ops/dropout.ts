@@ -6,6 +6,7 @@
 import dropoutSrc from "../../kernels/dropout.wgsl" with { type: "text" };
 import { f32, gpu, type Resource, splitGrid } from "../engine/gpu.ts";
 import { record } from "../engine/tape.ts";
+import { dispatchStaged } from "../engine/staged_loads.ts";
 import { Tensor } from "../engine/tensor.ts";
 import { RNG_WGSL, rngHash } from "./rng.ts";
 
@@ -19,7 +20,7 @@ function _res4(t: Tensor): Resource {
 function _apply(label: string, input: Tensor, p: number, seed: number): Tensor {
   const out = Tensor.empty(input.shape, "f32", label);
   const n4 = Math.ceil(input.size / 4);
-  gpu().dispatch({
+  dispatchStaged({
     label,
     code: _SRC,
     entryPoint: "apply",
@@ -27,7 +28,7 @@ function _apply(label: string, input: Tensor, p: number, seed: number): Tensor {
     outputs: [_res4(out)],
     params: [n4, seed, f32(p), f32(p === 1 ? 0 : 1 / (1 - p))],
     workgroups: splitGrid(Math.ceil(n4 / 256)),
-  });
+  }, ["src"]);
   return out;
 }
 

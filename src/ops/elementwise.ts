@@ -6,6 +6,7 @@
 import src from "../../kernels/elementwise.wgsl" with { type: "text" };
 import { f32, gpu, splitGrid } from "../engine/gpu.ts";
 import { noGrad, record } from "../engine/tape.ts";
+import { dispatchStaged } from "../engine/staged_loads.ts";
 import { Tensor } from "../engine/tensor.ts";
 
 function _run(
@@ -154,7 +155,7 @@ function _sumRows4(x: Tensor, out: Tensor, cols4: number, rows: number): void {
   const part = chunks === 1 ? out : Tensor.empty([chunks, cols4 * 4], "f32", "sum_rows.partial");
   const wg = Math.ceil(cols4 / 64);
   const params = [cols4, rows, chunk, chunks];
-  gpu().dispatch({
+  dispatchStaged({
     label: "elementwise.sum_rows4_partial",
     code: src,
     entryPoint: "sum_rows4_partial",
@@ -162,7 +163,7 @@ function _sumRows4(x: Tensor, out: Tensor, cols4: number, rows: number): void {
     outputs: [part.res],
     params,
     workgroups: [wg, chunks],
-  });
+  }, ["rs_in"]);
   if (part === out) return;
   gpu().dispatch({
     label: "elementwise.sum_rows4_finish",
@@ -189,7 +190,7 @@ function _cols3(
   rows: number,
   c4: number,
 ) {
-  gpu().dispatch({
+  dispatchStaged({
     label: `elementwise.${entry}`,
     code: src,
     entryPoint: entry,
@@ -197,7 +198,7 @@ function _cols3(
     outputs: outputs.map((t) => t.res),
     params: [rows, c4, 0, 0],
     workgroups: splitGrid(Math.ceil((rows * c4) / 256)),
-  });
+  }, entry === "split_cols3" ? ["cs_whole"] : ["cc_part0", "cc_part1", "cc_part2"]);
 }
 
 /**

@@ -6,6 +6,7 @@
 import src from "../../kernels/embedding.wgsl" with { type: "text" };
 import { gpu, i32, type Resource, splitGrid } from "../engine/gpu.ts";
 import { record } from "../engine/tape.ts";
+import { dispatchStaged } from "../engine/staged_loads.ts";
 import { Tensor } from "../engine/tensor.ts";
 import { rowSparseGradFor } from "./embedding_grad.ts";
 import { lookupBinding } from "./adamw_lazy.ts";
@@ -116,7 +117,7 @@ export function embedding(
       if (!sparse) gpu().encoderForCopy().clearBuffer(dw.buffer, 0, dw.byteLength);
       // Consecutive token ranges of at most _tokensPerLaunch (lavapipe's loop cap; see embedding.wgsl).
       for (let n0 = 0; n0 < N; n0 += _tokensPerLaunch) {
-        gpu().dispatch({
+        dispatchStaged({
           label: `embedding.backward${kind}`,
           code: src,
           entryPoint: vec ? "backward4" : "backward",
@@ -124,7 +125,7 @@ export function embedding(
           outputs: [_res4(dw)],
           params: paramsOf(k, n0, Math.min(N, n0 + _tokensPerLaunch)),
           workgroups: splitGrid(Math.ceil((vec ? C / 4 : C) / _WG)),
-        });
+        }, [null, vec ? "b4_dy" : null]);
       }
       return sparse ? null : dw;
     });

@@ -6,6 +6,7 @@
 import src from "../../kernels/gelu.wgsl" with { type: "text" };
 import { gpu, type Resource, splitGrid } from "../engine/gpu.ts";
 import { record } from "../engine/tape.ts";
+import { dispatchStaged } from "../engine/staged_loads.ts";
 import { Tensor } from "../engine/tensor.ts";
 
 /** Binds a tensor rounded up to whole vec4s (pool buffers are 256-byte multiples, so this stays inside). */
@@ -15,7 +16,7 @@ function _res4(t: Tensor): Resource {
 
 function _run(entry: string, inputs: Tensor[], out: Tensor): void {
   const n4 = Math.ceil(out.size / 4);
-  gpu().dispatch({
+  dispatchStaged({
     label: `gelu.${entry}`,
     code: src,
     entryPoint: entry,
@@ -23,7 +24,7 @@ function _run(entry: string, inputs: Tensor[], out: Tensor): void {
     outputs: [_res4(out)],
     params: [n4],
     workgroups: splitGrid(Math.ceil(n4 / 256)),
-  });
+  }, entry === "backward" ? ["dy2", "x2"] : entry === "forward" ? ["x1"] : []);
 }
 
 const _MATH_BEGIN = "// ---- GELU math", _MATH_END = "// ---- end of GELU math ----";

@@ -7,6 +7,7 @@
 import src from "../../kernels/layernorm.wgsl" with { type: "text" };
 import { f32, gpu, type Resource, splitGrid } from "../engine/gpu.ts";
 import { record } from "../engine/tape.ts";
+import { dispatchStaged } from "../engine/staged_loads.ts";
 import { Tensor } from "../engine/tensor.ts";
 
 const _MAX_BLOCKS = 128; // row blocks of backward_dx (column partial sums per block)
@@ -84,7 +85,7 @@ export function layerNorm(x: Tensor, weight: Tensor, bias: Tensor, eps: number):
   const mean = Tensor.empty([rows], "f32", "layernorm.mean");
   const rstd = Tensor.empty([rows], "f32", "layernorm.rstd");
   const f = _forwardLaunch(rows);
-  gpu().dispatch({
+  dispatchStaged({
     label: `layernorm.forward${f.kind}`,
     code: src,
     entryPoint: `forward${f.kind}${C % 4 === 0 ? "4" : ""}`,
@@ -93,7 +94,7 @@ export function layerNorm(x: Tensor, weight: Tensor, bias: Tensor, eps: number):
     params: _params(rows, C, eps, 0, 0),
     workgroups: f.workgroups,
     constants: { WG: f.wg },
-  });
+  }, C % 4 === 0 ? ["f4_x"] : []);
   return record(
     y,
     "layernorm",
@@ -121,7 +122,7 @@ export function addLayerNorm(a: Tensor, b: Tensor, weight: Tensor, bias: Tensor,
   const mean = Tensor.empty([rows], "f32", "layernorm.mean");
   const rstd = Tensor.empty([rows], "f32", "layernorm.rstd");
   const f = _forwardLaunch(rows);
-  gpu().dispatch({
+  dispatchStaged({
     label: `layernorm.add_forward${f.kind}`,
     code: src,
     entryPoint: `add_forward${f.kind}${C % 4 === 0 ? "4" : ""}`,
@@ -130,7 +131,7 @@ export function addLayerNorm(a: Tensor, b: Tensor, weight: Tensor, bias: Tensor,
     params: _params(rows, C, eps, 0, 0),
     workgroups: f.workgroups,
     constants: { WG: f.wg },
-  });
+  }, C % 4 === 0 ? ["af4_a", "af4_b"] : []);
   return record(
     y,
     "add_layernorm",
@@ -182,7 +183,7 @@ function _layerNormBackward(
   const dw = Tensor.empty([C], "f32", "layernorm.dweight");
   const db = Tensor.empty([C], "f32", "layernorm.dbias");
   const v4 = C % 4 === 0 ? "4" : "";
-  gpu().dispatch({
+  dispatchStaged({
     label: `layernorm.${dual ? "add_" : ""}backward_dx${launch.kind}`,
     code: src,
     entryPoint: `${dual ? "add_" : ""}backward_dx${launch.kind}${v4}`,
@@ -191,8 +192,8 @@ function _layerNormBackward(
     params,
     workgroups: launch.workgroups,
     constants: { WG: launch.wg },
-  });
-  gpu().dispatch({
+  }, v4 ? (dual ? ["ad4_dy", "ad4_x"] : ["d4_dy", "d4_x"]) : []);
+  dispatchStaged({
     label: "layernorm.backward_params",
     code: src,
     entryPoint: `backward_params${v4}`,
@@ -201,7 +202,7 @@ function _layerNormBackward(
     params,
     workgroups: splitGrid(Math.ceil((C % 4 === 0 ? C / 4 : C) / wg)),
     constants: { WG: wg },
-  });
+  }, v4 ? ["p4_partial"] : []);
   partial.dispose();
   return dx2 ? [dx, dx2, dw, db] : [dx, dw, db];
 }

@@ -18,6 +18,9 @@
 import { MATMUL_WGSL as src } from "./matmul_source.ts";
 import { type BufferResource, type Gpu, gpu } from "../engine/gpu.ts";
 import type { Tensor } from "../engine/tensor.ts";
+import { isCpuAdapter } from "../engine/adapter.ts";
+
+export { type AdapterFacts, isCpuAdapter } from "../engine/adapter.ts";
 
 /** One product for {@link gemmShared}; matmul.ts's launch record (`_Gemm`) satisfies it. */
 export interface SharedGemm {
@@ -45,25 +48,6 @@ export interface SharedGemm {
 
 /** Output tile of one mm_shared workgroup (rows and columns of C). */
 export const SHARED_TILE = 64;
-
-/** Adapter facts {@link isCpuAdapter} looks at (a GPUAdapterInfo has them). */
-export interface AdapterFacts {
-  isFallbackAdapter?: boolean;
-  description?: string;
-  vendor?: string;
-  architecture?: string;
-  device?: string;
-}
-
-/**
- * True for a CPU (software) adapter: one the browser/driver marks as the fallback adapter, or one whose
- * info names a software rasteriser (llvmpipe/lavapipe, SwiftShader, WARP, softpipe).
- */
-export function isCpuAdapter(info: AdapterFacts): boolean {
-  if (info.isFallbackAdapter) return true;
-  const text = [info.description, info.vendor, info.architecture, info.device].join(" ");
-  return /llvmpipe|lavapipe|swiftshader|softpipe|\bwarp\b|microsoft basic render/i.test(text);
-}
 
 let _decided: { gpu: Gpu; shared: boolean } | null = null;
 

@@ -205,7 +205,10 @@ Deno.test("row-sparse gradient: written outside its rows (all-reduce) it is summ
     gpu().write(tables[0].grad!.buffer, host);
     markRowSparseGradDense(tables[0].grad!);
     const n = await norms(tables);
-    assert(n.labels.includes("adamw.sumsq_partial4"), `dense sum after the write: ${n.labels}`);
+    assert(
+      n.labels.some((k) => k.startsWith("adamw.sumsq_partial4")),
+      `dense sum after the write: ${n.labels}`,
+    );
     assert(relDiff(n.sparse, norm64(host)) <= NORM_RTOL, `${n.sparse} vs ${norm64(host)}`);
     opt.zeroGrad();
     const ids2 = makeIds(50, V, 15, 24, pad).map((v) => v === other ? pad : v);
