@@ -4,7 +4,7 @@
  * @module
  */
 import dropoutSrc from "../../kernels/dropout.wgsl" with { type: "text" };
-import { f32, gpu, type Resource, splitGrid } from "../engine/gpu.ts";
+import { f32, type Resource, splitGrid } from "../engine/gpu.ts";
 import { record } from "../engine/tape.ts";
 import { dispatchStaged } from "../engine/staged_loads.ts";
 import { Tensor } from "../engine/tensor.ts";

@@ -4,7 +4,7 @@
  * @module
  */
 import src from "../../kernels/gelu.wgsl" with { type: "text" };
-import { gpu, type Resource, splitGrid } from "../engine/gpu.ts";
+import { type Resource, splitGrid } from "../engine/gpu.ts";
 import { record } from "../engine/tape.ts";
 import { dispatchStaged } from "../engine/staged_loads.ts";
 import { Tensor } from "../engine/tensor.ts";
