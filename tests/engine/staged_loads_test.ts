@@ -6,6 +6,7 @@ import {
   STAGE_WIDTH,
   stagedLoadsActive,
   stagedSource,
+  stagedTextureBytes,
 } from "../../src/engine/staged_loads.ts";
 import { isLavapipe } from "../../src/engine/adapter.ts";
 import { gpu } from "../../src/engine/gpu.ts";
@@ -108,6 +109,7 @@ Deno.test("staged loads: AdamW (adamw_step4_io) and the clipping norm equal the 
   });
   assert(staged.staged.includes("adamw.adamw_step4_io+staged"), staged.staged.join());
   assert(staged.staged.includes("adamw.sumsq_partial4+staged"), staged.staged.join());
+  assert(stagedTextureBytes() >= STAGE_WIDTH * 9 * 16, "the staging textures are cached");
   // and the staged update against the float64 reference
   const ref = adamWRefInit(p0);
   for (const [s, g] of grads.entries()) {
