@@ -20,5 +20,5 @@ export * from "../ops/cross_entropy.ts";
 export * from "../ops/adamw.ts";
 export * from "../ops/autocast.ts";
 export { fallbackCounts, traceDispatches } from "./dispatch_trace.ts";
-export { setStagedLoads, type StagedLoadsMode, stagedLoadsActive } from "./staged_loads.ts";
+export { setStagedLoads, stagedLoadsActive, type StagedLoadsMode } from "./staged_loads.ts";
 export { isCpuAdapter, isLavapipe } from "./adapter.ts";
