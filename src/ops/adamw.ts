@@ -117,7 +117,7 @@ export class AdamW {
       const [decay, w1, beta2, oneMinusBeta2, stepSize, bc2Sqrt, eps] = stepConstantWords(k);
       const params = [n, gradScale ? 1 : 0, decay, w1, beta2, oneMinusBeta2, stepSize, bc2Sqrt, eps];
       const workgroups = splitGrid(Math.ceil(n / 256));
-      // CPU adapters: every operand read from a texture copy (staged_loads.ts), about 2× faster there.
+      // On lavapipe, every operand is read from a texture copy (staged_loads.ts): about 2× faster there.
       if (
         vec4 && dispatchAllStaged({
           label: "adamw.adamw_step4_io",
