@@ -15,6 +15,7 @@ import { makeModelConfig, randomModel } from "../src/model/registry.ts";
 import { AdamW, clipGradNorm } from "../src/ops/adamw.ts";
 import { relAttention, relLayout } from "../src/ops/rel_attention.ts";
 import { parameterKey } from "../src/model/chunked.ts";
+import { secondsPerCall } from "./_timing.ts";
 
 await initGpu();
 const B = 8, T = 64;
@@ -69,19 +70,10 @@ function attentionStep(): void {
   });
 }
 
-async function timeIt(fn: () => void, n: number): Promise<number> {
-  fn();
-  await gpu().sync();
-  const t0 = performance.now();
-  for (let i = 0; i < n; i++) fn();
-  await gpu().sync();
-  return (performance.now() - t0) / n / 1000;
-}
-
 if (Deno.args.includes("--report")) {
-  const att = await timeIt(attentionStep, 3);
-  const fwd = await timeIt(forward, 2);
-  const step = await timeIt(trainStep, 2);
+  const att = await secondsPerCall(attentionStep, 3);
+  const fwd = await secondsPerCall(forward, 2);
+  const step = await secondsPerCall(trainStep, 2);
   const mib = (b: number) => (b / 2 ** 20).toFixed(0);
   const n = model.numParameters();
   console.log(

@@ -23,17 +23,13 @@ import { AdamW, clipGradNorm, gradNorm } from "../src/ops/adamw.ts";
 import { copy } from "../src/ops/elementwise.ts";
 import { setRowSparseGrads } from "../src/ops/embedding_grad.ts";
 import { profileFromArgs } from "../src/engine/profiler_cli.ts";
+import { median } from "./_timing.ts";
 
 const LABELS = ["O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC", "B-MISC", "I-MISC"];
 
 function _arg(args: string[], name: string, dflt: number): number {
   const i = args.indexOf(name);
   return i >= 0 ? Number(args[i + 1]) : dflt;
-}
-
-function _median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 }
 
 async function main(args: string[]): Promise<void> {
@@ -118,7 +114,7 @@ async function main(args: string[]): Promise<void> {
     );
     return;
   }
-  const dense = _median(times.dense), sparse = _median(times.sparse);
+  const dense = median(times.dense), sparse = median(times.sparse);
   console.log(JSON.stringify({
     case: kase,
     adapter: gpu().describe().description,

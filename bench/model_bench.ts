@@ -14,6 +14,7 @@ import { tidy } from "../src/engine/tensor.ts";
 import { BertForTokenClassification } from "../src/model/bert.ts";
 import { makeBertConfig } from "../src/model/config.ts";
 import { AdamW, clipGradNorm } from "../src/ops/adamw.ts";
+import { secondsPerCall } from "./_timing.ts";
 
 await initGpu();
 const B = 8, T = 64;
@@ -44,18 +45,9 @@ function trainStep(): void {
   optimizer.zeroGrad();
 }
 
-async function timeIt(fn: () => void, n: number): Promise<number> {
-  fn();
-  await gpu().sync();
-  const t0 = performance.now();
-  for (let i = 0; i < n; i++) fn();
-  await gpu().sync();
-  return (performance.now() - t0) / n / 1000;
-}
-
 if (Deno.args.includes("--report")) {
-  const fwd = await timeIt(forward, 3);
-  const step = await timeIt(trainStep, 2);
+  const fwd = await secondsPerCall(forward, 3);
+  const step = await secondsPerCall(trainStep, 2);
   const mib = (b: number) => (b / 2 ** 20).toFixed(0);
   const n = model.numParameters();
   console.log(`parameters: ${(n / 1e6).toFixed(1)}M; params+grads+AdamW moments = ${mib(16 * n)} MiB fp32`);

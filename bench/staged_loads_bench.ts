@@ -11,6 +11,7 @@ import { gpu, initGpu, splitGrid } from "../src/engine/gpu.ts";
 import { dispatchStaged, setStagedLoads } from "../src/engine/staged_loads.ts";
 import { Tensor } from "../src/engine/tensor.ts";
 import { AdamW } from "../src/ops/adamw.ts";
+import { median, secondsPerCall } from "./_timing.ts";
 
 const _LOAD = `
 @group(0) @binding(0) var<storage, read> bl_x: array<vec4f>;      // (n)
@@ -31,20 +32,6 @@ fn copy(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   if (i >= bl_u[wid.z].x) { return; }
   bl_out[i] = bl_x[i];
 }`;
-
-function _median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-}
-
-async function _time(fn: () => void, reps: number): Promise<number> {
-  fn();
-  await gpu().sync();
-  const t0 = performance.now();
-  for (let r = 0; r < reps; r++) fn();
-  await gpu().sync();
-  return (performance.now() - t0) / reps;
-}
 
 async function main(args: string[]): Promise<void> {
   const i = args.indexOf("--rounds");
@@ -87,11 +74,11 @@ async function main(args: string[]): Promise<void> {
     for (let r = 0; r < rounds; r++) {
       for (const mode of ["buffer", "staged"] as const) {
         setStagedLoads(mode === "staged" ? "on" : "off");
-        ms[mode].push(await _time(c.run, c.reps));
+        ms[mode].push(1000 * await secondsPerCall(c.run, c.reps));
       }
     }
     setStagedLoads("auto");
-    const buffer = _median(ms.buffer), staged = _median(ms.staged);
+    const buffer = median(ms.buffer), staged = median(ms.staged);
     console.log(
       JSON.stringify({ case: c.name, buffer_ms: buffer, staged_ms: staged, speedup: buffer / staged }),
     );
