@@ -7,7 +7,7 @@
  *   deno run -A bench/staged_loads_bench.ts [--rounds R]
  * @module
  */
-import { gpu, initGpu, splitGrid } from "../src/engine/gpu.ts";
+import { initGpu, splitGrid } from "../src/engine/gpu.ts";
 import { dispatchStaged, setStagedLoads } from "../src/engine/staged_loads.ts";
 import { Tensor } from "../src/engine/tensor.ts";
 import { AdamW } from "../src/ops/adamw.ts";
