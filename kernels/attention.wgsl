@@ -442,6 +442,7 @@ fn attn_fwd64(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) l
   let seq0 = b * t;                           // first row of this batch in the buffers
   let tex0 = (b - pg.b0) * t;                 // ... and in the textures
   let r0 = (wid.x * WG + lid.x) * 4u;
+  if (r0 >= t) { return; } // all 4 rows past T (short sequences): nothing to store, and no barriers
   let last = t - 1u;
   let q0 = gq_row((seq0 + min(r0, last)) * pg.rs + head);
   let q1 = gq_row((seq0 + min(r0 + 1u, last)) * pg.rs + head);
@@ -570,6 +571,7 @@ fn attn_bwd_dq64(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id
   let seq0 = b * t;
   let tex0 = (b - ph.b0) * t;
   let r0 = (wid.x * WG + lid.x) * 4u;
+  if (r0 >= t) { return; } // all 4 rows past T (short sequences): nothing to store, and no barriers
   let last = t - 1u;
   let o0 = (seq0 + min(r0, last)) * ph.rs + head;
   let o1 = (seq0 + min(r0 + 1u, last)) * ph.rs + head;
@@ -677,6 +679,7 @@ fn attn_bwd_dkv64(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_i
   let seq0 = b * t;
   let tex0 = (b - pi.b0) * t;
   let r0 = (wid.x * WG + lid.x) * 4u; // key rows r0 .. r0+3
+  if (r0 >= t) { return; } // all 4 rows past T (short sequences): nothing to store, and no barriers
   let last = t - 1u;
   let o0 = (seq0 + min(r0, last)) * pi.rs + head;
   let o1 = (seq0 + min(r0 + 1u, last)) * pi.rs + head;

@@ -9,6 +9,7 @@ import src from "../../kernels/attention.wgsl" with { type: "text" };
 import { f32, gpu, type ParamValue, splitGrid } from "../engine/gpu.ts";
 import { record } from "../engine/tape.ts";
 import { noteFallback } from "../engine/dispatch_trace.ts";
+import { dispatchStaged } from "../engine/staged_loads.ts";
 import { Tensor } from "../engine/tensor.ts";
 import { RNG_WGSL } from "./rng.ts";
 
@@ -254,7 +255,7 @@ function _attention64(
     const bc = Math.min(chunk, g.b - b0);
     const tk = _stage(k, "A", g, b0, bc);
     const tv = _stage(v, "B", g, b0, bc);
-    gpu().dispatch({
+    dispatchStaged({
       label: "attention.attn_fwd64",
       code: _CODE,
       entryPoint: "attn_fwd64",
@@ -263,7 +264,7 @@ function _attention64(
       params: _params(g, mask !== null, p, seed, b0),
       workgroups: [xGroups, bc * g.h],
       constants,
-    });
+    }, ["gq"]);
   }
   return record(out, "attention", [q, k, v], (gradOut) => {
     const dq = Tensor.empty(q.shape, "f32", "attention.dq");
@@ -275,7 +276,7 @@ function _attention64(
       const st = _texture("S", g.t, bc * g.h, false);
       const tk = _stage(k, "A", g, b0, bc);
       const tv = _stage(v, "B", g, b0, bc);
-      gpu().dispatch({
+      dispatchStaged({
         label: "attention.attn_bwd_dq64",
         code: _CODE,
         entryPoint: "attn_bwd_dq64",
@@ -284,10 +285,10 @@ function _attention64(
         params,
         workgroups: [xGroups, bc * g.h],
         constants,
-      });
+      }, ["hq", null, null, null, "hdout", "hout", "hstats"]);
       const tq = _stage(q, "A", g, b0, bc);
       const tg = _stage(gradOut, "B", g, b0, bc);
-      gpu().dispatch({
+      dispatchStaged({
         label: "attention.attn_bwd_dkv64",
         code: _CODE,
         entryPoint: "attn_bwd_dkv64",
@@ -296,7 +297,7 @@ function _attention64(
         params,
         workgroups: [xGroups, bc * g.h],
         constants,
-      });
+      }, [null, "ik", "iv"]);
     }
     return [dq, dk, dv];
   }, [stats]);

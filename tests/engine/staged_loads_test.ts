@@ -19,6 +19,7 @@ import { concatCols3, splitCols3, sumRows } from "../../src/ops/elementwise.ts";
 import { geluBackward, geluForward } from "../../src/ops/gelu.ts";
 import { dropout } from "../../src/ops/dropout.ts";
 import { embedding } from "../../src/ops/embedding.ts";
+import { attention } from "../../src/ops/attention.ts";
 import { assert, assertEquals, assertThrows } from "../_assert.ts";
 import { assertClose, randn, setupGpu } from "../_util.ts";
 import { adamWRefInit, adamWRefStep, globalNormRef } from "../ref/adamw.ts";
@@ -197,6 +198,25 @@ Deno.test("staged loads: sumRows, splitCols3/concatCols3, GELU, dropout and the 
       "embedding.backward",
     ]
   ) assert(staged.staged.includes(`${l}+staged`), `${l}: ${staged.staged}`);
+});
+
+Deno.test("staged loads: attention (D = 64) forward and backward equal the buffer kernels", async () => {
+  // T = 70: two 64-row workgroups per (batch, head), the second mostly past T (its invocations return early).
+  const B = 3, T = 70, H = 3, n = B * T * H * 64;
+  const [q, k, v, g] = [randn(n, 15), randn(n, 16), randn(n, 17), randn(n, 18)];
+  const mask = Float32Array.from({ length: B * T }, (_, i) => (i % T) < T - 5 * (i / T | 0) ? 1 : 0);
+  const { staged } = await bothPaths(() =>
+    tidy(async () => {
+      const [qt, kt, vt] = [q, k, v].map((x) => Tensor.from(x, [B, T, H * 64]));
+      for (const t of [qt, kt, vt]) t.requiresGrad = true;
+      const out = attention(qt, kt, vt, Tensor.from(mask, [B, T]), H, { dropoutP: 0.1, seed: 7 });
+      backward(out, Tensor.from(g, [B, T, H * 64]));
+      return (await readAll([out, qt.grad!, kt.grad!, vt.grad!])) as Float32Array[];
+    })
+  );
+  for (const l of ["attn_fwd64", "attn_bwd_dq64", "attn_bwd_dkv64"]) {
+    assert(staged.staged.includes(`attention.${l}+staged`), `${l}: ${staged.staged}`);
+  }
 });
 
 Deno.test("staged loads: inputs below the minimum size stay buffers", async () => {
