@@ -9,54 +9,13 @@
  * @module
  */
 import { gpu, initGpu } from "../src/engine/gpu.ts";
-import { backward, noGrad } from "../src/engine/tape.ts";
+import { noGrad } from "../src/engine/tape.ts";
 import { Tensor, tidy } from "../src/engine/tensor.ts";
 import { BertForTokenClassification } from "../src/model/bert.ts";
 import { makeBertConfig } from "../src/model/config.ts";
-import { AdamW, clipGradNorm } from "../src/ops/adamw.ts";
 import { matmul, matmulFlops } from "../src/ops/matmul.ts";
+import { benchAdamW, benchBatch, DEMO_CONFIG, LABELS, timedSeconds, trainStepFn } from "./_demo_step.ts";
 import { profileFromArgs } from "../src/engine/profiler_cli.ts";
-
-const LABELS = ["O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC", "B-MISC", "I-MISC"];
-
-function _batch(B: number, T: number) {
-  const inputIds = Int32Array.from({ length: B * T }, (_, i) => 1000 + (i * 7919) % 27000);
-  const labels = Int32Array.from({ length: B * T }, (_, i) => (i * 31) % 9);
-  return { batch: B, seqLen: T, inputIds, labels };
-}
-
-async function _timed(fn: () => void, iters: number, warmup = 1): Promise<number> {
-  for (let i = 0; i < warmup; i++) fn();
-  await gpu().sync();
-  const t0 = performance.now();
-  for (let i = 0; i < iters; i++) fn();
-  await gpu().sync();
-  return (performance.now() - t0) / iters / 1000;
-}
-
-function _trainStep(
-  model: BertForTokenClassification,
-  opt: AdamW,
-  batch: ReturnType<typeof _batch>,
-  lr: number,
-) {
-  const params = [...model.params.values()];
-  return () => {
-    model.train();
-    tidy(() => backward(model.forward(batch).loss!));
-    noGrad(() =>
-      tidy(() => {
-        const { scale } = clipGradNorm(params, 1);
-        opt.step(lr, scale);
-      })
-    );
-    opt.zeroGrad();
-  };
-}
-
-function _adamw(model: BertForTokenClassification, lr: number): AdamW {
-  return new AdamW(model.namedParameters().map(([, param]) => ({ param, weightDecay: 0.01 })), { lr });
-}
 
 async function main(args: string[]): Promise<void> {
   const kase = args[0];
@@ -66,37 +25,26 @@ async function main(args: string[]): Promise<void> {
   const out: Record<string, unknown> = { case: kase, adapter: gpu().describe().description };
   if (kase === "train" || kase === "demo") {
     const demo = kase === "demo";
-    const config = makeBertConfig(
-      demo
-        ? {
-          vocab_size: 28996,
-          hidden_size: 128,
-          num_hidden_layers: 2,
-          num_attention_heads: 2,
-          intermediate_size: 512,
-          labels: LABELS,
-        }
-        : { vocab_size: 28996, labels: LABELS },
-    );
+    const config = makeBertConfig(demo ? DEMO_CONFIG : { vocab_size: 28996, labels: LABELS });
     const model = BertForTokenClassification.random(config, 1).train();
     const lr = demo ? 1e-3 : 2e-5;
     const [B, T] = demo ? [32, 32] : [8, 64];
-    const step = _trainStep(model, _adamw(model, lr), _batch(B, T), lr);
+    const step = trainStepFn(model, benchAdamW(model, lr), benchBatch(B, T), lr);
     const n = demo ? Math.max(iters, 10) : iters;
     step();
     await gpu().sync();
-    const s = await prof.around(() => _timed(step, n, 0));
+    const s = await prof.around(() => timedSeconds(step, n, 0));
     out.seconds_per_iter = s;
     out.tokens_per_s = B * T / s;
     if (demo) out.steps_per_s = 1 / s;
   } else if (kase === "infer") {
     const model = BertForTokenClassification.random(makeBertConfig({ vocab_size: 28996, labels: LABELS }), 1)
       .eval();
-    const { batch, seqLen, inputIds } = _batch(32, 64);
+    const { batch, seqLen, inputIds } = benchBatch(32, 64);
     const fwd = () => noGrad(() => tidy(() => void model.forward({ batch, seqLen, inputIds })));
     fwd();
     await gpu().sync();
-    const s = await prof.around(() => _timed(fwd, iters, 0));
+    const s = await prof.around(() => timedSeconds(fwd, iters, 0));
     out.seconds_per_iter = s;
     out.tokens_per_s = 32 * 64 / s;
   } else if (kase === "matmul") {
@@ -110,7 +58,7 @@ async function main(args: string[]): Promise<void> {
       for (let r = 0; r < 3; r++) {
         best = Math.min(
           best,
-          await _timed(
+          await timedSeconds(
             () => {
               for (let i = 0; i < 8; i++) run();
             },

@@ -455,3 +455,139 @@ fn clip_finish(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) 
     f_scale[0] = min(1.0, pf2.max_norm / (norm + 1e-6));
   }
 }
+
+// ---- adamw_multi4 / sumsq_multi4: many tensors per launch (torch's multi-tensor "foreach" kernels) --------
+// WGSL cannot index bindings, so each launch has fixed slots, each with its own bindings, and a switch picks
+// the slot's. Workgroups are laid out slot after slot: slot s owns the linear workgroups [wg0_s, wg0_{s+1})
+// ((wid.y * nwg.x + wid.x), see splitGrid) and inside them exactly the elements adamw_step4 /
+// sumsq_partial4 would give that workgroup index for its tensor alone, with the same arithmetic
+// (adam_update4; the same chunk sums and tree reduction), so every tensor's result is bitwise the per-tensor
+// kernel's. Unused slots have n = 0 and wg0 = the launch's workgroup count, and bind 16-byte dummies.
+// Parameters are vec4u rows read as `u[wid.z + row]` (wid.z is 0; a dynamic index, see UNIFORMS).
+//
+// adamw_multi4: up to 6 tensors (vec4s); param, m and v IN PLACE, like adamw_step4.
+//   row 0 = (use_scale, w1, beta2, one_m_beta2)   row 1 = (eps, -, -, -)   (floats as their bits)
+//   row 2 + 2s = (n_s vec4s, wg0_s, decay_s, step_size_s)   row 3 + 2s = (bc2_sqrt_s, -, -, -)
+@group(0) @binding(0) var<storage, read> am_g0: array<vec4f>;         // (n0) gradient of slot 0
+@group(0) @binding(1) var<storage, read> am_g1: array<vec4f>;         // (n1) gradient of slot 1
+@group(0) @binding(2) var<storage, read> am_g2: array<vec4f>;         // (n2) gradient of slot 2
+@group(0) @binding(3) var<storage, read> am_g3: array<vec4f>;         // (n3) gradient of slot 3
+@group(0) @binding(4) var<storage, read> am_g4: array<vec4f>;         // (n4) gradient of slot 4
+@group(0) @binding(5) var<storage, read> am_g5: array<vec4f>;         // (n5) gradient of slot 5
+@group(0) @binding(6) var<storage, read> am_scale: array<f32>;          // (1) gradient scale (clipping)
+@group(0) @binding(7) var<storage, read_write> am_p0: array<vec4f>;   // (n0) parameter, in place
+@group(0) @binding(8) var<storage, read_write> am_m0: array<vec4f>;   // (n0) first moment, in place
+@group(0) @binding(9) var<storage, read_write> am_v0: array<vec4f>;   // (n0) second moment, in place
+@group(0) @binding(10) var<storage, read_write> am_p1: array<vec4f>;  // (n1) parameter, in place
+@group(0) @binding(11) var<storage, read_write> am_m1: array<vec4f>;  // (n1) first moment, in place
+@group(0) @binding(12) var<storage, read_write> am_v1: array<vec4f>;  // (n1) second moment, in place
+@group(0) @binding(13) var<storage, read_write> am_p2: array<vec4f>;  // (n2) parameter, in place
+@group(0) @binding(14) var<storage, read_write> am_m2: array<vec4f>;  // (n2) first moment, in place
+@group(0) @binding(15) var<storage, read_write> am_v2: array<vec4f>;  // (n2) second moment, in place
+@group(0) @binding(16) var<storage, read_write> am_p3: array<vec4f>;  // (n3) parameter, in place
+@group(0) @binding(17) var<storage, read_write> am_m3: array<vec4f>;  // (n3) first moment, in place
+@group(0) @binding(18) var<storage, read_write> am_v3: array<vec4f>;  // (n3) second moment, in place
+@group(0) @binding(19) var<storage, read_write> am_p4: array<vec4f>;  // (n4) parameter, in place
+@group(0) @binding(20) var<storage, read_write> am_m4: array<vec4f>;  // (n4) first moment, in place
+@group(0) @binding(21) var<storage, read_write> am_v4: array<vec4f>;  // (n4) second moment, in place
+@group(0) @binding(22) var<storage, read_write> am_p5: array<vec4f>;  // (n5) parameter, in place
+@group(0) @binding(23) var<storage, read_write> am_m5: array<vec4f>;  // (n5) first moment, in place
+@group(0) @binding(24) var<storage, read_write> am_v5: array<vec4f>;  // (n5) second moment, in place
+@group(0) @binding(25) var<uniform> pam_u: array<vec4u, 16>; // rows above
+
+// The linear workgroup index's slot: the last one whose first workgroup is ≤ w (rows 2 + 2s of `u`, wg0 in .y).
+fn multi_slot_adam(z: u32, w: u32) -> u32 {
+  var s = 0u;
+  for (var j = 1u; j < 6u; j++) {
+    if (w >= pam_u[z + 2u + 2u * j].y) { s = j; }
+  }
+  return s;
+}
+
+fn am_grad(g: vec4f, use_scale: u32) -> vec4f {
+  if (use_scale != 0u) { return g * am_scale[0]; }
+  return g;
+}
+
+@compute @workgroup_size(256)
+fn adamw_multi4(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+                @builtin(local_invocation_id) lid: vec3u) {
+  let z = wid.z;
+  let h0 = pam_u[z];
+  let h1 = pam_u[z + 1u];
+  let w = wid.y * nwg.x + wid.x;
+  let s = multi_slot_adam(z, w);
+  let a = pam_u[z + 2u + 2u * s];
+  let i = (w - a.y) * 256u + lid.x;
+  if (i >= a.x) { return; }
+  let k = StepConsts(bitcast<f32>(a.z), bitcast<f32>(h0.y), bitcast<f32>(h0.z), bitcast<f32>(h0.w),
+                     bitcast<f32>(a.w), bitcast<f32>(pam_u[z + 3u + 2u * s].x), bitcast<f32>(h1.x), 0.0);
+  switch s {
+    case 0u: {
+      let u = adam_update4(am_p0[i], am_grad(am_g0[i], h0.x), am_m0[i], am_v0[i], k);
+      am_p0[i] = u.p; am_m0[i] = u.m; am_v0[i] = u.v;
+    }
+    case 1u: {
+      let u = adam_update4(am_p1[i], am_grad(am_g1[i], h0.x), am_m1[i], am_v1[i], k);
+      am_p1[i] = u.p; am_m1[i] = u.m; am_v1[i] = u.v;
+    }
+    case 2u: {
+      let u = adam_update4(am_p2[i], am_grad(am_g2[i], h0.x), am_m2[i], am_v2[i], k);
+      am_p2[i] = u.p; am_m2[i] = u.m; am_v2[i] = u.v;
+    }
+    case 3u: {
+      let u = adam_update4(am_p3[i], am_grad(am_g3[i], h0.x), am_m3[i], am_v3[i], k);
+      am_p3[i] = u.p; am_m3[i] = u.m; am_v3[i] = u.v;
+    }
+    case 4u: {
+      let u = adam_update4(am_p4[i], am_grad(am_g4[i], h0.x), am_m4[i], am_v4[i], k);
+      am_p4[i] = u.p; am_m4[i] = u.m; am_v4[i] = u.v;
+    }
+    default: {
+      let u = adam_update4(am_p5[i], am_grad(am_g5[i], h0.x), am_m5[i], am_v5[i], k);
+      am_p5[i] = u.p; am_m5[i] = u.m; am_v5[i] = u.v;
+    }
+  }
+}
+
+// sumsq_multi4: up to 7 tensors (vec4s); OVERWRITES partials[base + w] for every workgroup w < total, where
+// base + wg0_s is the slot's first partial (the slots' partials are consecutive, as sumsq_partial4 would
+// write them one tensor at a time).
+//   row 0 = (base, total workgroups, -, -)   row 1 + s = (n_s vec4s, chunk_s vec4s, wg0_s, -)
+@group(0) @binding(0) var<storage, read> sm_x0: array<vec4f>;          // (n0) tensor of slot 0
+@group(0) @binding(1) var<storage, read> sm_x1: array<vec4f>;          // (n1) tensor of slot 1
+@group(0) @binding(2) var<storage, read> sm_x2: array<vec4f>;          // (n2) tensor of slot 2
+@group(0) @binding(3) var<storage, read> sm_x3: array<vec4f>;          // (n3) tensor of slot 3
+@group(0) @binding(4) var<storage, read> sm_x4: array<vec4f>;          // (n4) tensor of slot 4
+@group(0) @binding(5) var<storage, read> sm_x5: array<vec4f>;          // (n5) tensor of slot 5
+@group(0) @binding(6) var<storage, read> sm_x6: array<vec4f>;          // (n6) tensor of slot 6
+@group(0) @binding(7) var<storage, read_write> sm_partials: array<f32>;  // (P) slots of all tensors
+@group(0) @binding(8) var<uniform> psm_u: array<vec4u, 16>; // rows above
+
+@compute @workgroup_size(256)
+fn sumsq_multi4(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+                @builtin(local_invocation_id) lid: vec3u) {
+  let z = wid.z;
+  let h = psm_u[z];
+  let w = wid.y * nwg.x + wid.x;
+  var s = 0u;
+  for (var j = 1u; j < 7u; j++) {
+    if (w >= psm_u[z + 1u + j].z) { s = j; }
+  }
+  let a = psm_u[z + 1u + s];
+  let start = (w - min(w, a.z)) * a.y;
+  let end = min(start + a.y, a.x);
+  var acc = vec4f(0.0);
+  switch s {
+    case 0u: { for (var i = start + lid.x; i < end; i += 256u) { let x = sm_x0[i]; acc += x * x; } }
+    case 1u: { for (var i = start + lid.x; i < end; i += 256u) { let x = sm_x1[i]; acc += x * x; } }
+    case 2u: { for (var i = start + lid.x; i < end; i += 256u) { let x = sm_x2[i]; acc += x * x; } }
+    case 3u: { for (var i = start + lid.x; i < end; i += 256u) { let x = sm_x3[i]; acc += x * x; } }
+    case 4u: { for (var i = start + lid.x; i < end; i += 256u) { let x = sm_x4[i]; acc += x * x; } }
+    case 5u: { for (var i = start + lid.x; i < end; i += 256u) { let x = sm_x5[i]; acc += x * x; } }
+    default: { for (var i = start + lid.x; i < end; i += 256u) { let x = sm_x6[i]; acc += x * x; } }
+  }
+  red[lid.x] = (acc.x + acc.y) + (acc.z + acc.w);
+  reduce_red(lid.x);
+  if (lid.x == 0u && w < h.y) { sm_partials[h.x + w] = red[0]; }
+}

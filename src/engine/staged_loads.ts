@@ -192,6 +192,14 @@ interface _Choice {
   height: number;
 }
 
+/**
+ * Whether an input of `bytes` bytes would be staged (staging active, at least the minimum size, whole
+ * vec4s): kernels that batch small tensors instead (src/ops/adamw_multi.ts) take only the others.
+ */
+export function stagesInput(bytes: number): boolean {
+  return stagedLoadsActive() && bytes >= _minBytes && bytes % 16 === 0;
+}
+
 /** The inputs that can be staged (`all`: ignoring the minimum size). */
 function _choose(spec: DispatchSpec, names: readonly (string | null)[], all: boolean): _Choice[] {
   const maxSide = gpu().limits.maxTextureDimension2D;

@@ -8,10 +8,18 @@
  */
 import src from "../../kernels/adamw.wgsl" with { type: "text" };
 import { f32, gpu, splitGrid } from "../engine/gpu.ts";
-import { dispatchAllStaged, dispatchStaged } from "../engine/staged_loads.ts";
+import { dispatchAllStaged, dispatchStaged, stagesInput } from "../engine/staged_loads.ts";
 import { Tensor } from "../engine/tensor.ts";
 import { zeros } from "./elementwise.ts";
 import { dropLazyRows, lazyRowsStep, type StepConstants, stepConstantWords } from "./adamw_lazy.ts";
+import {
+  adamwMulti,
+  multiAdamActive,
+  type MultiAdamSlot,
+  multiSumsqActive,
+  type MultiSumsqSlot,
+  sumsqMulti,
+} from "./adamw_multi.ts";
 import { disposeRowSparseState, releaseRowSparseGrad, rowSparseLists } from "./embedding_grad.ts";
 
 /** One parameter with its decoupled weight decay (0 for biases and LayerNorm weights). */
@@ -91,6 +99,8 @@ export class AdamW {
     }
     this.stepCount++;
     const [b1, b2] = this.betas;
+    const multi: MultiAdamSlot[] = [];
+    const useMulti = multiAdamActive();
     for (const st of this.#states) {
       const g = st.param.grad;
       if (!g) continue;
@@ -113,6 +123,11 @@ export class AdamW {
       if (lists && lazyRowsStep(st.param, st.m, st.v, g, lists, st.steps, k, gradScale)) continue;
       dropLazyRows(st.param);
       const vec4 = st.param.size % 4 === 0;
+      // Tensors that are not staged share multi-tensor launches (adamw_multi.ts), bitwise the same update.
+      if (vec4 && useMulti && !stagesInput(g.byteLength)) {
+        multi.push({ param: st.param, grad: g, m: st.m, v: st.v, k });
+        continue;
+      }
       const n = vec4 ? st.param.size / 4 : st.param.size;
       const [decay, w1, beta2, oneMinusBeta2, stepSize, bc2Sqrt, eps] = stepConstantWords(k);
       const params = [n, gradScale ? 1 : 0, decay, w1, beta2, oneMinusBeta2, stepSize, bc2Sqrt, eps];
@@ -139,6 +154,7 @@ export class AdamW {
         workgroups,
       });
     }
+    adamwMulti(multi, gradScale);
   }
 
   /** Sets the step count of the optimizer and of every parameter (restoring a checkpoint). */
@@ -214,7 +230,21 @@ function _sumSquares(tensors: Tensor[]): { partials: Tensor; count: number } {
   const count = plan.reduce((s, p) => s + p.wg, 0);
   const partials = Tensor.empty([Math.max(count, 1)], "f32", "adamw.partials");
   let offset = 0;
+  // Consecutive unstaged vec4 tensors share sumsq_multi4 launches (adamw_multi.ts): the same partials.
+  const useMulti = multiSumsqActive();
+  let run: MultiSumsqSlot[] = [], runBase = 0;
+  const flushRun = () => {
+    sumsqMulti(run, partials, runBase);
+    run = [];
+  };
   for (const { t, vec4, n, wg, chunk, rows, cols } of plan) {
+    if (useMulti && vec4 && !rows && !stagesInput(t.byteLength)) {
+      if (run.length === 0) runBase = offset;
+      run.push({ t, n, chunk, wg });
+      offset += wg;
+      continue;
+    }
+    flushRun();
     if (rows) {
       gpu().dispatch({
         label: vec4 ? "adamw.sumsq_rows4" : "adamw.sumsq_rows",
@@ -239,6 +269,7 @@ function _sumSquares(tensors: Tensor[]): { partials: Tensor; count: number } {
     }, [vec4 ? "s4_x" : null]);
     offset += wg;
   }
+  flushRun();
   return { partials, count };
 }
 

@@ -14,6 +14,7 @@ import { backward, noGrad } from "../../src/engine/tape.ts";
 import { readAll, Tensor, tidy } from "../../src/engine/tensor.ts";
 import { traceDispatches } from "../../src/engine/dispatch_trace.ts";
 import { AdamW, clipGradNorm } from "../../src/ops/adamw.ts";
+import { multiAdamActive, setMultiTensorAdamW } from "../../src/ops/adamw_multi.ts";
 import { addLayerNorm, layerNorm } from "../../src/ops/layernorm.ts";
 import { concatCols3, splitCols3, sumRows } from "../../src/ops/elementwise.ts";
 import { geluBackward, geluForward } from "../../src/ops/gelu.ts";
@@ -85,6 +86,7 @@ const ROWS = 1037, C = 36; // 9333 vec4s: 8 texture rows of 1040 and a short one
 Deno.test("staged loads: AdamW (adamw_step4_io) and the clipping norm equal the buffer kernels bitwise", async () => {
   const n = ROWS * C;
   const p0 = randn(n, 1), grads = [randn(n, 2), randn(n, 3), randn(n, 4)];
+  setMultiTensorAdamW(false); // unstaged, the tensor keeps its own launches (adamw_step4, sumsq_partial4)
   const { staged } = await bothPaths(async () => {
     const p = Tensor.from(p0, [ROWS, C], "f32", "p").keep();
     const opt = new AdamW([{ param: p, weightDecay: 0.01 }], { lr: 1e-2 });
@@ -107,7 +109,7 @@ Deno.test("staged loads: AdamW (adamw_step4_io) and the clipping norm equal the 
       opt.dispose();
       p.dispose();
     }
-  });
+  }).finally(() => setMultiTensorAdamW(true));
   assert(staged.staged.includes("adamw.adamw_step4_io+staged"), staged.staged.join());
   assert(staged.staged.includes("adamw.sumsq_partial4+staged"), staged.staged.join());
   assert(stagedTextureBytes() >= STAGE_WIDTH * 9 * 16, "the staging textures are cached");
@@ -121,7 +123,7 @@ Deno.test("staged loads: AdamW (adamw_step4_io) and the clipping norm equal the 
   assertClose(staged.result[3], [globalNormRef([grads[0]])], { atol: 1e-4, rtol: 1e-5 }, "norm");
 });
 
-Deno.test("staged loads: AdamW below the minimum size keeps the in-place buffer kernel", async () => {
+Deno.test("staged loads: AdamW below the minimum size keeps the in-place buffer kernels", async () => {
   setStagedLoads("on"); // default minimum: 64 KiB
   try {
     const p = Tensor.from(randn(1000, 5), [1000], "f32", "p").keep();
@@ -131,7 +133,7 @@ Deno.test("staged loads: AdamW below the minimum size keeps the in-place buffer 
       opt.step();
       await gpu().sync();
     });
-    assertEquals(labels, ["adamw.adamw_step4"]);
+    assertEquals(labels, [multiAdamActive() ? "adamw.adamw_multi4" : "adamw.adamw_step4"]);
     assertEquals(staged, []);
     opt.dispose();
     p.dispose();
