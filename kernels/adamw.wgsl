@@ -550,10 +550,9 @@ fn adamw_multi4(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg:
   }
 }
 
-// sumsq_multi4: up to 7 tensors (vec4s); OVERWRITES partials[base + w] for every workgroup w < total, where
-// base + wg0_s is the slot's first partial (the slots' partials are consecutive, as sumsq_partial4 would
-// write them one tensor at a time).
-//   row 0 = (base, total workgroups, -, -)   row 1 + s = (n_s vec4s, chunk_s vec4s, wg0_s, -)
+// sumsq_multi4: up to 7 tensors (vec4s); OVERWRITES partials[offset_s + w − wg0_s] for every workgroup
+// w < total of slot s: the slots sumsq_partial4 would write for that tensor alone at offset_s.
+//   row 0 = (total workgroups, -, -, -)   row 1 + s = (n_s vec4s, chunk_s vec4s, wg0_s, offset_s)
 @group(0) @binding(0) var<storage, read> sm_x0: array<vec4f>;          // (n0) tensor of slot 0
 @group(0) @binding(1) var<storage, read> sm_x1: array<vec4f>;          // (n1) tensor of slot 1
 @group(0) @binding(2) var<storage, read> sm_x2: array<vec4f>;          // (n2) tensor of slot 2
@@ -589,5 +588,5 @@ fn sumsq_multi4(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg:
   }
   red[lid.x] = (acc.x + acc.y) + (acc.z + acc.w);
   reduce_red(lid.x);
-  if (lid.x == 0u && w < h.y) { sm_partials[h.x + w] = red[0]; }
+  if (lid.x == 0u && w < h.x) { sm_partials[a.w + w - a.z] = red[0]; }
 }

@@ -230,21 +230,15 @@ function _sumSquares(tensors: Tensor[]): { partials: Tensor; count: number } {
   const count = plan.reduce((s, p) => s + p.wg, 0);
   const partials = Tensor.empty([Math.max(count, 1)], "f32", "adamw.partials");
   let offset = 0;
-  // Consecutive unstaged vec4 tensors share sumsq_multi4 launches (adamw_multi.ts): the same partials.
+  // Unstaged vec4 tensors share sumsq_multi4 launches (adamw_multi.ts), each writing its own partials.
   const useMulti = multiSumsqActive();
-  let run: MultiSumsqSlot[] = [], runBase = 0;
-  const flushRun = () => {
-    sumsqMulti(run, partials, runBase);
-    run = [];
-  };
+  const multi: MultiSumsqSlot[] = [];
   for (const { t, vec4, n, wg, chunk, rows, cols } of plan) {
     if (useMulti && vec4 && !rows && !stagesInput(t.byteLength)) {
-      if (run.length === 0) runBase = offset;
-      run.push({ t, n, chunk, wg });
+      multi.push({ t, n, chunk, wg, offset });
       offset += wg;
       continue;
     }
-    flushRun();
     if (rows) {
       gpu().dispatch({
         label: vec4 ? "adamw.sumsq_rows4" : "adamw.sumsq_rows",
@@ -269,7 +263,7 @@ function _sumSquares(tensors: Tensor[]): { partials: Tensor; count: number } {
     }, [vec4 ? "s4_x" : null]);
     offset += wg;
   }
-  flushRun();
+  sumsqMulti(multi, partials);
   return { partials, count };
 }
 

@@ -119,21 +119,23 @@ export interface MultiSumsqSlot {
   chunk: number;
   /** Workgroups (= partial sums) it gets. */
   wg: number;
+  /** Its first slot in `partials`. */
+  offset: number;
 }
 
 /**
- * Writes the partial sums of squares of every slot's tensor into `partials[base ..]`, in slot order and
- * exactly as `sumsq_partial4` would write them one tensor at a time from `base`.
+ * Writes the partial sums of squares of every slot's tensor into `partials[offset ..]` exactly as
+ * `sumsq_partial4` would write them for that tensor alone, {@link SUMSQ_SLOTS} tensors per launch.
  */
-export function sumsqMulti(slots: MultiSumsqSlot[], partials: Tensor, base: number): void {
+export function sumsqMulti(slots: MultiSumsqSlot[], partials: Tensor): void {
   for (let s0 = 0; s0 < slots.length; s0 += SUMSQ_SLOTS) {
     const group = slots.slice(s0, s0 + SUMSQ_SLOTS);
     const total = group.reduce((a, s) => a + s.wg, 0);
-    const params: ParamValue[] = [base, total, 0, 0];
+    const params: ParamValue[] = [total, 0, 0, 0];
     let wg0 = 0;
     for (let i = 0; i < SUMSQ_SLOTS; i++) {
       const s = group[i];
-      params.push(s ? s.n : 0, s ? s.chunk : 1, s ? wg0 : total, 0);
+      params.push(s ? s.n : 0, s ? s.chunk : 1, s ? wg0 : total, s ? s.offset : 0);
       if (s) wg0 += s.wg;
     }
     gpu().dispatch({
@@ -145,6 +147,5 @@ export function sumsqMulti(slots: MultiSumsqSlot[], partials: Tensor, base: numb
       params,
       workgroups: splitGrid(total),
     });
-    base += total;
   }
 }
