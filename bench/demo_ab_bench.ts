@@ -3,12 +3,14 @@
  * 32 × 32, clipped AdamW), both settings in one process on one model, rounds alternating so that machine
  * noise hits both. Prints one JSON line: the median steps/s of each setting and their ratio.
  *
- *   deno run -A bench/demo_ab_bench.ts multi|staged [--rounds R] [--iters N]
+ *   deno run -A bench/demo_ab_bench.ts multi|staged|bindgroups [--rounds R] [--iters N]
  *
  * `multi`: multi-tensor AdamW and clipping norm (src/ops/adamw_multi.ts) off vs on. `staged`: staged loads
- * (src/engine/staged_loads.ts) off vs on (they matter on lavapipe only).
+ * (src/engine/staged_loads.ts) off vs on (they matter on lavapipe only). `bindgroups`: bind-group reuse
+ * (src/engine/bind_groups.ts) off vs on.
  * @module
  */
+import { setBindGroupReuse } from "../src/engine/bind_groups.ts";
 import { gpu, initGpu } from "../src/engine/gpu.ts";
 import { setStagedLoads } from "../src/engine/staged_loads.ts";
 import { BertForTokenClassification } from "../src/model/bert.ts";
@@ -20,6 +22,7 @@ import { median } from "./_timing.ts";
 const SWITCHES: Record<string, (on: boolean) => void> = {
   multi: (on) => setMultiTensorAdamW(on),
   staged: (on) => setStagedLoads(on ? "on" : "off"),
+  bindgroups: (on) => setBindGroupReuse(on),
 };
 
 const name = Deno.args[0];

@@ -55,6 +55,9 @@ done
 for p in shared texture; do
   step "matmul $p" 30 "$DENO" run -A "${cached[@]}" bench/matmul_bench.ts --report --path=$p --shape=512x768x768 --passes=2
 done
+# Host costs that dominate a small model on a fast GPU: bind-group reuse and the multi-tensor AdamW launches.
+step "bind groups" 30 "$DENO" run -A "${cached[@]}" bench/bind_group_bench.ts
+step "demo A/B multi-tensor AdamW" 60 "$DENO" run -A "${cached[@]}" bench/demo_ab_bench.ts multi --rounds 2
 step "profile train step" 40 "$DENO" run -A "${cached[@]}" bench/compare_webgpu.ts train --iters 1 --profile
 echo "| step | status | seconds | result |"
 echo "|---|---|---:|---|"

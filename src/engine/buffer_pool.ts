@@ -37,11 +37,16 @@ export class BufferPool {
   #free = new Map<number, GPUBuffer[]>();
   #stats: PoolStats = { allocatedBytes: 0, inUseBytes: 0, freeBytes: 0, inUseCount: 0 };
   #maxBufferSize: number;
+  #beforeDestroy: (b: GPUBuffer) => void;
 
-  /** Creates a pool on `device`; buffers never exceed `maxBufferSize` bytes. */
-  constructor(device: GPUDevice, maxBufferSize: number) {
+  /**
+   * Creates a pool on `device`; buffers never exceed `maxBufferSize` bytes. `beforeDestroy` is told of
+   * every buffer the pool destroys, first (the GPU's bind-group cache forgets it).
+   */
+  constructor(device: GPUDevice, maxBufferSize: number, beforeDestroy: (b: GPUBuffer) => void = () => {}) {
     this.#device = device;
     this.#maxBufferSize = maxBufferSize;
+    this.#beforeDestroy = beforeDestroy;
   }
 
   /** Takes a buffer of at least `bytes` bytes from the pool, creating one when none is free. */
@@ -83,6 +88,7 @@ export class BufferPool {
       for (const b of list) {
         this.#stats.allocatedBytes -= b.size;
         this.#stats.freeBytes -= b.size;
+        this.#beforeDestroy(b);
         b.destroy();
       }
     }

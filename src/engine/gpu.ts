@@ -4,6 +4,7 @@
  * ring buffer, validation errors surfaced as exceptions that name the kernel, and readback.
  * @module
  */
+import { BindGroupCache, type BindingResource } from "./bind_groups.ts";
 import { BufferPool, type PoolStats } from "./buffer_pool.ts";
 import { recordDispatch } from "./dispatch_trace.ts";
 import {
@@ -129,6 +130,8 @@ export class Gpu {
   readonly adapterInfo: GPUAdapterInfo;
   /** The pool all tensors allocate from. */
   readonly pool: BufferPool;
+  /** The bind groups dispatches reuse (see bind_groups.ts). */
+  readonly bindGroups: BindGroupCache;
   /** code → (entry point, layout, constants) → pipeline; nested so no long key is built per dispatch. */
   #pipelines = new Map<string, Map<string, _Pipe>>();
   #modules = new Map<string, GPUShaderModule>();
@@ -148,7 +151,8 @@ export class Gpu {
   constructor(device: GPUDevice, info: GPUAdapterInfo) {
     this.device = device;
     this.adapterInfo = info;
-    this.pool = new BufferPool(device, device.limits.maxBufferSize);
+    this.bindGroups = new BindGroupCache(device);
+    this.pool = new BufferPool(device, device.limits.maxBufferSize, (b) => this.bindGroups.forget(b));
     this.#uniformRing = device.createBuffer({
       size: this.#uniformData.byteLength,
       usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
@@ -229,8 +233,8 @@ export class Gpu {
               visibility,
               storageTexture: { access: "write-only", format, viewDimension: "2d" },
             };
-          default:
-            return { binding, visibility, buffer: { type: "uniform" } };
+          default: // bound once per bind group, each dispatch's slot at a dynamic offset
+            return { binding, visibility, buffer: { type: "uniform", hasDynamicOffset: true } };
         }
       });
       layout = this.device.createBindGroupLayout({ entries, label: `layout-${key}` });
@@ -323,22 +327,22 @@ export class Gpu {
     const pass = this.#beginBatch(
       profiled ? profileDispatchBegin(this.device, this.adapterInfo.isFallbackAdapter ?? false) : undefined,
     );
-    const entries: GPUBindGroupEntry[] = [];
+    const resources: BindingResource[] = [];
     for (const r of [...spec.inputs, ...spec.outputs]) {
-      const binding = entries.length;
-      if (_isTexture(r)) entries.push({ binding, resource: r.texture.createView() });
+      if (_isTexture(r)) resources.push({ texture: r.texture });
       else {
         const size = r.size ?? r.buffer.size;
         if (size > this.device.limits.maxStorageBufferBindingSize) {
           throw new RangeError(
-            `kernel ${spec.label}: binding ${binding} is ${size} bytes, over this device's ` +
+            `kernel ${spec.label}: binding ${resources.length} is ${size} bytes, over this device's ` +
               `maxStorageBufferBindingSize (${this.device.limits.maxStorageBufferBindingSize}); ` +
               `use smaller batches/sequences or a device with larger limits`,
           );
         }
-        entries.push({ binding, resource: { buffer: r.buffer, offset: r.offset ?? 0, size: _align4(size) } });
+        resources.push({ buffer: r.buffer, offset: r.offset ?? 0, size: _align4(size) });
       }
     }
+    let uniformOffset = -1;
     if (spec.params) {
       if (spec.params.length > _UNIFORM_SLOT / 4) {
         throw new RangeError(`kernel ${spec.label}: too many params`);
@@ -350,19 +354,32 @@ export class Gpu {
         else if ("f32" in v) view.setFloat32(i * 4, v.f32, true);
         else view.setInt32(i * 4, v.i32, true);
       });
-      entries.push({
-        binding: entries.length,
-        resource: { buffer: this.#uniformRing, offset: slot * _UNIFORM_SLOT, size: _UNIFORM_SLOT },
-      });
+      uniformOffset = slot * _UNIFORM_SLOT;
     }
-    const bindGroup = this.device.createBindGroup({ layout, entries, label: spec.label });
+    const bindGroup = this.bindGroups.get(
+      layout,
+      resources,
+      spec.params ? this.#uniformRing : null,
+      _UNIFORM_SLOT,
+      spec.label,
+    );
     pass.setPipeline(pipeline);
-    pass.setBindGroup(0, bindGroup);
+    if (uniformOffset >= 0) pass.setBindGroup(0, bindGroup, [uniformOffset]);
+    else pass.setBindGroup(0, bindGroup);
     pass.dispatchWorkgroups(x, y, z);
     this.#batchKernels.push(spec.label);
     this.#dispatchCount++;
     recordDispatch(spec.label); // tests: which kernels ran (see dispatch_trace.ts)
     if (profiled) profileDispatchEnd(spec.label, _boundBytes(spec), spec.flops ?? 0, hostStart);
+  }
+
+  /**
+   * Destroys a buffer or texture that kernels may have bound, dropping the cached bind groups that name it
+   * first. Every destroy of a bindable resource goes through here (or through the pool, which does the same).
+   */
+  destroy(resource: GPUBuffer | GPUTexture): void {
+    this.bindGroups.forget(resource);
+    resource.destroy();
   }
 
   /** Submits everything encoded so far. Does not wait for the GPU. */

@@ -140,7 +140,7 @@ function _texture(name: string, height: number): GPUTexture {
       if (_pinned.has(k)) continue;
       _textures.delete(k);
       _textureBytes -= old.width * old.height * 16;
-      old.destroy();
+      gpu().destroy(old);
     }
   }
   t = gpu().device.createTexture({

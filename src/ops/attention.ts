@@ -122,7 +122,7 @@ function _texture(role: string, w: number, h: number, copyDst: boolean): GPUText
     gpu().flush(); // encoded work may still use the evicted texture: submit it before destroying
     const [oldest, old] = _textures.entries().next().value!;
     _textures.delete(oldest);
-    old.destroy();
+    gpu().destroy(old);
   }
   tex = gpu().device.createTexture({
     label: `attention.${role}`,

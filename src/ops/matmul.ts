@@ -166,7 +166,7 @@ function _texture(role: string, width: number, height: number, f16 = false): GPU
       if (_pinned.has(old)) continue;
       _textures.delete(k);
       _textureBytes -= old.width * old.height * (old.format === "rgba16float" ? 8 : 16);
-      old.destroy();
+      gpu().destroy(old);
     }
   }
   _textureBytes += bytes;
