@@ -35,7 +35,10 @@ const pipeline = device.createComputePipeline({
   compute: { module: device.createShaderModule({ code }), entryPoint: "main" },
 });
 const bufs = [0, 1, 2].map(() => device.createBuffer({ size: 4096, usage: GPUBufferUsage.STORAGE }));
-const ring = device.createBuffer({ size: 256 * 4096, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
+const ring = device.createBuffer({
+  size: 256 * 4096,
+  usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
+});
 const group = () =>
   device.createBindGroup({
     layout,

@@ -2,7 +2,7 @@
 // bias-gradient column sum (sum_rows; sum_rows4_partial / sum_rows4_finish for vec4 rows).
 //
 // Contract: every entry point OVERWRITES its output except `accumulate`, which ADDS into `out`
-// (out += a). Tensors are contiguous row-major f32. The 1-D grid is split over x/y (see splitGrid): the
+// (out += a; `accumulate4_io` computes the same from a staged copy of `out` and overwrites it). Tensors are contiguous row-major f32. The 1-D grid is split over x/y (see splitGrid): the
 // linear element index is (wid.y * nwg.x + wid.x) * 256 + lid.x and every entry point bounds-checks it.
 
 struct Params {
@@ -83,6 +83,37 @@ fn sum_rows(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec
   var s = 0.0;
   for (var r = 0u; r < p1.rows; r++) { s += a[r * p1.cols + c]; }
   out1[c] = s;
+}
+
+// ---- vec4 forms staged through textures (src/engine/staged_loads.ts: lavapipe) --------------------------
+// n counts vec4s. accumulate4_io computes accumulate's out += a·alpha, but reads the old `out` through its
+// own read-only binding (a staged copy: the same buffer cannot be bound read-only and read-write in one
+// dispatch) and OVERWRITES out; add4 is add's out = a + alpha·b. Per component the arithmetic is the scalar
+// kernels' (bitwise the same). Parameters are read as eu4[wid.z] (element 0: see adamw.wgsl's UNIFORMS).
+@group(0) @binding(0) var<storage, read> ea_old: array<vec4f>;          // (n) out before the update
+@group(0) @binding(1) var<storage, read> ea_a: array<vec4f>;            // (n)
+@group(0) @binding(2) var<storage, read_write> ea_out: array<vec4f>;    // (n) OVERWRITTEN: old + a·alpha
+@group(0) @binding(3) var<uniform> eu4: array<Params, 2>;               // element 0
+
+@compute @workgroup_size(256)
+fn accumulate4_io(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+                  @builtin(local_invocation_id) lid: vec3u) {
+  let p = eu4[wid.z];
+  let i = linear(wid, nwg, lid);
+  if (i < p.n) { ea_out[i] = ea_old[i] + ea_a[i] * p.alpha; }
+}
+
+@group(0) @binding(0) var<storage, read> e2_a: array<vec4f>;            // (n)
+@group(0) @binding(1) var<storage, read> e2_b: array<vec4f>;            // (n)
+@group(0) @binding(2) var<storage, read_write> e2_out: array<vec4f>;    // (n) OVERWRITTEN: a + alpha·b
+@group(0) @binding(3) var<uniform> e2u4: array<Params, 2>;              // element 0
+
+@compute @workgroup_size(256)
+fn add4(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+        @builtin(local_invocation_id) lid: vec3u) {
+  let p = e2u4[wid.z];
+  let i = linear(wid, nwg, lid);
+  if (i < p.n) { e2_out[i] = e2_a[i] + p.alpha * e2_b[i]; }
 }
 
 // ---- sum_rows4: the bias-gradient column sum over vec4 columns (cols % 4 == 0), in two passes -----------

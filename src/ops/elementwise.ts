@@ -6,7 +6,7 @@
 import src from "../../kernels/elementwise.wgsl" with { type: "text" };
 import { f32, gpu, splitGrid } from "../engine/gpu.ts";
 import { noGrad, record } from "../engine/tape.ts";
-import { dispatchStaged } from "../engine/staged_loads.ts";
+import { dispatchAllStaged, dispatchStaged } from "../engine/staged_loads.ts";
 import { Tensor } from "../engine/tensor.ts";
 
 function _run(
@@ -63,9 +63,28 @@ export function copy(a: Tensor, shape: readonly number[] = a.shape): Tensor {
   return out;
 }
 
+/** The vec4 spec of an elementwise entry point over `n` floats (n % 4 == 0). */
+function _spec4(entry: string, inputs: Tensor[], out: Tensor, n: number, alpha: number) {
+  return {
+    label: `elementwise.${entry}`,
+    code: src,
+    entryPoint: entry,
+    inputs: inputs.map((t) => t.res),
+    outputs: [out.res],
+    params: [n / 4, 0, 0, f32(alpha)],
+    workgroups: splitGrid(Math.ceil(n / 4 / 256)),
+  };
+}
+
 /** `dst += alpha * src` in place (not recorded; used for gradient accumulation). */
 export function addInPlace(dst: Tensor, src: Tensor, alpha = 1): void {
   _sameSize(dst, src, "addInPlace");
+  // On lavapipe both operands are read from staged copies (accumulate4_io); otherwise, or where they
+  // cannot be staged, the in-place kernel. The same sums either way.
+  if (dst.size % 4 === 0) {
+    const spec = _spec4("accumulate4_io", [dst, src], dst, dst.size, alpha);
+    if (dispatchAllStaged(spec, ["ea_old", "ea_a"])) return;
+  }
   _run("accumulate", [src], dst, dst.size, { alpha });
 }
 
@@ -73,7 +92,8 @@ export function addInPlace(dst: Tensor, src: Tensor, alpha = 1): void {
 export function add(a: Tensor, b: Tensor): Tensor {
   _sameSize(a, b, "add");
   const out = Tensor.empty(a.shape, "f32", "add");
-  _run("add", [a, b], out, a.size);
+  if (a.size % 4 === 0) dispatchStaged(_spec4("add4", [a, b], out, a.size, 1), ["e2_a", "e2_b"]);
+  else _run("add", [a, b], out, a.size);
   return record(out, "add", [a, b], (g) => [g, g]);
 }
 

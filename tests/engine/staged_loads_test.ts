@@ -16,7 +16,7 @@ import { traceDispatches } from "../../src/engine/dispatch_trace.ts";
 import { AdamW, clipGradNorm } from "../../src/ops/adamw.ts";
 import { multiAdamActive, setMultiTensorAdamW } from "../../src/ops/adamw_multi.ts";
 import { addLayerNorm, layerNorm } from "../../src/ops/layernorm.ts";
-import { concatCols3, splitCols3, sumRows } from "../../src/ops/elementwise.ts";
+import { add, addInPlace, concatCols3, splitCols3, sumRows } from "../../src/ops/elementwise.ts";
 import { geluBackward, geluForward } from "../../src/ops/gelu.ts";
 import { dropout } from "../../src/ops/dropout.ts";
 import { embedding } from "../../src/ops/embedding.ts";
@@ -74,8 +74,14 @@ async function bothPaths(fn: () => Promise<Float32Array[]>) {
   };
   const plain = await run("off"), staged = await run("on");
   assertEquals(plain.staged, [], "nothing staged when off");
-  // the same kernels ran (AdamW's staged form is its own entry point: adamw_step4_io)
-  const io = (ls: string[]) => ls.map((l) => l.replace("adamw.adamw_step4_io", "adamw.adamw_step4"));
+  // the same kernels ran (the staged forms of in-place kernels are their own entry points: *_io)
+  const io = (ls: string[]) =>
+    ls.map((l) =>
+      l.replace("adamw.adamw_step4_io", "adamw.adamw_step4").replace(
+        "elementwise.accumulate4_io",
+        "elementwise.accumulate",
+      )
+    );
   assertEquals(io(staged.labels), plain.labels, "the same kernels ran");
   staged.result.forEach((a, i) => assertEquals(a, plain.result[i], `output ${i} bitwise equal`));
   return { plain, staged };
@@ -200,6 +206,23 @@ Deno.test("staged loads: sumRows, splitCols3/concatCols3, GELU, dropout and the 
       "embedding.backward",
     ]
   ) assert(staged.staged.includes(`${l}+staged`), `${l}: ${staged.staged}`);
+});
+
+Deno.test("staged loads: add and the gradient accumulation (accumulate4_io) equal the buffer kernels", async () => {
+  const n = ROWS * C;
+  const [x, y] = [randn(n, 19), randn(n, 20)];
+  const { staged } = await bothPaths(() =>
+    tidy(async () => {
+      const xt = Tensor.from(x, [ROWS, C]), yt = Tensor.from(y, [ROWS, C]);
+      const sum = add(xt, yt);
+      const acc = Tensor.from(x, [ROWS, C]);
+      addInPlace(acc, yt, 0.37);
+      addInPlace(acc, sum);
+      return (await readAll([sum, acc])) as Float32Array[];
+    })
+  );
+  assert(staged.staged.includes("elementwise.add4+staged"), staged.staged.join());
+  assert(staged.staged.includes("elementwise.accumulate4_io+staged"), staged.staged.join());
 });
 
 Deno.test("staged loads: attention (D = 64) forward and backward equal the buffer kernels", async () => {
