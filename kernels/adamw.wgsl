@@ -181,13 +181,21 @@ struct LazyParams {
 
 @group(0) @binding(0) var<storage, read> l_list: array<i32>;            // (n) rows or −1 (mode 0)
 @group(0) @binding(1) var<storage, read> l_last: array<u32>;            // (V) current through step
-@group(0) @binding(2) var<storage, read> l_steps: array<StepConsts>;    // (steps + 1) constants by step
+@group(0) @binding(2) var<storage, read> l_steps: array<vec4f>;        // (steps + 1, 2) constants by step
 @group(0) @binding(3) var<storage, read> l_grad: array<vec4f>;          // (V, C/4) (apply = 1)
 @group(0) @binding(4) var<storage, read> l_scale: array<f32>;           // (1)
 @group(0) @binding(5) var<storage, read_write> l_param: array<vec4f>;   // (V, C/4) in place
 @group(0) @binding(6) var<storage, read_write> l_m: array<vec4f>;       // (V, C/4) in place
 @group(0) @binding(7) var<storage, read_write> l_v: array<vec4f>;       // (V, C/4) in place
 @group(0) @binding(8) var<uniform> pl_u: array<LazyParams, 2>; // element 0 (see UNIFORMS)
+
+// The constants of step s: two vec4s of the table (read from a staged texture copy on lavapipe, where the
+// replay loop's buffer loads would cost several times the update itself).
+fn lazy_consts(s: u32) -> StepConsts {
+  let a = l_steps[2u * s];
+  let b = l_steps[2u * s + 1u];
+  return StepConsts(a.x, a.y, a.z, a.w, b.x, b.y, b.z, b.w);
+}
 
 // The linear index of a 256-wide entry point over an x/y grid (see splitGrid).
 fn lazy_index(wid: vec3u, nwg: vec3u, lid: vec3u) -> u32 {
@@ -215,11 +223,11 @@ fn lazy_rows4(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: v
   let o = u32(r) * pl.cols + (i - e * pl.cols);
   var u = Adam4(l_param[o], l_m[o], l_v[o]);
   let zero = vec4f(0.0);
-  for (var s = s0; s <= pl.t; s++) { u = adam_update4(u.p, zero, u.m, u.v, l_steps[s]); }
+  for (var s = s0; s <= pl.t; s++) { u = adam_update4(u.p, zero, u.m, u.v, lazy_consts(s)); }
   if (pl.apply != 0u) {
     var g = l_grad[o];
     if (pl.use_scale != 0u) { g = g * l_scale[0]; }
-    u = adam_update4(u.p, g, u.m, u.v, l_steps[pl.t + 1u]);
+    u = adam_update4(u.p, g, u.m, u.v, lazy_consts(pl.t + 1u));
   }
   l_param[o] = u.p;
   l_m[o] = u.m;

@@ -233,9 +233,15 @@ function _dispatch(spec: DispatchSpec, chosen: _Choice[]): void {
  * number of vec4s at a 16-byte offset, at least the minimum size, and within the texture size limit), it
  * is copied into a cached texture and the kernel runs from {@link stagedSource}; its label gains `+staged`
  * (visible in the profile and the dispatch trace). Otherwise the spec is dispatched unchanged.
+ * `anySize`: stage the named inputs below the minimum size too (a small table every invocation reads
+ * many times, such as the lazy AdamW's step constants).
  */
-export function dispatchStaged(spec: DispatchSpec, names: readonly (string | null)[]): void {
-  const chosen = stagedLoadsActive() ? _choose(spec, names, false) : [];
+export function dispatchStaged(
+  spec: DispatchSpec,
+  names: readonly (string | null)[],
+  opts: { anySize?: boolean } = {},
+): void {
+  const chosen = stagedLoadsActive() ? _choose(spec, names, opts.anySize ?? false) : [];
   if (chosen.length === 0) return gpu().dispatch(spec);
   _dispatch(spec, chosen);
 }

@@ -25,6 +25,7 @@
  */
 import src from "../../kernels/adamw.wgsl" with { type: "text" };
 import { f32, gpu, type Resource, splitGrid } from "../engine/gpu.ts";
+import { dispatchStaged } from "../engine/staged_loads.ts";
 import { Tensor } from "../engine/tensor.ts";
 
 /** The constants of one AdamW step, as adamw_step4 receives them (each rounded to f32 on upload). */
@@ -137,15 +138,20 @@ function _rows(lz: _Lazy, list: Tensor | null, t: number, grad: Tensor | null, s
   if (n === 0) return;
   const mode = list ? 0 : 1;
   const listRes = (list ?? lz.steps).res; // (mode 1 reads no list: any buffer not written here)
-  gpu().dispatch({
-    label: "adamw.lazy_rows4",
-    code: src,
-    entryPoint: "lazy_rows4",
-    inputs: [listRes, lz.last.res, lz.steps.res, (grad ?? lz.steps).resDeferred, (scale ?? lz.steps).res],
-    outputs: [lz.param.resDeferred, lz.m.resDeferred, lz.v.resDeferred],
-    params: [n, cols, 0, mode, grad ? t - 1 : t, grad ? 1 : 0, scale ? 1 : 0, 0],
-    workgroups: splitGrid(Math.ceil(n * cols / _WG)),
-  });
+  // The step table is read once per replayed step by every invocation: staged whatever its size.
+  dispatchStaged(
+    {
+      label: "adamw.lazy_rows4",
+      code: src,
+      entryPoint: "lazy_rows4",
+      inputs: [listRes, lz.last.res, lz.steps.res, (grad ?? lz.steps).resDeferred, (scale ?? lz.steps).res],
+      outputs: [lz.param.resDeferred, lz.m.resDeferred, lz.v.resDeferred],
+      params: [n, cols, 0, mode, grad ? t - 1 : t, grad ? 1 : 0, scale ? 1 : 0, 0],
+      workgroups: splitGrid(Math.ceil(n * cols / _WG)),
+    },
+    [null, null, "l_steps"],
+    { anySize: true },
+  );
   gpu().dispatch({
     label: "adamw.lazy_last",
     code: src,

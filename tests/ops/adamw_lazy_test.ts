@@ -13,6 +13,7 @@ import { lazyAdamWEnabled, setLazyAdamW, setLazyReplayLimit } from "../../src/op
 import { backward, noGrad } from "../../src/engine/tape.ts";
 import { readAll, Tensor, tidy } from "../../src/engine/tensor.ts";
 import { traceDispatches } from "../../src/engine/dispatch_trace.ts";
+import { setStagedLoads, stagedLoadsActive } from "../../src/engine/staged_loads.ts";
 import { BertForTokenClassification } from "../../src/model/bert.ts";
 import { makeBertConfig } from "../../src/model/config.ts";
 import { randn, rng, setupGpu } from "../_util.ts";
@@ -28,6 +29,8 @@ interface Run {
   v: Float32Array[];
   /** Dispatch labels of every step (lookup, backward, clipping, AdamW). */
   labels: string[][];
+  /** The labels of the staged dispatches of every step (staged_loads.ts). */
+  staged: string[][];
 }
 
 /** `n` ids over V rows: most from a small pool (hot rows), a few anywhere, the padding id, and V − 1. */
@@ -62,13 +65,13 @@ async function train(
     return t;
   });
   const opt = new AdamW(tables.map((param) => ({ param, weightDecay: 0.01 })), { lr: 1e-2 });
-  const run: Run = { lookups: [], params: [], m: [], v: [], labels: [] };
+  const run: Run = { lookups: [], params: [], m: [], v: [], labels: [], staged: [] };
   try {
     for (let s = 0; s < steps; s++) {
       if (s === reset) opt.setSteps(1); // as a checkpoint restore does
       const ids = idsOf(97, V, 100 + s, pad);
       const g = randn(ids.length * C, 200 + s);
-      const { result: y, labels } = await traceDispatches(async () => {
+      const { result: y, labels, staged } = await traceDispatches(async () => {
         const y = tidy(() => {
           const out = embedding(Tensor.from(ids, [ids.length], "i32"), chunks ? tables : tables[0], pad);
           backward(out, Tensor.from(g, [ids.length, C]));
@@ -87,6 +90,7 @@ async function train(
       run.lookups.push((await y.readF32()).slice());
       y.dispose();
       run.labels.push(labels);
+      run.staged.push(staged);
     }
     for (const t of tables) {
       const { m, v } = opt.moments(t);
@@ -125,6 +129,18 @@ Deno.test("lazy AdamW: 9 steps of a 1013×36 table equal dense AdamW bitwise (lo
       l.some((k) => k.startsWith("adamw.adamw_step4")) && !l.some((k) => k.startsWith("adamw.lazy")),
       `dense: ${l}`,
     );
+  }
+  // On lavapipe the replay reads the step constants from a staged texture; the buffer form is bitwise the same.
+  for (const l of lazy.staged) {
+    assertEquals(l.includes("adamw.lazy_rows4+staged"), stagedLoadsActive(), l.join());
+  }
+  setStagedLoads("off");
+  try {
+    const unstaged = await train(true, 1013, 36, null, 9);
+    assertSame(unstaged, dense, "lazy from buffers vs dense");
+    for (const l of unstaged.staged) assertEquals(l, [], "nothing staged");
+  } finally {
+    setStagedLoads("auto");
   }
   // Rows untouched for the whole run still moved (weight decay and the moments' decay): replayed at read.
   const initial = randn(1013 * 36, 11);
