@@ -24,8 +24,7 @@ import { copy } from "../src/ops/elementwise.ts";
 import { setRowSparseGrads } from "../src/ops/embedding_grad.ts";
 import { profileFromArgs } from "../src/engine/profiler_cli.ts";
 import { median } from "./_timing.ts";
-
-const LABELS = ["O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC", "B-MISC", "I-MISC"];
+import { DEMO_CONFIG, LABELS } from "./_demo_step.ts";
 
 function _arg(args: string[], name: string, dflt: number): number {
   const i = args.indexOf(name);
@@ -38,18 +37,7 @@ async function main(args: string[]): Promise<void> {
   const demo = kase === "demo";
   const steps = _arg(args, "--steps", demo ? 10 : 1), rounds = _arg(args, "--rounds", demo ? 4 : 2);
   await initGpu();
-  const config = makeBertConfig(
-    demo
-      ? {
-        vocab_size: 28996,
-        hidden_size: 128,
-        num_hidden_layers: 2,
-        num_attention_heads: 2,
-        intermediate_size: 512,
-        labels: LABELS,
-      }
-      : { vocab_size: 28996, labels: LABELS },
-  );
+  const config = makeBertConfig(demo ? DEMO_CONFIG : { vocab_size: 28996, labels: LABELS });
   const model = BertForTokenClassification.random(config, 1).train();
   const params = [...model.params.values()];
   const lr = demo ? 1e-3 : 2e-5;
