@@ -9,7 +9,9 @@
  *                                                    shared on real GPUs, texture on CPU adapters);
  *                                                    --attention adds batched attention-sized products;
  *                                                    --shape=MxKxN measures that shape only (any);
- *                                                    --iters=N products per sync (default 4)
+ *                                                    --iters=N products per sync (default 4);
+ *                                                    --subgroups=off | both: the texture path without its
+ *                                                    subgroup kernel (mm_sg4), or both interleaved (A/B)
  *
  * Each measurement encodes many products and waits once (`gpu().sync()`), so the ~12 ms readback and the
  * per-submit latency do not dominate. Times include packing the operands into textures. The report also
@@ -19,7 +21,13 @@
  */
 import { gpu, initGpu } from "../src/engine/gpu.ts";
 import { Tensor, tidy } from "../src/engine/tensor.ts";
-import { matmul, matmulFlops, type MatmulPath, setMatmulPath } from "../src/ops/matmul.ts";
+import {
+  matmul,
+  matmulFlops,
+  type MatmulPath,
+  setMatmulPath,
+  setTextureSubgroups,
+} from "../src/ops/matmul.ts";
 
 await initGpu();
 
@@ -92,28 +100,39 @@ if (import.meta.main && Deno.args.includes("--report")) {
   }
   const shapes = only ? [[...dims, 1]] : SHAPES.map(([M, K, N]) => [M, K, N, 1]);
   if (Deno.args.includes("--attention")) shapes.push(...ATTENTION);
-  const configs = shapes.flatMap(([M, K, N, batch]) => LAYOUTS.map((layout) => ({ M, K, N, batch, layout })));
+  const sgArg = Deno.args.find((a) => a.startsWith("--subgroups="))?.slice(12) ?? "auto";
+  if (!["auto", "off", "both"].includes(sgArg)) throw new Error(`--subgroups=${sgArg}: expected off or both`);
+  const modes = sgArg === "both" ? ["auto", "off"] as const : [sgArg as "auto" | "off"];
+  const configs = shapes.flatMap(([M, K, N, batch]) =>
+    LAYOUTS.flatMap((layout) => modes.map((sg) => ({ M, K, N, batch, layout, sg })))
+  );
   const operands = configs.map((c) => _operands(c.M, c.K, c.N, c.layout, c.batch));
   const best = configs.map(() => 0);
   for (let p = 0; p < passes; p++) {
     for (let i = 0; i < configs.length; i++) {
-      const { M, K, N, batch } = configs[i];
+      const { M, K, N, batch, sg } = configs[i];
+      setTextureSubgroups(sg);
       best[i] = Math.max(best[i], await _measure(operands[i], matmulFlops(M, N, K, batch), iters, 2));
     }
   }
-  console.log("| shape (M×K · K×N) | layout | ms / product | GFLOP/s |");
-  console.log("|---|---|---|---|");
-  configs.forEach(({ M, K, N, batch, layout }, i) => {
+  console.log("| shape (M×K · K×N) | layout | subgroups | ms / product | GFLOP/s |");
+  console.log("|---|---|---|---|---|");
+  configs.forEach(({ M, K, N, batch, layout, sg }, i) => {
     const ms = matmulFlops(M, N, K, batch) / best[i] / 1e6;
     const shape = `${batch > 1 ? `${batch} × ` : ""}${M}×${K} · ${K}×${N}`;
-    console.log(`| ${shape} | ${layout} | ${ms.toFixed(2)} | ${best[i].toFixed(1)} |`);
+    console.log(`| ${shape} | ${layout} | ${sg} | ${ms.toFixed(2)} | ${best[i].toFixed(1)} |`);
   });
   // One line for scripts (bench/gpu_check.sh): the GFLOP/s of each row.
   const gflops = Object.fromEntries(
     configs.map((
       { M, K, N, batch, layout },
       i,
-    ) => [`${batch > 1 ? `${batch}x` : ""}${M}x${K}x${N} ${layout}`, +best[i].toFixed(1)]),
+    ) => [
+      `${batch > 1 ? `${batch}x` : ""}${M}x${K}x${N} ${layout}${
+        modes.length > 1 ? ` sg:${configs[i].sg}` : ""
+      }`,
+      +best[i].toFixed(1),
+    ]),
   );
   console.log(JSON.stringify({ path, gflops }));
 } else if (!import.meta.main || Deno.args.length === 0) {

@@ -147,10 +147,17 @@ export class Gpu {
   #dispatchCount = 0;
   #staging: GPUBuffer[] = [];
 
+  /**
+   * The prefix a WGSL source needs for subgroup builtins (`""` or `"enable subgroups;\n"`), or null where
+   * the device cannot run them (see initGpu).
+   */
+  readonly subgroupWgsl: string | null;
+
   /** Wraps a device; use {@link initGpu} instead. */
-  constructor(device: GPUDevice, info: GPUAdapterInfo) {
+  constructor(device: GPUDevice, info: GPUAdapterInfo, subgroupWgsl: string | null = null) {
     this.device = device;
     this.adapterInfo = info;
+    this.subgroupWgsl = subgroupWgsl;
     this.bindGroups = new BindGroupCache(device);
     this.pool = new BufferPool(device, device.limits.maxBufferSize, (b) => this.bindGroups.forget(b));
     this.#uniformRing = device.createBuffer({
@@ -542,10 +549,39 @@ async function _createGpu(opts: InitGpuOptions): Promise<Gpu> {
   const wanted: GPUFeatureName[] = ["timestamp-query", "shader-f16", "subgroups" as GPUFeatureName];
   const disabled = _disabledFeatures();
   const requiredFeatures = wanted.filter((f) => adapter.features.has(f) && !disabled.has(f));
-  const device = await adapter.requestDevice({ requiredLimits, requiredFeatures, label: "webgpu-ner" });
-  _gpu = new Gpu(device, adapter.info);
+  let device: GPUDevice | null = null;
+  if (!disabled.has("subgroups") && !adapter.features.has("subgroups" as GPUFeatureName)) {
+    // Deno's adapters leave `subgroups` out of adapter.features but grant it when asked (lavapipe: 8 lanes).
+    device = await adapter.requestDevice({
+      requiredLimits,
+      requiredFeatures: [...requiredFeatures, "subgroups" as GPUFeatureName],
+      label: "webgpu-ner",
+    }).catch(() => null);
+  }
+  device ??= await adapter.requestDevice({ requiredLimits, requiredFeatures, label: "webgpu-ner" });
+  const subgroupWgsl = await _subgroupDirective(device);
+  _gpu = new Gpu(device, adapter.info, subgroupWgsl);
   _drainBeforeExit(device);
   return _gpu;
+}
+
+/**
+ * What a WGSL source must start with to use subgroup builtins on this device: `""` where they compile as
+ * they are (Naga in Deno rejects `enable subgroups;`), `"enable subgroups;\n"` where that directive is
+ * required (browsers), null where neither compiles or the device lacks the `subgroups` feature.
+ */
+async function _subgroupDirective(device: GPUDevice): Promise<string | null> {
+  if (!device.features.has("subgroups")) return null;
+  const body = "@group(0) @binding(0) var<storage, read_write> o: array<f32>;\n" +
+    "@compute @workgroup_size(8) fn main(@builtin(subgroup_invocation_id) s: u32) " +
+    "{ o[s] = subgroupBroadcast(f32(s), 1u); }";
+  for (const prefix of ["", "enable subgroups;\n"]) {
+    device.pushErrorScope("validation");
+    const info = await device.createShaderModule({ code: prefix + body }).getCompilationInfo();
+    const err = await device.popErrorScope();
+    if (!err && !info.messages.some((m) => m.type === "error")) return prefix;
+  }
+  return null;
 }
 
 /**

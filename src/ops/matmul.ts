@@ -14,6 +14,14 @@
  * are summed. Staging textures are cached per size (bounded LRU), with odd widths and no power-of-two sides
  * (see `_texture`). Real GPUs take the workgroup-tiled "shared" path instead (`matmul_shared.ts`).
  *
+ * Subgroups (`kernels/matmul_subgroup.wgsl`, mm_sg4): where the device runs subgroup builtins with at least
+ * 8 invocations per subgroup (lavapipe: 8, the SIMD width), vec4 f32 products run mm_sg4 instead of mm_tex4:
+ * 16×8 tiles in workgroups of one 8-invocation row, each lane fetching 2 of the 16 A texels of a K step and
+ * taking the rest by subgroupBroadcast (texture fetches cost per lane on lavapipe, shared or not). Bitwise
+ * mm_tex4's results. `bench/matmul_bench.ts --report --iters=16 --subgroups=both`, same sitting (AVX2 EPYC,
+ * 2 cores): 62–69 GFLOP/s against 40–43 at the three BERT-base shapes, all layouts; 30–39 against 27–34 at
+ * the attention-sized batched products. {@link setTextureSubgroups} turns it off (tests, A/B benches).
+ *
  * Measured on lavapipe (llvmpipe, 2 cores, AVX-512 EPYC), `deno run -A bench/matmul_bench.ts --report`
  * at 512×768·768×768, 512×768·768×3072, 512×3072·3072×768 in A·B, A·Bᵀ, Aᵀ·B, staging included:
  * 52–68 GFLOP/s (kernel alone up to ~68; FMA-only ceiling ~110); with pack_tex staging instead of copies
@@ -25,7 +33,7 @@
  * product; with --iters=16 the same kernels measure 59–73 at the BERT-base shapes.
  * @module
  */
-import { MATMUL_WGSL as src } from "./matmul_source.ts";
+import { MATMUL_WGSL as src, matmulSubgroupWgsl } from "./matmul_source.ts";
 import { gpu } from "../engine/gpu.ts";
 import { record } from "../engine/tape.ts";
 import { noteFallback } from "../engine/dispatch_trace.ts";
@@ -87,6 +95,30 @@ export function setMatmulPath(path: MatmulPath, textureLimit = 0, textureBytes =
   _path = path;
   _texLimit = textureLimit;
   _maxTextureBytes = textureBytes || _DEFAULT_TEXTURE_BYTES;
+}
+
+let _subgroups: "auto" | "off" = "auto";
+let _sgCode: { prefix: string; code: string } | null = null;
+
+/**
+ * Whether the texture path may use its subgroup entry point mm_sg4 (`"auto"`, the default: where the device
+ * runs subgroup builtins and its subgroups have at least 8 invocations) or never (`"off"`: mm_tex4 only;
+ * for tests and A/B benchmarks). Results are bitwise the same either way.
+ */
+export function setTextureSubgroups(mode: "auto" | "off"): void {
+  _subgroups = mode;
+}
+
+/** Whether vec4 texture-path products (f32, N % 4 == 0) run mm_sg4 on this device now. */
+export function textureUsesSubgroups(): boolean {
+  if (_subgroups === "off") return false;
+  const g = gpu();
+  return g.subgroupWgsl !== null && (g.adapterInfo.subgroupMinSize ?? 0) >= 8;
+}
+
+function _subgroupSource(prefix: string): string {
+  if (_sgCode?.prefix !== prefix) _sgCode = { prefix, code: matmulSubgroupWgsl(prefix) };
+  return _sgCode.code;
 }
 
 /** The current {@link setMatmulPath} settings (so tests can restore them). */
@@ -404,10 +436,14 @@ function _gemmTex(g: _Gemm, out: Tensor): boolean {
   const Z = reduce ? 1 : batch;
   // Vec4 output stores when every row of C starts 16-byte aligned (N % 4 == 0; then so are all chunk
   // offsets and column counts, chunks being multiples of the workgroup's 64 or 96 columns); otherwise scalar stores.
-  const entryPoint = N % 4 === 0 ? "mm_tex4" : "mm_tex";
+  const vec4 = N % 4 === 0;
+  // mm_sg4: mm_tex4 with A shared across the subgroup (16×8 tiles in one 8-invocation row: 16 × 64 each).
+  const sg = vec4 && !g.f16 && textureUsesSubgroups();
+  const entryPoint = sg ? "mm_sg4" : vec4 ? "mm_tex4" : "mm_tex";
   const mChunk = Math.min(M, Math.floor(L / _WG_M) * _WG_M);
-  const ng = textureTileColumns(N) / 4;
+  const ng = sg ? 2 : textureTileColumns(N) / 4;
   const wgN = 8 * 4 * ng;
+  const wgM = sg ? _TM : _WG_M;
   const nChunk = Math.min(N, Math.floor(L / wgN) * wgN);
   // Texture rows one batch entry needs in each operand's texture.
   const perZ = (o: _Operand, cnt: number) => o.shared ? 0 : o.kPacked ? cnt : kPad;
@@ -423,8 +459,8 @@ function _gemmTex(g: _Gemm, out: Tensor): boolean {
       for (let n0 = 0; n0 < N; n0 += nChunk) {
         const nc = Math.min(nChunk, N - n0);
         const [texB, bStep] = _stage(B, g, z0, zc, n0, nc, pack);
-        const act = entryPoint === "mm_tex4" ? g.act ?? null : null;
-        if (entryPoint === "mm_tex4" && !act) {
+        const act = vec4 ? g.act ?? null : null;
+        if (vec4 && !act) {
           _noAct ??= gpu().device.createBuffer({
             size: 16,
             usage: GPUBufferUsage.STORAGE,
@@ -433,12 +469,10 @@ function _gemmTex(g: _Gemm, out: Tensor): boolean {
         }
         gpu().dispatch({
           label: `matmul.${entryPoint}${g.f16 ? "_f16" : ""}${act ? "_gelu" : ""}`,
-          code: g.f16 ? _srcF16() : src,
+          code: sg ? _subgroupSource(gpu().subgroupWgsl!) : g.f16 ? _srcF16() : src,
           entryPoint,
           inputs: [{ texture: texA }, { texture: texB }, (g.bias ?? g.a).res],
-          outputs: entryPoint === "mm_tex4"
-            ? [out.res, act ? act.res : { buffer: _noAct!, size: 16 }]
-            : [out.res],
+          outputs: vec4 ? [out.res, act ? act.res : { buffer: _noAct!, size: 16 }] : [out.res],
           params: [
             kq,
             mc,
@@ -453,7 +487,7 @@ function _gemmTex(g: _Gemm, out: Tensor): boolean {
             act ? 1 : 0,
             0,
           ],
-          workgroups: [Math.ceil(nc / wgN), Math.ceil(mc / _WG_M), zc],
+          workgroups: [Math.ceil(nc / wgN), Math.ceil(mc / wgM), zc],
           constants: { TRANS_A: g.transA ? 1 : 0, TRANS_B: g.transB ? 1 : 0, NG: ng },
           flops: 2 * mc * nc * g.K * (reduce ? batch : zc),
         });
@@ -463,7 +497,7 @@ function _gemmTex(g: _Gemm, out: Tensor): boolean {
     }
   }
   _pinned.clear();
-  _actWritten = entryPoint === "mm_tex4" && !!g.act;
+  _actWritten = vec4 && !!g.act;
   return true;
 }
 

@@ -5,7 +5,17 @@
  * @module
  */
 import src from "../../kernels/matmul.wgsl" with { type: "text" };
+import sgSrc from "../../kernels/matmul_subgroup.wgsl" with { type: "text" };
 import { geluMathWgsl } from "./gelu.ts";
 
 /** kernels/matmul.wgsl + the GELU math section of kernels/gelu.wgsl. */
 export const MATMUL_WGSL: string = `${src}\n${geluMathWgsl()}`;
+
+/**
+ * The source of the subgroup entry point mm_sg4: `prefix` (the device's subgroup directive, see
+ * `Gpu.subgroupWgsl`), {@link MATMUL_WGSL}, then `kernels/matmul_subgroup.wgsl`. Only compiled on devices
+ * with subgroups, so the other matmul pipelines keep a source every device accepts.
+ */
+export function matmulSubgroupWgsl(prefix: string): string {
+  return `${prefix}${MATMUL_WGSL}\n${sgSrc}`;
+}
