@@ -3,7 +3,8 @@
  *
  *   deno bench -A bench/attention_bench.ts            Deno.bench timings (one iteration = ITERS calls)
  *   deno run -A bench/attention_bench.ts --report     a GFLOP/s table (best of --rounds=3);
- *                                                     --path=generic measures the generic kernels
+ *                                                     --path=generic measures the generic kernels;
+ *                                                     --subgroups=off without the subgroup row loaders
  *
  * Nominal FLOPs: forward 4·B·H·T²·D (Q·Kᵀ and P·V); backward 8·B·H·T²·D (dP, dQ, dK, dV — recomputing S
  * is not counted). Each measurement encodes ITERS calls and waits once (`gpu().sync()`); times include
@@ -13,7 +14,13 @@
 import { gpu, initGpu } from "../src/engine/gpu.ts";
 import { backward } from "../src/engine/tape.ts";
 import { Tensor, tidy } from "../src/engine/tensor.ts";
-import { attention, type AttentionPath, setAttentionPath } from "../src/ops/attention.ts";
+import {
+  attention,
+  type AttentionPath,
+  attentionUsesSubgroups,
+  setAttentionPath,
+  setAttentionSubgroups,
+} from "../src/ops/attention.ts";
 
 await initGpu();
 const B = 8, H = 12, T = 128, D = 64, ITERS = 4;
@@ -66,7 +73,11 @@ if (import.meta.main && Deno.args.includes("--report")) {
   const path = (Deno.args.find((a) => a.startsWith("--path="))?.slice(7) ?? "auto") as AttentionPath;
   const rounds = Number(Deno.args.find((a) => a.startsWith("--rounds="))?.slice(9) ?? 3);
   setAttentionPath(path);
-  console.log(`attention B=${B} H=${H} T=${T} D=${D}, ${path} kernels, ${gpu().describe().description}`);
+  if (Deno.args.includes("--subgroups=off")) setAttentionSubgroups("off");
+  console.log(
+    `attention B=${B} H=${H} T=${T} D=${D}, ${path} kernels, subgroup loaders ${attentionUsesSubgroups()}, ` +
+      gpu().describe().description,
+  );
   for (const p of [0, 0.1]) {
     await forwardMs(p, 1); // warm-up: pipelines compiled, textures created
     await backwardMs(p, 1);

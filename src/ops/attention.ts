@@ -12,6 +12,7 @@ import { noteFallback } from "../engine/dispatch_trace.ts";
 import { dispatchStaged } from "../engine/staged_loads.ts";
 import { Tensor } from "../engine/tensor.ts";
 import { RNG_WGSL } from "./rng.ts";
+import { isCpuAdapter } from "../engine/adapter.ts";
 
 /** Per-texture row loaders (see attention.wgsl: GL backends reject textures as function parameters). */
 function _texRowLoaders(): string {
@@ -25,7 +26,78 @@ function _texRowLoaders(): string {
   ).join("");
 }
 
+/**
+ * The subgroup form of the row loaders: lane s fetches texels 2s and 2s + 1 of the row and the 16 come from
+ * subgroupBroadcast (every invocation of a workgroup streams the same rows, and lavapipe charges a texel
+ * fetch per lane). Needs subgroups of at least 8 invocations whose lanes all reach the call.
+ */
+function _texRowLoadersSubgroup(): string {
+  const textures = ["gk_tex", "gv_tex", "hk_tex", "hv_tex", "iq_tex", "ig_tex"];
+  const texel = (i: number) => `subgroupBroadcast(f${i & 1}, ${i >> 1}u)`;
+  const mat = (dx: number) => `mat4x4f(${[0, 1, 2, 3].map((i) => texel(dx + i)).join(", ")})`;
+  return textures.map((t) =>
+    `fn ${t}_row(x: u32, y: u32) -> Row {\n` +
+    `  let i = min(2u * sg_lane, 14u);\n` +
+    `  let f0 = textureLoad(${t}, vec2u(x + i, y));\n` +
+    `  let f1 = textureLoad(${t}, vec2u(x + i + 1u, y));\n` +
+    `  return Row(${[0, 4, 8, 12].map(mat).join(",\n    ")});\n}\n`
+  ).join("");
+}
+
 const _CODE = `${RNG_WGSL}\n${src}\n${_texRowLoaders()}`;
+
+/**
+ * The D = 64 kernels with subgroup row loaders: each entry point also takes its subgroup lane, and the
+ * early exit of invocations past T becomes one of whole subgroups (`subgroupAll`), so every lane of a
+ * subgroup that streams rows takes part in the broadcasts (lanes past T compute on clamped rows and store
+ * nothing, as before). Bitwise the same results.
+ */
+function _subgroupCode(prefix: string): string {
+  let out = `${prefix}${RNG_WGSL}\n${src}\nvar<private> sg_lane: u32;\n${_texRowLoadersSubgroup()}`;
+  for (const entry of ["attn_fwd64", "attn_bwd_dq64", "attn_bwd_dkv64"]) {
+    const sig = `fn ${entry}(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u) {`;
+    if (!out.includes(sig)) {
+      throw new Error(`attention: kernels/attention.wgsl changed: ${entry}'s signature`);
+    }
+    out = out.replace(
+      sig,
+      `fn ${entry}(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u, ` +
+        `@builtin(subgroup_invocation_id) sg_in: u32) {\n  sg_lane = sg_in;`,
+    );
+  }
+  const exit = "if (r0 >= t) { return; }";
+  if (out.split(exit).length !== 4) {
+    throw new Error("attention: kernels/attention.wgsl changed: the early exits");
+  }
+  return out.replaceAll(exit, "if (subgroupAll(r0 >= t)) { return; }");
+}
+
+let _subgroups: "auto" | "off" = "auto";
+let _sgCode: { prefix: string; code: string } | null = null;
+
+/**
+ * Whether the D = 64 kernels may read their streamed rows through subgroup broadcasts (`"auto"`: on CPU
+ * adapters whose device runs subgroup builtins with at least 8 invocations per subgroup) or never
+ * (`"off"`; tests and A/B benchmarks). Results are bitwise the same either way.
+ */
+export function setAttentionSubgroups(mode: "auto" | "off"): void {
+  _subgroups = mode;
+}
+
+/** Whether the D = 64 attention kernels use subgroup row loaders on this device now. */
+export function attentionUsesSubgroups(): boolean {
+  if (_subgroups === "off") return false;
+  const g = gpu();
+  return g.subgroupWgsl !== null && (g.adapterInfo.subgroupMinSize ?? 0) >= 8 && isCpuAdapter(g.adapterInfo);
+}
+
+/** The source of the D = 64 dispatches. */
+function _code64(): string {
+  if (!attentionUsesSubgroups()) return _CODE;
+  const prefix = gpu().subgroupWgsl!;
+  if (_sgCode?.prefix !== prefix) _sgCode = { prefix, code: _subgroupCode(prefix) };
+  return _sgCode.code;
+}
 const _MAX_HEAD = 128;
 /** Rows (queries or keys) per workgroup of the generic kernels. */
 const _WG = 64;
@@ -250,14 +322,16 @@ function _attention64(
   const stats = Tensor.empty([g.b, g.h, g.t, 4], "f32", "attention.stats");
   const maskRes = (mask ?? q).res;
   const constants = { WG: _WG64 };
+  const code = _code64();
+  const tag = code === _CODE ? "" : "_sg";
   const xGroups = Math.ceil(g.t / (4 * _WG64));
   for (let b0 = 0; b0 < g.b; b0 += chunk) {
     const bc = Math.min(chunk, g.b - b0);
     const tk = _stage(k, "A", g, b0, bc);
     const tv = _stage(v, "B", g, b0, bc);
     dispatchStaged({
-      label: "attention.attn_fwd64",
-      code: _CODE,
+      label: `attention.attn_fwd64${tag}`,
+      code,
       entryPoint: "attn_fwd64",
       inputs: [q.res, { texture: tk }, { texture: tv }, maskRes],
       outputs: [out.res, stats.res],
@@ -277,8 +351,8 @@ function _attention64(
       const tk = _stage(k, "A", g, b0, bc);
       const tv = _stage(v, "B", g, b0, bc);
       dispatchStaged({
-        label: "attention.attn_bwd_dq64",
-        code: _CODE,
+        label: `attention.attn_bwd_dq64${tag}`,
+        code,
         entryPoint: "attn_bwd_dq64",
         inputs: [q.res, { texture: tk }, { texture: tv }, maskRes, gradOut.res, out.res, stats.res],
         outputs: [dq.res, { texture: st }],
@@ -289,8 +363,8 @@ function _attention64(
       const tq = _stage(q, "A", g, b0, bc);
       const tg = _stage(gradOut, "B", g, b0, bc);
       dispatchStaged({
-        label: "attention.attn_bwd_dkv64",
-        code: _CODE,
+        label: `attention.attn_bwd_dkv64${tag}`,
+        code,
         entryPoint: "attn_bwd_dkv64",
         inputs: [{ texture: tq }, k.res, v.res, maskRes, { texture: tg }, { texture: st }],
         outputs: [dk.res, dv.res],

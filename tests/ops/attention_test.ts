@@ -1,4 +1,11 @@
-import { attention, type AttentionPath, setAttentionPath } from "../../src/ops/attention.ts";
+import {
+  attention,
+  type AttentionPath,
+  attentionUsesSubgroups,
+  setAttentionPath,
+  setAttentionSubgroups,
+} from "../../src/ops/attention.ts";
+import { gpu } from "../../src/engine/gpu.ts";
 import { backward } from "../../src/engine/tape.ts";
 import { readAll, Tensor, tidy } from "../../src/engine/tensor.ts";
 import { fallbackCounts, noteFallback, traceDispatches } from "../../src/engine/dispatch_trace.ts";
@@ -105,7 +112,9 @@ async function attentionKernels(fn: () => Promise<void>): Promise<string[]> {
   return [...new Set(labels.filter((l) => l.startsWith("attention.attn_")))].sort();
 }
 
-const FAST = ["attention.attn_bwd_dkv64", "attention.attn_bwd_dq64", "attention.attn_fwd64"];
+/** The D = 64 kernels, with the subgroup row loaders (`_sg`) where this device runs them. */
+const FAST = ["attention.attn_bwd_dkv64", "attention.attn_bwd_dq64", "attention.attn_fwd64"]
+  .map((l) => attentionUsesSubgroups() ? `${l}_sg` : l);
 const GENERIC = ["attention.attn_bwd_dkv", "attention.attn_bwd_dq", "attention.attn_fwd"];
 
 for (const [dims, kind] of CASES) {
@@ -148,9 +157,42 @@ Deno.test("attention: the D = 64 kernels split the batch when textures are small
     const { labels } = await traceDispatches(() =>
       checkAgainstRef({ b: 3, t: 30, h: 2, d: 64 }, "edge", { p: 0.1, seed: 9 }, 4)
     );
-    assertEquals(labels.filter((l) => l === "attention.attn_fwd64").length, 2); // chunks of 2 and 1
+    assertEquals(labels.filter((l) => l === FAST[2]).length, 2); // chunks of 2 and 1
     assert(!labels.includes("attention.attn_fwd"), "the generic kernel ran");
   });
+});
+
+Deno.test("attention: the D = 64 kernels' subgroup row loaders equal the per-lane loads bit for bit", async () => {
+  // lavapipe (a CPU adapter with 8-lane subgroups) runs them by default.
+  assert(
+    attentionUsesSubgroups(),
+    `no subgroup attention: directive ${gpu().subgroupWgsl}, subgroups of ${gpu().adapterInfo.subgroupMinSize}`,
+  );
+  // T = 130: three 64-row workgroups, the last with one live lane (rows 128..131) whose 7 subgroup
+  // neighbours lie past T and still take part in the broadcasts; T = 5 and 33 with masks and dropout.
+  const runs: [AttnDims, MaskKind, AttnDropout][] = [
+    [{ b: 2, t: 130, h: 2, d: 64 }, "edge", NO_DROP],
+    [{ b: 3, t: 5, h: 3, d: 64 }, "random", { p: 0.2, seed: 77 }],
+    [{ b: 2, t: 33, h: 1, d: 64 }, "edge", { p: 0.1, seed: 5 }],
+  ];
+  for (const [dims, kind, drop] of runs) {
+    const c = makeCase(dims, kind, dims.t + 900);
+    let sg: Float32Array[] = [], plain: Float32Array[] = [];
+    const sgRan = await attentionKernels(async () => void (sg = await runGpu(c, dims, drop)));
+    setAttentionSubgroups("off");
+    try {
+      const plainRan = await attentionKernels(async () => void (plain = await runGpu(c, dims, drop)));
+      assertEquals(plainRan, ["attention.attn_bwd_dkv64", "attention.attn_bwd_dq64", "attention.attn_fwd64"]);
+    } finally {
+      setAttentionSubgroups("auto");
+    }
+    assertEquals(sgRan, [
+      "attention.attn_bwd_dkv64_sg",
+      "attention.attn_bwd_dq64_sg",
+      "attention.attn_fwd64_sg",
+    ]);
+    ["out", "dq", "dk", "dv"].forEach((n, i) => assertEquals(Array.from(sg[i]), Array.from(plain[i]), n));
+  }
 });
 
 Deno.test("attention: many sequence lengths in a row (staging textures are cached and evicted)", async () => {
