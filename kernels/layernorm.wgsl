@@ -24,7 +24,10 @@
 //   add_backward_dx  backward_dx that writes dx twice, to dx_a and dx_b (the gradients of a and b in a + b
 //                    are the same tensor, and the tape owns every gradient once): no copy kernels after it.
 //   add_forward4, add_backward_dx4
-//                    their vec4 variants (C % 4 == 0). backward_params(4) serves both paths.
+//                    their vec4 variants (C % 4 == 0). backward_params(4) serves both paths. With
+//                    drop_on they also apply dropout to a (see drop4): y = LayerNorm(dropout(a) + b),
+//                    s = dropout(a) + b, and dx_a is dropout's backward of dx (dx_b stays dx); the rows
+//                    variants add_forward_rows4 / add_backward_dx_rows4 likewise.
 //   forward_rows, forward_rows4, add_forward_rows, add_forward_rows4,
 //   backward_dx_rows, backward_dx_rows4, add_backward_dx_rows, add_backward_dx_rows4
 //                    the same with ONE INVOCATION PER ROW (global index over an x/y grid of WG-wide
@@ -47,6 +50,25 @@ struct Params {
   eps: f32,        // added to the variance inside the square root
   block_rows: u32, // rows per workgroup in backward_dx
   nblocks: u32,    // ceil(R / block_rows)
+  drop_on: u32,    // add_*4 only: 1 = dropout on a (the sublayer's output) before the residual add
+  drop_seed: u32,  // its mask's stream (kernels/dropout.wgsl's seed)
+  drop_p: f32,     // drop probability
+  drop_scale: f32, // 1 / (1 - p), or 0 when p == 1
+}
+
+// Dropout fused into the residual add (add_forward4, add_forward_rows4 and their backward_dx): with
+// drop_on, y = LayerNorm(dropout(a) + b) and the gradient of a is dropout's backward of the gradient of the
+// sum. The mask is kernels/dropout.wgsl's, regenerated from (drop_seed, flat element index i), and the
+// value is its `select(0, v · m, m != 0)`: bitwise `dropout` then add + LayerNorm. Identity without drop_on.
+fn drop_keep(q: Params, i: u32) -> f32 {
+  return select(0.0, q.drop_scale, rng_uniform(q.drop_seed, i) >= q.drop_p);
+}
+
+fn drop4(q: Params, v: vec4f, j: u32) -> vec4f {
+  if (q.drop_on == 0u) { return v; }
+  let i = 4u * j;
+  let m = vec4f(drop_keep(q, i), drop_keep(q, i + 1u), drop_keep(q, i + 2u), drop_keep(q, i + 3u));
+  return select(vec4f(0.0), v * m, m != vec4f(0.0));
 }
 
 // ---- forward bindings ----
@@ -397,10 +419,10 @@ fn add_forward4(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg:
   let lid = lid3.x;
   let C4 = ap.cols / 4u;
   let base = row * C4;
-  let shift = vec4f(af4_a[base].x + af4_b[base].x);
+  let shift = vec4f(drop4(ap, af4_a[base], base).x + af4_b[base].x);
   var s = vec4f(0.0);
   for (var c = lid; c < C4; c += WG) {
-    let v = af4_a[base + c] + af4_b[base + c];
+    let v = drop4(ap, af4_a[base + c], base + c) + af4_b[base + c];
     af4_s[base + c] = v; // read back below by this same invocation only
     s += v - shift;
   }
@@ -451,7 +473,7 @@ fn add_backward_dx4(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) 
       let g = ad4_dy[base + c];
       let xhat = (ad4_x[base + c] - mean) * rstd;
       let dx = rstd * (g * ad4_w[c] - sums.x - xhat * sums.y);
-      ad4_dxa[base + c] = dx;
+      ad4_dxa[base + c] = drop4(adp, dx, base + c);
       ad4_dxb[base + c] = dx;
       ad4_partial[pw + c] += g * xhat;
       ad4_partial[pb + c] += g;
@@ -549,10 +571,10 @@ fn add_forward_rows4(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups)
   if (row >= ap.rows) { return; }
   let C4 = ap.cols / 4u;
   let base = row * C4;
-  let shift = vec4f(af4_a[base].x + af4_b[base].x);
+  let shift = vec4f(drop4(ap, af4_a[base], base).x + af4_b[base].x);
   var s = vec4f(0.0);
   for (var c = 0u; c < C4; c++) {
-    let v = af4_a[base + c] + af4_b[base + c];
+    let v = drop4(ap, af4_a[base + c], base + c) + af4_b[base + c];
     af4_s[base + c] = v; // the backward's x; the loops below recompute a + b (texture loads are cheap
                          // where this path runs, buffer loads are not): the same f32 sums
     s += v - shift;
@@ -560,12 +582,13 @@ fn add_forward_rows4(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups)
   let m = hsum(s) / f32(ap.cols);
   var q = vec4f(0.0);
   for (var c = 0u; c < C4; c++) {
-    let d = ((af4_a[base + c] + af4_b[base + c]) - shift) - m;
+    let d = ((drop4(ap, af4_a[base + c], base + c) + af4_b[base + c]) - shift) - m;
     q += d * d;
   }
   let rstd = 1.0 / sqrt(hsum(q) / f32(ap.cols) + ap.eps);
   for (var c = 0u; c < C4; c++) {
-    af4_y[base + c] = (((af4_a[base + c] + af4_b[base + c]) - shift) - m) * rstd * af4_w[c] + af4_bias[c];
+    let v = drop4(ap, af4_a[base + c], base + c) + af4_b[base + c];
+    af4_y[base + c] = ((v - shift) - m) * rstd * af4_w[c] + af4_bias[c];
   }
   af4_mean[row] = shift.x + m;
   af4_rstd[row] = rstd;
@@ -676,7 +699,7 @@ fn add_backward_dx_rows4(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgro
     let g = ad4_dy[base + c];
     let xhat = (ad4_x[base + c] - mean) * rstd;
     let dx = rstd * (g * ad4_w[c] - sums.x - xhat * sums.y);
-    ad4_dxa[base + c] = dx;
+    ad4_dxa[base + c] = drop4(adp, dx, base + c);
     ad4_dxb[base + c] = dx;
     ad4_partial[pw + c] = g * xhat;
     ad4_partial[pb + c] = g;

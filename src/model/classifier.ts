@@ -8,7 +8,7 @@
  * bookkeeping, train/eval, dropout seeds, dispose), so a family file is its forward pass plus its shapes.
  * @module
  */
-import { dropout, DropoutSeeds } from "../ops/dropout.ts";
+import { dropout, DropoutSeeds, type DropoutSpec } from "../ops/dropout.ts";
 import type { Tensor } from "../engine/tensor.ts";
 import type { Batch } from "../data/collator.ts";
 import { seededRandom } from "../data/loader.ts";
@@ -276,6 +276,14 @@ export abstract class TokenClassifierBase<C extends TokenClassifierConfig> imple
   /** Dropout with probability `p` in training mode (one seed drawn per call), identity otherwise. */
   drop(x: Tensor, p: number): Tensor {
     return this.training && p > 0 ? dropout(x, p, this.seeds.next()) : x;
+  }
+
+  /**
+   * The dropout `drop` would apply, for a kernel that fuses it (`addLayerNorm`): `{ p, seed }` with the
+   * seed drawn now, as `drop` draws it, in training mode with `p > 0`; otherwise undefined (identity).
+   */
+  dropSpec(p: number): DropoutSpec | undefined {
+    return this.training && p > 0 ? { p, seed: this.seeds.next() } : undefined;
   }
 }
 

@@ -225,11 +225,16 @@ export class DistilBertForTokenClassification extends TokenClassifierBase<Distil
       p("sa_layer_norm.bias"),
       eps,
     );
-    const ffn = this.drop(
-      lin(linearGelu(sa, p("ffn.lin1.weight"), p("ffn.lin1.bias")), "ffn.lin2"),
-      c.dropout,
+    const ffn = lin(linearGelu(sa, p("ffn.lin1.weight"), p("ffn.lin1.bias")), "ffn.lin2");
+    // FFN dropout inside the residual add + LayerNorm kernels
+    return addLayerNorm(
+      ffn,
+      sa,
+      p("output_layer_norm.weight"),
+      p("output_layer_norm.bias"),
+      eps,
+      this.dropSpec(c.dropout),
     );
-    return addLayerNorm(ffn, sa, p("output_layer_norm.weight"), p("output_layer_norm.bias"), eps);
   }
 }
 

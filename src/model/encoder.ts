@@ -12,7 +12,7 @@ import { checkIds } from "../ops/embedding.ts";
 import { addLayerNorm } from "../ops/layernorm.ts";
 import { linear, linearGelu } from "../ops/matmul.ts";
 import { Tensor } from "../engine/tensor.ts";
-import type { DropoutSeeds } from "../ops/dropout.ts";
+import type { DropoutSeeds, DropoutSpec } from "../ops/dropout.ts";
 import type { TokenBatch, TokenClassifierOutput } from "./classifier.ts";
 import { type Projection, qkvAttention } from "./fused_qkv.ts";
 
@@ -22,6 +22,8 @@ export interface LayerHost {
   p(name: string): Tensor;
   /** Dropout in training mode, identity otherwise. */
   drop(x: Tensor, p: number): Tensor;
+  /** The same dropout for a kernel that fuses it (its seed drawn now), or undefined when it is identity. */
+  dropSpec(p: number): DropoutSpec | undefined;
   /** Training mode. */
   readonly training: boolean;
   /** Dropout seed stream. */
@@ -94,21 +96,25 @@ export function bertLayerOutput(
   c: Pick<BertLayerConfig, "hidden_dropout_prob" | "layer_norm_eps">,
 ): Tensor {
   const p = (s: string) => m.p(`${prefix}.${s}`);
-  const ao = m.drop(
-    linear(ctx, p("attention.output.dense.weight"), p("attention.output.dense.bias")),
-    c.hidden_dropout_prob,
-  );
+  // dense → dropout → residual → LayerNorm: the dropout runs inside the add + LayerNorm kernels
   const h = addLayerNorm(
-    ao,
+    linear(ctx, p("attention.output.dense.weight"), p("attention.output.dense.bias")),
     x,
     p("attention.output.LayerNorm.weight"),
     p("attention.output.LayerNorm.bias"),
     c.layer_norm_eps,
+    m.dropSpec(c.hidden_dropout_prob),
   );
   // intermediate dense + GELU: the GELU in the product's epilogue where the path allows (values unchanged)
   const inter = linearGelu(h, p("intermediate.dense.weight"), p("intermediate.dense.bias"));
-  const o = m.drop(linear(inter, p("output.dense.weight"), p("output.dense.bias")), c.hidden_dropout_prob);
-  return addLayerNorm(o, h, p("output.LayerNorm.weight"), p("output.LayerNorm.bias"), c.layer_norm_eps);
+  return addLayerNorm(
+    linear(inter, p("output.dense.weight"), p("output.dense.bias")),
+    h,
+    p("output.LayerNorm.weight"),
+    p("output.LayerNorm.bias"),
+    c.layer_norm_eps,
+    m.dropSpec(c.hidden_dropout_prob),
+  );
 }
 
 /**

@@ -4,7 +4,7 @@
  * @module
  */
 import dropoutSrc from "../../kernels/dropout.wgsl" with { type: "text" };
-import { f32, type Resource, splitGrid } from "../engine/gpu.ts";
+import { f32, type ParamValue, type Resource, splitGrid } from "../engine/gpu.ts";
 import { record } from "../engine/tape.ts";
 import { dispatchStaged } from "../engine/staged_loads.ts";
 import { Tensor } from "../engine/tensor.ts";
@@ -17,6 +17,24 @@ function _res4(t: Tensor): Resource {
   return { buffer: t.buffer, size: Math.max(16, Math.ceil(t.byteLength / 16) * 16) };
 }
 
+/** A dropout to apply inside another kernel: drop probability `p` and the mask's `seed` (see {@link dropout}). */
+export interface DropoutSpec {
+  /** Drop probability in [0, 1]. */
+  p: number;
+  /** The mask's stream, an integer taken modulo 2³² (one per call, e.g. from {@link DropoutSeeds}). */
+  seed: number;
+}
+
+/**
+ * The kernel parameters of a dropout (seed as u32, p and the keep scale `1 / (1 - p)` as f32, 0 when
+ * p == 1), after checking them: kernels/dropout.wgsl's `Params` order, shared by kernels that fuse it.
+ */
+export function dropoutParams({ p, seed }: DropoutSpec): ParamValue[] {
+  if (!(p >= 0 && p <= 1)) throw new RangeError(`dropout: p must be in [0, 1], got ${p}`);
+  if (!Number.isInteger(seed)) throw new RangeError(`dropout: seed must be an integer, got ${seed}`);
+  return [seed >>> 0, f32(p), f32(p === 1 ? 0 : 1 / (1 - p))];
+}
+
 function _apply(label: string, input: Tensor, p: number, seed: number): Tensor {
   const out = Tensor.empty(input.shape, "f32", label);
   const n4 = Math.ceil(input.size / 4);
@@ -26,7 +44,7 @@ function _apply(label: string, input: Tensor, p: number, seed: number): Tensor {
     entryPoint: "apply",
     inputs: [_res4(input)],
     outputs: [_res4(out)],
-    params: [n4, seed, f32(p), f32(p === 1 ? 0 : 1 / (1 - p))],
+    params: [n4, ...dropoutParams({ p, seed })],
     workgroups: splitGrid(Math.ceil(n4 / 256)),
   }, ["src"]);
   return out;
@@ -40,8 +58,7 @@ function _apply(label: string, input: Tensor, p: number, seed: number): Tensor {
  * `seed` is an integer taken modulo 2³².
  */
 export function dropout(x: Tensor, p: number, seed: number): Tensor {
-  if (!(p >= 0 && p <= 1)) throw new RangeError(`dropout: p must be in [0, 1], got ${p}`);
-  if (!Number.isInteger(seed)) throw new RangeError(`dropout: seed must be an integer, got ${seed}`);
+  dropoutParams({ p, seed }); // checks p and seed
   if (x.dtype !== "f32") throw new TypeError(`dropout: ${x} must be f32`);
   if (p === 0) return x;
   const s = seed >>> 0;

@@ -4,11 +4,15 @@
  * `LayerNorm(hidden + input)` of every BERT-style layer). Kernels: `kernels/layernorm.wgsl`.
  * @module
  */
-import src from "../../kernels/layernorm.wgsl" with { type: "text" };
-import { f32, gpu, type Resource, splitGrid } from "../engine/gpu.ts";
+import lnSrc from "../../kernels/layernorm.wgsl" with { type: "text" };
+import { f32, gpu, type ParamValue, type Resource, splitGrid } from "../engine/gpu.ts";
 import { record } from "../engine/tape.ts";
 import { dispatchStaged } from "../engine/staged_loads.ts";
 import { Tensor } from "../engine/tensor.ts";
+import { dropout, dropoutParams, type DropoutSpec } from "./dropout.ts";
+import { RNG_WGSL } from "./rng.ts";
+
+const src = `${RNG_WGSL}\n${lnSrc}`; // the fused dropout of the add_ kernels draws kernels/rng.wgsl's mask
 
 const _MAX_BLOCKS = 128; // row blocks of backward_dx (column partial sums per block)
 const _MAX_ROW_BLOCKS = 60000; // rows of the rows-path backward (one block per row; see layernorm.wgsl)
@@ -70,8 +74,17 @@ function _forwardLaunch(rows: number) {
   return { kind: "_rows", ..._rowsLaunch(rows) };
 }
 
-function _params(rows: number, cols: number, eps: number, blockRows: number, nblocks: number) {
-  return [rows, cols, f32(eps), blockRows, nblocks];
+const _NO_DROP: ParamValue[] = [0, 0, f32(0), f32(0)];
+
+function _params(
+  rows: number,
+  cols: number,
+  eps: number,
+  blockRows: number,
+  nblocks: number,
+  drop: ParamValue[] = _NO_DROP,
+): ParamValue[] {
+  return [rows, cols, f32(eps), blockRows, nblocks, ...drop];
 }
 
 /**
@@ -104,31 +117,62 @@ export function layerNorm(x: Tensor, weight: Tensor, bias: Tensor, eps: number):
   );
 }
 
+let _fuseDropout = true;
+
+/**
+ * Whether {@link addLayerNorm} applies its `drop` inside the add + LayerNorm kernels (`"auto"`, the default,
+ * for C % 4 == 0) or through a separate {@link dropout} pass first (`"off"`: the unfused reference, for tests
+ * and A/B benches). Both give bitwise the same values.
+ */
+export function setLayerNormDropoutFusion(mode: "auto" | "off"): void {
+  if (mode !== "auto" && mode !== "off") {
+    throw new RangeError(`setLayerNormDropoutFusion: '${mode}' is not auto or off`);
+  }
+  _fuseDropout = mode === "auto";
+}
+
 /**
  * `layerNorm(a + b, weight, bias, eps)` in one kernel: the residual add of a BERT-style layer fused into
  * its LayerNorm. `a` and `b` have the same shape (..., C). The kernel writes `a + b` beside `y` for the
  * backward (it is freed at once when no gradient is recorded); the backward writes the one gradient of
  * `a + b` straight into both inputs' gradients (no copy kernels). Bitwise equal to `layerNorm(add(a, b),
  * weight, bias, eps)` forward and backward: the same sums in the same order.
+ *
+ * With `drop` (training-mode dropout of the sublayer output `a`, as `dropout(a, drop.p, drop.seed)`), it is
+ * `layerNorm(dropout(a) + b)`: for C % 4 == 0 the mask is applied inside the same kernels (forward, and
+ * the gradient of `a` in the backward; no dropout pass over memory), bitwise equal to calling
+ * {@link dropout} first; other widths call it first. `drop.p == 0` is no dropout.
  */
-export function addLayerNorm(a: Tensor, b: Tensor, weight: Tensor, bias: Tensor, eps: number): Tensor {
+export function addLayerNorm(
+  a: Tensor,
+  b: Tensor,
+  weight: Tensor,
+  bias: Tensor,
+  eps: number,
+  drop?: DropoutSpec,
+): Tensor {
   if (a.shape.length !== b.shape.length || a.shape.some((d, i) => d !== b.shape[i])) {
     throw new RangeError(`addLayerNorm: ${a} and ${b} differ in shape`);
   }
   if (b.dtype !== "f32") throw new TypeError(`addLayerNorm: ${b} must be f32`);
   const { C, rows } = _check(a, weight, bias, eps, "addLayerNorm");
+  const dropP = drop ? dropoutParams(drop) : null; // validates p and seed
+  if (drop && drop.p > 0 && (C % 4 !== 0 || !_fuseDropout)) {
+    return addLayerNorm(dropout(a, drop.p, drop.seed), b, weight, bias, eps);
+  }
+  const dropVals: ParamValue[] = dropP && drop!.p > 0 ? [1, ...dropP] : _NO_DROP;
   const y = Tensor.empty(a.shape, "f32", "layernorm.y");
   const sum = Tensor.empty(a.shape, "f32", "layernorm.sum"); // (..., C): a + b, the backward's x
   const mean = Tensor.empty([rows], "f32", "layernorm.mean");
   const rstd = Tensor.empty([rows], "f32", "layernorm.rstd");
   const f = _forwardLaunch(rows);
   dispatchStaged({
-    label: `layernorm.add_forward${f.kind}`,
+    label: `layernorm.add${dropVals === _NO_DROP ? "" : "_dropout"}_forward${f.kind}`,
     code: src,
     entryPoint: `add_forward${f.kind}${C % 4 === 0 ? "4" : ""}`,
     inputs: [_res4(a), _res4(b), _res4(weight), _res4(bias)],
     outputs: [_res4(y), _res4(sum), mean.res, rstd.res],
-    params: _params(rows, C, eps, 0, 0),
+    params: _params(rows, C, eps, 0, 0, dropVals),
     workgroups: f.workgroups,
     constants: { WG: f.wg },
   }, C % 4 === 0 ? ["af4_a", "af4_b"] : []);
@@ -136,7 +180,7 @@ export function addLayerNorm(a: Tensor, b: Tensor, weight: Tensor, bias: Tensor,
     y,
     "add_layernorm",
     [a, b, weight, bias],
-    (g) => _layerNormBackward(g, sum, weight, mean, rstd, eps, true),
+    (g) => _layerNormBackward(g, sum, weight, mean, rstd, eps, true, dropVals),
     [sum, mean, rstd],
   );
 }
@@ -154,7 +198,7 @@ function _check(x: Tensor, weight: Tensor, bias: Tensor, eps: number, op: string
 
 /**
  * The LayerNorm backward: [dx, dweight, dbias], or with `dual` (the fused residual add) [dx, dx again in
- * its own buffer, dweight, dbias].
+ * its own buffer, dweight, dbias]; `drop` (add_ vec4 kernels only): the first dx through the fused dropout.
  */
 function _layerNormBackward(
   g: Tensor,
@@ -164,6 +208,7 @@ function _layerNormBackward(
   rstd: Tensor,
   eps: number,
   dual = false,
+  drop: ParamValue[] = _NO_DROP,
 ): Tensor[] {
   const C = weight.size;
   const rows = x.size / C;
@@ -172,7 +217,7 @@ function _layerNormBackward(
   const byRow = _byRow() && rows <= _MAX_ROW_BLOCKS;
   const blockRows = byRow ? 1 : Math.max(1, Math.ceil(rows / _MAX_BLOCKS));
   const nblocks = Math.ceil(rows / blockRows);
-  const params = _params(rows, C, eps, blockRows, nblocks);
+  const params = _params(rows, C, eps, blockRows, nblocks, drop);
   const wg = _wg();
   const launch = byRow
     ? { kind: "_rows", ..._rowsLaunch(rows) }
@@ -184,7 +229,7 @@ function _layerNormBackward(
   const db = Tensor.empty([C], "f32", "layernorm.dbias");
   const v4 = C % 4 === 0 ? "4" : "";
   dispatchStaged({
-    label: `layernorm.${dual ? "add_" : ""}backward_dx${launch.kind}`,
+    label: `layernorm.${dual ? "add_" : ""}${drop === _NO_DROP ? "" : "dropout_"}backward_dx${launch.kind}`,
     code: src,
     entryPoint: `${dual ? "add_" : ""}backward_dx${launch.kind}${v4}`,
     inputs: [_res4(g), _res4(x), _res4(weight), mean.res, rstd.res],

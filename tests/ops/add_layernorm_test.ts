@@ -1,13 +1,16 @@
 // addLayerNorm (the residual add fused into LayerNorm, kernels/layernorm.wgsl add_forward(4) and
 // add_backward_dx(4)): against a float64 CPU reference at uneven shapes, bitwise against the unfused
 // layerNorm(add(a, b)) path, against central finite differences, and a dispatch trace proving a BERT layer
-// runs the fused kernels and no elementwise.add.
+// runs the fused kernels and no elementwise.add; with dropout fused (addLayerNorm's `drop`), bitwise the
+// separate dropout pass then addLayerNorm, and a training-mode BERT runs no dropout pass in its layers.
 import {
   addLayerNorm,
   layerNorm,
+  setLayerNormDropoutFusion,
   setLayerNormPath,
   setLayerNormWorkgroupSize,
 } from "../../src/ops/layernorm.ts";
+import { dropout } from "../../src/ops/dropout.ts";
 import { add } from "../../src/ops/elementwise.ts";
 import { gpu } from "../../src/engine/gpu.ts";
 import { backward, noGrad } from "../../src/engine/tape.ts";
@@ -213,4 +216,124 @@ Deno.test("addLayerNorm: a BERT layer runs the fused kernels and no elementwise.
     assertEquals(labels.filter((s) => s === "elementwise.add" || s === "elementwise.add4").length, 1);
   });
   model.dispose();
+});
+
+/** Forward + backward of LayerNorm(dropout(a) + b): the dropout fused (`drop`) or a separate pass first. */
+async function runDropout(x: In, shape: number[], fused: boolean, p: number, seed: number) {
+  return await tidy(async () => {
+    const ta = Tensor.from(x.a, shape), tb = Tensor.from(x.b, shape);
+    const tw = Tensor.from(x.w, [x.C]), tbias = Tensor.from(x.bias, [x.C]);
+    const leaves = [ta, tb, tw, tbias];
+    for (const t of leaves) t.requiresGrad = true;
+    const y = fused
+      ? addLayerNorm(ta, tb, tw, tbias, 1e-5, { p, seed })
+      : addLayerNorm(dropout(ta, p, seed), tb, tw, tbias, 1e-5);
+    backward(y, Tensor.from(x.g, shape));
+    const [yy, da, db, dw, dbias] = await readAll([y, ...leaves.map((t) => t.grad!)]);
+    for (const t of leaves) t.grad!.dispose();
+    return { y: yy, da, db, dw, dbias };
+  });
+}
+
+Deno.test("addLayerNorm with dropout: bitwise dropout() then addLayerNorm, both paths; fused only where C % 4 == 0", async () => {
+  try {
+    for (const path of ["rows", "workgroup"] as const) {
+      setLayerNormPath(path);
+      const kind = path === "rows" ? "_rows" : "";
+      for (const [k, shape] of SHAPES.entries()) {
+        for (const [p, seed] of [[0.1, 7], [0.5, 0xfffffffe], [1, 3]]) {
+          const x = inputs(shape, 500 + k);
+          const { result: fused, labels } = await traceDispatches(() => runDropout(x, shape, true, p, seed));
+          const plain = await runDropout(x, shape, false, p, seed);
+          const at = `[${shape}] ${path} p ${p}`;
+          if (shape[shape.length - 1] % 4 === 0) {
+            assert(labels.includes(`layernorm.add_dropout_forward${kind}`), `${at}: ${labels}`);
+            assert(labels.includes(`layernorm.add_dropout_backward_dx${kind}`), `${at}: ${labels}`);
+            assert(!labels.some((l) => l.startsWith("dropout.")), `${at}: ${labels}`);
+          } else {
+            assert(
+              labels.includes("dropout.forward") && labels.includes("dropout.backward"),
+              `${at}: ${labels}`,
+            );
+          }
+          for (const key of ["y", "da", "db", "dw", "dbias"] as const) {
+            assertClose(fused[key], plain[key], EXACT, `${key} ${at}`);
+          }
+          // The mask is real: p = 0.5 zeroes about half of da (db keeps them), p = 1 all of it.
+          const zeros = fused.da.filter((v) => v === 0).length / fused.da.length;
+          if (p === 0.5) assert(zeros > 0.4 && zeros < 0.6, `${at}: ${zeros} of da is 0`);
+          if (p === 1) assertEquals(zeros, 1, at);
+          assert(fused.db.filter((v) => v === 0).length < fused.db.length * 0.05, `${at}: db zeroed`);
+        }
+      }
+    }
+  } finally {
+    setLayerNormPath("auto");
+  }
+});
+
+Deno.test("addLayerNorm with dropout: p = 0 is no dropout; bad p or seed are one-line errors", async () => {
+  const shape = [9, 36];
+  const x = inputs(shape, 600);
+  const withP0 = await runDropout(x, shape, true, 0, 5);
+  const plain = await runGpu(x, shape, true, 1e-5);
+  for (const key of ["y", "da", "db", "dw", "dbias"] as const) {
+    assertClose(withP0[key], plain[key], EXACT, key);
+  }
+  tidy(() => {
+    const a = Tensor.from(new Float32Array(8), [2, 4]);
+    const w = Tensor.from(new Float32Array(4), [4]);
+    assertThrows(
+      () => addLayerNorm(a, a, w, w, 1e-5, { p: 1.5, seed: 1 }),
+      RangeError,
+      "p must be in [0, 1]",
+    );
+    assertThrows(() => addLayerNorm(a, a, w, w, 1e-5, { p: 0.1, seed: 0.5 }), RangeError, "seed");
+  });
+});
+
+Deno.test("addLayerNorm with dropout: a training-mode BERT runs no dropout pass in its layers, and fusion changes no value", async () => {
+  const cfg = makeBertConfig({
+    vocab_size: 50,
+    hidden_size: 36,
+    num_hidden_layers: 2,
+    num_attention_heads: 2,
+    intermediate_size: 40,
+    max_position_embeddings: 16,
+    labels: ["O", "B-X", "I-X"],
+    hidden_dropout_prob: 0.3,
+  });
+  const [B, T] = [2, 7];
+  const ids = Int32Array.from({ length: B * T }, (_, i) => (i * 11) % 50);
+  const labelIds = Int32Array.from({ length: B * T }, (_, i) => i % 5 === 0 ? -100 : i % 3);
+  const step = async () => {
+    const model = BertForTokenClassification.random(cfg, 5);
+    model.train();
+    const out = await tidy(async () => {
+      const { result, labels } = await traceDispatches(() =>
+        model.forward({ batch: B, seqLen: T, inputIds: ids, labels: labelIds })
+      );
+      backward(result.loss!);
+      const grads = await readAll([...model.params.values()].map((t) => t.grad!));
+      return { logits: await result.logits.read(), grads, labels };
+    });
+    for (const t of model.params.values()) t.grad?.dispose();
+    model.dispose();
+    return out;
+  };
+  const fused = await step();
+  setLayerNormDropoutFusion("off");
+  let plain;
+  try {
+    plain = await step();
+  } finally {
+    setLayerNormDropoutFusion("auto");
+  }
+  const count = (l: string[], s: string) => l.filter((x) => x === s).length;
+  // per layer two fused LayerNorms; the dropouts left are the embeddings' (after its LayerNorm) and the head's
+  assertEquals(count(fused.labels, `layernorm.add_dropout_forward${ROWS}`), 2 * 2, fused.labels.join(" "));
+  assertEquals(count(fused.labels, "dropout.forward"), 2, fused.labels.join(" "));
+  assertEquals(count(plain.labels, "dropout.forward"), 2 + 2 * 2, plain.labels.join(" "));
+  assertClose(fused.logits, plain.logits, EXACT, "logits");
+  fused.grads.forEach((g, i) => assertClose(g, plain.grads[i], EXACT, `grad ${i}`));
 });
