@@ -3,13 +3,14 @@
  * 32 × 32, clipped AdamW), both settings in one process on one model, rounds alternating so that machine
  * noise hits both. Prints one JSON line: the median steps/s of each setting and their ratio.
  *
- *   deno run -A bench/demo_ab_bench.ts multi|staged|bindgroups|subgroups|attn-subgroups|dropout-fusion [--rounds R] [--iters N]
+ *   deno run -A bench/demo_ab_bench.ts multi|staged|bindgroups|subgroups|attn-subgroups|dropout-fusion|ln-columns [--rounds R] [--iters N]
  *
  * `multi`: multi-tensor AdamW and clipping norm (src/ops/adamw_multi.ts) off vs on. `staged`: staged loads
  * (src/engine/staged_loads.ts) off vs on (they matter on lavapipe only). `bindgroups`: bind-group reuse
  * (src/engine/bind_groups.ts) off vs on. `subgroups`: the subgroup kernels of matmul (mm_sg4) and attention
  * (the D = 64 row loaders) off vs on; `attn-subgroups`: attention's alone. `dropout-fusion`: the hidden
  * dropout inside the residual add + LayerNorm kernels (src/ops/layernorm.ts) vs a separate dropout pass.
+ * `ln-columns`: LayerNorm's weight and bias read through staged loads (with its rows) vs storage buffers.
  * @module
  */
 import { setBindGroupReuse } from "../src/engine/bind_groups.ts";
@@ -20,7 +21,7 @@ import { makeBertConfig } from "../src/model/config.ts";
 import { setMultiTensorAdamW } from "../src/ops/adamw_multi.ts";
 import { setAttentionSubgroups } from "../src/ops/attention.ts";
 import { setTextureSubgroups } from "../src/ops/matmul.ts";
-import { setLayerNormDropoutFusion } from "../src/ops/layernorm.ts";
+import { setLayerNormColumnStaging, setLayerNormDropoutFusion } from "../src/ops/layernorm.ts";
 import { benchAdamW, benchBatch, DEMO_CONFIG, timedSeconds, trainStepFn } from "./_demo_step.ts";
 import { median } from "./_timing.ts";
 
@@ -34,6 +35,7 @@ const SWITCHES: Record<string, (on: boolean) => void> = {
   },
   "attn-subgroups": (on) => setAttentionSubgroups(on ? "auto" : "off"),
   "dropout-fusion": (on) => setLayerNormDropoutFusion(on ? "auto" : "off"),
+  "ln-columns": (on) => setLayerNormColumnStaging(on),
 };
 
 const name = Deno.args[0];

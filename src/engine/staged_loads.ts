@@ -215,10 +215,18 @@ function _choose(spec: DispatchSpec, names: readonly (string | null)[], all: boo
   return chosen;
 }
 
+const _lastStaged = new Map<string, string[]>();
+
+/** The WGSL names of the inputs that the last staged dispatch labelled `label` read from textures (tests). */
+export function stagedInputNames(label: string): readonly string[] | undefined {
+  return _lastStaged.get(label);
+}
+
 function _dispatch(spec: DispatchSpec, chosen: _Choice[]): void {
   const inputs: Resource[] = [...spec.inputs];
   _pinned.clear();
   for (const c of chosen) inputs[c.i] = { texture: _stage(c.r, c.name, c.height) };
+  _lastStaged.set(spec.label, chosen.map((c) => c.name));
   gpu().dispatch({
     ...spec,
     label: `${spec.label}+staged`,

@@ -7,7 +7,7 @@
 import lnSrc from "../../kernels/layernorm.wgsl" with { type: "text" };
 import { f32, gpu, type ParamValue, type Resource, splitGrid } from "../engine/gpu.ts";
 import { record } from "../engine/tape.ts";
-import { dispatchStaged } from "../engine/staged_loads.ts";
+import { dispatchStaged, stagesInput } from "../engine/staged_loads.ts";
 import { Tensor } from "../engine/tensor.ts";
 import { dropout, dropoutParams, type DropoutSpec } from "./dropout.ts";
 import { RNG_WGSL } from "./rng.ts";
@@ -107,7 +107,7 @@ export function layerNorm(x: Tensor, weight: Tensor, bias: Tensor, eps: number):
     params: _params(rows, C, eps, 0, 0),
     workgroups: f.workgroups,
     constants: { WG: f.wg },
-  }, C % 4 === 0 ? ["f4_x"] : []);
+  }, ..._staged(x, C % 4 === 0 ? ["f4_x"] : [], ["f4_w", "f4_b"]));
   return record(
     y,
     "layernorm",
@@ -175,7 +175,7 @@ export function addLayerNorm(
     params: _params(rows, C, eps, 0, 0, dropVals),
     workgroups: f.workgroups,
     constants: { WG: f.wg },
-  }, C % 4 === 0 ? ["af4_a", "af4_b"] : []);
+  }, ..._staged(a, C % 4 === 0 ? ["af4_a", "af4_b"] : [], ["af4_w", "af4_bias"]));
   return record(
     y,
     "add_layernorm",
@@ -183,6 +183,30 @@ export function addLayerNorm(
     (g) => _layerNormBackward(g, sum, weight, mean, rstd, eps, true, dropVals),
     [sum, mean, rstd],
   );
+}
+
+let _stageColumns = true;
+
+/**
+ * Whether the vec4 kernels also read weight and bias through staged loads when their rows are staged
+ * (default true; see `_staged`), or from storage buffers (false: the A/B reference). Same values either way.
+ */
+export function setLayerNormColumnStaging(on: boolean): void {
+  _stageColumns = on;
+}
+
+/**
+ * The staged-load names of a vec4 launch over `x`'s rows: the row-sized inputs `rows`, and, when those are
+ * staged, the per-column inputs `columns` too (weight, bias: below the staging minimum, but every row reads
+ * all of them, and on lavapipe a storage-buffer load costs ~15× a texel fetch).
+ */
+function _staged(
+  x: Tensor,
+  rows: string[],
+  columns: string[],
+): [(string | null)[], { anySize?: boolean }] {
+  if (rows.length === 0 || !_stageColumns || !stagesInput(x.byteLength)) return [rows, {}];
+  return [[...rows, ...columns], { anySize: true }];
 }
 
 function _check(x: Tensor, weight: Tensor, bias: Tensor, eps: number, op: string) {
@@ -237,7 +261,7 @@ function _layerNormBackward(
     params,
     workgroups: launch.workgroups,
     constants: { WG: launch.wg },
-  }, v4 ? (dual ? ["ad4_dy", "ad4_x"] : ["d4_dy", "d4_x"]) : []);
+  }, ..._staged(x, v4 ? (dual ? ["ad4_dy", "ad4_x"] : ["d4_dy", "d4_x"]) : [], [dual ? "ad4_w" : "d4_w"]));
   dispatchStaged({
     label: "layernorm.backward_params",
     code: src,

@@ -18,6 +18,7 @@ import { readAll, Tensor, tidy } from "../../src/engine/tensor.ts";
 import { traceDispatches } from "../../src/engine/dispatch_trace.ts";
 import { BertForTokenClassification } from "../../src/model/bert.ts";
 import { makeBertConfig } from "../../src/model/config.ts";
+import { makeModelConfig, randomModel } from "../../src/model/registry.ts";
 import { bertLayer } from "../../src/model/encoder.ts";
 import { assert, assertEquals, assertThrows } from "../_assert.ts";
 import { assertClose, dot, f64, finiteDiff, randn, setupGpu } from "../_util.ts";
@@ -292,48 +293,52 @@ Deno.test("addLayerNorm with dropout: p = 0 is no dropout; bad p or seed are one
   });
 });
 
-Deno.test("addLayerNorm with dropout: a training-mode BERT runs no dropout pass in its layers, and fusion changes no value", async () => {
-  const cfg = makeBertConfig({
+Deno.test("addLayerNorm with dropout: training-mode BERT and DistilBERT run no dropout pass beside their residual LayerNorms, and fusion changes no value", async () => {
+  const fields = {
     vocab_size: 50,
     hidden_size: 36,
     num_hidden_layers: 2,
     num_attention_heads: 2,
     intermediate_size: 40,
     max_position_embeddings: 16,
-    labels: ["O", "B-X", "I-X"],
-    hidden_dropout_prob: 0.3,
-  });
+  };
   const [B, T] = [2, 7];
   const ids = Int32Array.from({ length: B * T }, (_, i) => (i * 11) % 50);
   const labelIds = Int32Array.from({ length: B * T }, (_, i) => i % 5 === 0 ? -100 : i % 3);
-  const step = async () => {
-    const model = BertForTokenClassification.random(cfg, 5);
-    model.train();
-    const out = await tidy(async () => {
-      const { result, labels } = await traceDispatches(() =>
-        model.forward({ batch: B, seqLen: T, inputIds: ids, labels: labelIds })
-      );
-      backward(result.loss!);
-      const grads = await readAll([...model.params.values()].map((t) => t.grad!));
-      return { logits: await result.logits.read(), grads, labels };
-    });
-    for (const t of model.params.values()) t.grad?.dispose();
-    model.dispose();
-    return out;
-  };
-  const fused = await step();
-  setLayerNormDropoutFusion("off");
-  let plain;
-  try {
-    plain = await step();
-  } finally {
-    setLayerNormDropoutFusion("auto");
+  // fused residual LayerNorms per layer with dropout: BERT's attention output and output; DistilBERT's FFN
+  for (const [type, fusedPerLayer] of [["bert", 2], ["distilbert", 1]] as const) {
+    const config = makeModelConfig(type, fields, ["O", "B-X", "I-X"]);
+    Object.assign(config, type === "bert" ? { hidden_dropout_prob: 0.3 } : { dropout: 0.3 });
+    const step = async () => {
+      const model = randomModel(config, 5).train();
+      const out = await tidy(async () => {
+        const { result, labels } = await traceDispatches(() =>
+          model.forward({ batch: B, seqLen: T, inputIds: ids, labels: labelIds })
+        );
+        backward(result.loss!);
+        const grads = await readAll([...model.params.values()].map((t) => t.grad!));
+        return { logits: await result.logits.read(), grads, labels };
+      });
+      for (const t of model.params.values()) t.grad?.dispose();
+      model.dispose();
+      return out;
+    };
+    const fused = await step();
+    setLayerNormDropoutFusion("off");
+    let plain;
+    try {
+      plain = await step();
+    } finally {
+      setLayerNormDropoutFusion("auto");
+    }
+    const count = (l: string[], s: string) => l.filter((x) => x === s).length;
+    const fusedLn = `layernorm.add_dropout_forward${ROWS}`;
+    // the dropouts left are the embeddings' (after their LayerNorm) and the head's
+    assertEquals(count(fused.labels, fusedLn), 2 * fusedPerLayer, `${type}: ${fused.labels.join(" ")}`);
+    assertEquals(count(fused.labels, "dropout.forward"), 2, `${type}: ${fused.labels.join(" ")}`);
+    assertEquals(count(plain.labels, fusedLn), 0, type);
+    assertEquals(count(plain.labels, "dropout.forward"), 2 + 2 * fusedPerLayer, type);
+    assertClose(fused.logits, plain.logits, EXACT, `${type} logits`);
+    fused.grads.forEach((g, i) => assertClose(g, plain.grads[i], EXACT, `${type} grad ${i}`));
   }
-  const count = (l: string[], s: string) => l.filter((x) => x === s).length;
-  // per layer two fused LayerNorms; the dropouts left are the embeddings' (after its LayerNorm) and the head's
-  assertEquals(count(fused.labels, `layernorm.add_dropout_forward${ROWS}`), 2 * 2, fused.labels.join(" "));
-  assertEquals(count(fused.labels, "dropout.forward"), 2, fused.labels.join(" "));
-  assertEquals(count(plain.labels, "dropout.forward"), 2 + 2 * 2, plain.labels.join(" "));
-  assertClose(fused.logits, plain.logits, EXACT, "logits");
-  fused.grads.forEach((g, i) => assertClose(g, plain.grads[i], EXACT, `grad ${i}`));
 });

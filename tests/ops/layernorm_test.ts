@@ -1,4 +1,11 @@
-import { layerNorm, setLayerNormPath, setLayerNormWorkgroupSize } from "../../src/ops/layernorm.ts";
+import {
+  addLayerNorm,
+  layerNorm,
+  setLayerNormColumnStaging,
+  setLayerNormPath,
+  setLayerNormWorkgroupSize,
+} from "../../src/ops/layernorm.ts";
+import { setStagedLoads, stagedInputNames } from "../../src/engine/staged_loads.ts";
 import { traceDispatches } from "../../src/engine/dispatch_trace.ts";
 import { assert, assertThrows } from "../_assert.ts";
 import { gpu } from "../../src/engine/gpu.ts";
@@ -158,4 +165,52 @@ Deno.test("layernorm: zero rows give an empty output and zero dweight/dbias", as
   if (out.y.length !== 0 || out.dx.length !== 0) throw new Error("expected empty outputs");
   assertClose(out.dw, new Float32Array(8), { atol: 0, rtol: 0 }, "dweight");
   assertClose(out.db, new Float32Array(8), { atol: 0, rtol: 0 }, "dbias");
+});
+
+Deno.test("layernorm: with staged rows, weight and bias are read through staged loads too, both paths, same values", async () => {
+  const c: Case = { shape: [257, 128], seed: 900, eps: 1e-5 }; // 131 KB rows: above the staging minimum
+  const { C, x, w, b, g } = inputs(c);
+  /** Plain and add+LayerNorm forward and backward: every output, flattened. */
+  const run = () =>
+    tidy(async () => {
+      const tx = Tensor.from(x, c.shape), tr = Tensor.from(g, c.shape);
+      const tw = Tensor.from(w, [C]), tb = Tensor.from(b, [C]);
+      for (const t of [tx, tr, tw, tb]) t.requiresGrad = true;
+      const y1 = layerNorm(tx, tw, tb, 1e-5);
+      const y2 = addLayerNorm(tx, tr, tw, tb, 1e-5);
+      backward(y1, Tensor.from(g, c.shape));
+      backward(y2, Tensor.from(x, c.shape));
+      return await readAll([y1, y2, tx.grad!, tr.grad!, tw.grad!, tb.grad!]);
+    });
+  setStagedLoads("on");
+  try {
+    for (const path of ["rows", "workgroup"] as const) {
+      setLayerNormPath(path);
+      const kind = path === "rows" ? "_rows" : "";
+      setLayerNormColumnStaging(false);
+      const plain = await run();
+      setLayerNormColumnStaging(true);
+      const staged = await run();
+      const names = (l: string) => stagedInputNames(`layernorm.${l}`) ?? [];
+      assert(names(`forward${kind}`).includes("f4_w") && names(`forward${kind}`).includes("f4_b"), path);
+      assert(
+        names(`add_forward${kind}`).includes("af4_w") && names(`add_forward${kind}`).includes("af4_bias"),
+        path,
+      );
+      assert(names(`backward_dx${kind}`).includes("d4_w"), `${path}: ${names(`backward_dx${kind}`)}`);
+      assert(
+        names(`add_backward_dx${kind}`).includes("ad4_w"),
+        `${path}: ${names(`add_backward_dx${kind}`)}`,
+      );
+      staged.forEach((t, i) => assertClose(t, plain[i], { atol: 0, rtol: 0 }, `${path} output ${i}`));
+      // and the plain run read them from buffers
+      setLayerNormColumnStaging(false);
+      await run();
+      assert(!names(`add_forward${kind}`).includes("af4_w"), path);
+    }
+  } finally {
+    setLayerNormColumnStaging(true);
+    setLayerNormPath("auto");
+    setStagedLoads("auto");
+  }
 });
