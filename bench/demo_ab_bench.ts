@@ -38,30 +38,35 @@ const SWITCHES: Record<string, (on: boolean) => void> = {
   "ln-columns": (on) => setLayerNormColumnStaging(on),
 };
 
-const name = Deno.args[0];
-const flip = SWITCHES[name];
-if (!flip) {
-  throw new Error(`demo_ab_bench: expected one of ${Object.keys(SWITCHES).join(", ")}, got '${name}'`);
-}
-const arg = (k: string, d: number) => Number(Deno.args[Deno.args.indexOf(k) + 1] || 0) || d;
-const rounds = arg("--rounds", 3), iters = arg("--iters", 10);
-
-await initGpu();
-const model = BertForTokenClassification.random(makeBertConfig(DEMO_CONFIG), 1).train();
-const step = trainStepFn(model, benchAdamW(model, 1e-3), benchBatch(32, 32), 1e-3);
-const seconds: Record<"off" | "on", number[]> = { off: [], on: [] };
-for (let r = 0; r < rounds; r++) {
-  for (const mode of ["off", "on"] as const) {
-    flip(mode === "on");
-    seconds[mode].push(await timedSeconds(step, iters, 2));
+/** Runs the A/B with the command line `args`. */
+async function main(args: string[]): Promise<void> {
+  const name = args[0];
+  const flip = SWITCHES[name];
+  if (!flip) {
+    throw new Error(`demo_ab_bench: expected one of ${Object.keys(SWITCHES).join(", ")}, got '${name}'`);
   }
+  const arg = (k: string, d: number) => Number(args[args.indexOf(k) + 1] || 0) || d;
+  const rounds = arg("--rounds", 3), iters = arg("--iters", 10);
+
+  await initGpu();
+  const model = BertForTokenClassification.random(makeBertConfig(DEMO_CONFIG), 1).train();
+  const step = trainStepFn(model, benchAdamW(model, 1e-3), benchBatch(32, 32), 1e-3);
+  const seconds: Record<"off" | "on", number[]> = { off: [], on: [] };
+  for (let r = 0; r < rounds; r++) {
+    for (const mode of ["off", "on"] as const) {
+      flip(mode === "on");
+      seconds[mode].push(await timedSeconds(step, iters, 2));
+    }
+  }
+  flip(true);
+  const off = 1 / median(seconds.off), on = 1 / median(seconds.on);
+  console.log(JSON.stringify({
+    switch: name,
+    adapter: gpu().describe().description,
+    steps_per_s_off: +off.toFixed(3),
+    steps_per_s_on: +on.toFixed(3),
+    on_over_off: +(on / off).toFixed(3),
+  }));
 }
-flip(true);
-const off = 1 / median(seconds.off), on = 1 / median(seconds.on);
-console.log(JSON.stringify({
-  switch: name,
-  adapter: gpu().describe().description,
-  steps_per_s_off: +off.toFixed(3),
-  steps_per_s_on: +on.toFixed(3),
-  on_over_off: +(on / off).toFixed(3),
-}));
+
+if (import.meta.main) await main(Deno.args);

@@ -45,19 +45,32 @@ function inputs(shape: number[], seed: number) {
 
 type In = ReturnType<typeof inputs>;
 
-/** Forward + backward on the GPU, fused (addLayerNorm) or unfused (layerNorm(add(a, b))). */
-async function runGpu(x: In, shape: number[], fused: boolean, eps = 1e-12) {
+/** Forward `f(a, b, w, bias)` + backward with gradient g on the GPU: y and every input's gradient. */
+async function forwardBackward(
+  x: In,
+  shape: number[],
+  f: (a: Tensor, b: Tensor, w: Tensor, bias: Tensor) => Tensor,
+) {
   return await tidy(async () => {
     const ta = Tensor.from(x.a, shape), tb = Tensor.from(x.b, shape);
     const tw = Tensor.from(x.w, [x.C]), tbias = Tensor.from(x.bias, [x.C]);
     const leaves = [ta, tb, tw, tbias];
     for (const t of leaves) t.requiresGrad = true;
-    const y = fused ? addLayerNorm(ta, tb, tw, tbias, eps) : layerNorm(add(ta, tb), tw, tbias, eps);
+    const y = f(ta, tb, tw, tbias);
     backward(y, Tensor.from(x.g, shape));
     const [yy, da, db, dw, dbias] = await readAll([y, ...leaves.map((t) => t.grad!)]);
     for (const t of leaves) t.grad!.dispose();
     return { y: yy, da, db, dw, dbias };
   });
+}
+
+/** Forward + backward on the GPU, fused (addLayerNorm) or unfused (layerNorm(add(a, b))). */
+function runGpu(x: In, shape: number[], fused: boolean, eps = 1e-12) {
+  return forwardBackward(
+    x,
+    shape,
+    (a, b, w, bias) => fused ? addLayerNorm(a, b, w, bias, eps) : layerNorm(add(a, b), w, bias, eps),
+  );
 }
 
 /** The CPU reference: s = a + b rounded to f32 (as the GPU stores it), then float64 LayerNorm. */
@@ -164,20 +177,22 @@ Deno.test("addLayerNorm: mismatched shapes and widths are one-line errors", () =
   });
 });
 
+/** A tiny 2-layer encoder (hidden 36: vec4 LayerNorms). */
+const TINY = {
+  vocab_size: 50,
+  hidden_size: 36,
+  num_hidden_layers: 2,
+  num_attention_heads: 2,
+  intermediate_size: 40,
+  max_position_embeddings: 16,
+};
+
 /** CPU adapters take the one-invocation-per-row kernels (setLayerNormPath): their labels end in _rows. */
 const ROWS = gpu().adapterInfo.isFallbackAdapter ? "_rows" : "";
 const ADD_FORWARD = `layernorm.add_forward${ROWS}`;
 
 Deno.test("addLayerNorm: a BERT layer runs the fused kernels and no elementwise.add, forward and backward", async () => {
-  const cfg = makeBertConfig({
-    vocab_size: 50,
-    hidden_size: 36,
-    num_hidden_layers: 2,
-    num_attention_heads: 2,
-    intermediate_size: 40,
-    max_position_embeddings: 16,
-    labels: ["O", "B-X", "I-X"],
-  });
+  const cfg = makeBertConfig({ ...TINY, labels: ["O", "B-X", "I-X"] });
   const model = BertForTokenClassification.random(cfg, 3);
   model.eval();
   const [B, T, H] = [2, 5, 36];
@@ -220,20 +235,15 @@ Deno.test("addLayerNorm: a BERT layer runs the fused kernels and no elementwise.
 });
 
 /** Forward + backward of LayerNorm(dropout(a) + b): the dropout fused (`drop`) or a separate pass first. */
-async function runDropout(x: In, shape: number[], fused: boolean, p: number, seed: number) {
-  return await tidy(async () => {
-    const ta = Tensor.from(x.a, shape), tb = Tensor.from(x.b, shape);
-    const tw = Tensor.from(x.w, [x.C]), tbias = Tensor.from(x.bias, [x.C]);
-    const leaves = [ta, tb, tw, tbias];
-    for (const t of leaves) t.requiresGrad = true;
-    const y = fused
-      ? addLayerNorm(ta, tb, tw, tbias, 1e-5, { p, seed })
-      : addLayerNorm(dropout(ta, p, seed), tb, tw, tbias, 1e-5);
-    backward(y, Tensor.from(x.g, shape));
-    const [yy, da, db, dw, dbias] = await readAll([y, ...leaves.map((t) => t.grad!)]);
-    for (const t of leaves) t.grad!.dispose();
-    return { y: yy, da, db, dw, dbias };
-  });
+function runDropout(x: In, shape: number[], fused: boolean, p: number, seed: number) {
+  return forwardBackward(
+    x,
+    shape,
+    (a, b, w, bias) =>
+      fused
+        ? addLayerNorm(a, b, w, bias, 1e-5, { p, seed })
+        : addLayerNorm(dropout(a, p, seed), b, w, bias, 1e-5),
+  );
 }
 
 Deno.test("addLayerNorm with dropout: bitwise dropout() then addLayerNorm, both paths; fused only where C % 4 == 0", async () => {
@@ -294,20 +304,12 @@ Deno.test("addLayerNorm with dropout: p = 0 is no dropout; bad p or seed are one
 });
 
 Deno.test("addLayerNorm with dropout: training-mode BERT and DistilBERT run no dropout pass beside their residual LayerNorms, and fusion changes no value", async () => {
-  const fields = {
-    vocab_size: 50,
-    hidden_size: 36,
-    num_hidden_layers: 2,
-    num_attention_heads: 2,
-    intermediate_size: 40,
-    max_position_embeddings: 16,
-  };
   const [B, T] = [2, 7];
   const ids = Int32Array.from({ length: B * T }, (_, i) => (i * 11) % 50);
   const labelIds = Int32Array.from({ length: B * T }, (_, i) => i % 5 === 0 ? -100 : i % 3);
   // fused residual LayerNorms per layer with dropout: BERT's attention output and output; DistilBERT's FFN
   for (const [type, fusedPerLayer] of [["bert", 2], ["distilbert", 1]] as const) {
-    const config = makeModelConfig(type, fields, ["O", "B-X", "I-X"]);
+    const config = makeModelConfig(type, TINY, ["O", "B-X", "I-X"]);
     Object.assign(config, type === "bert" ? { hidden_dropout_prob: 0.3 } : { dropout: 0.3 });
     const step = async () => {
       const model = randomModel(config, 5).train();
