@@ -22,7 +22,8 @@
 //   mm_tex     — the fast path: C from two staged textures, 16×12 register tile per invocation.
 //   mm_tex4    — mm_tex with vec4 output stores, used when N % 4 == 0 (mm_tex is the scalar fallback);
 //                with act = 1 it also writes GELU(C) (linear + GELU fused; the host appends gelu.wgsl's
-//                norm_cdf4 to this source for the texture entry points, so the GELU is gelu.forward's).
+//                norm_cdf4 to this source for the texture entry points, so the GELU is gelu.forward's);
+//                with act = 2 it writes GELU(C) in place of C (inference: no pre-activation is kept).
 //   mm_shared, mm_shared4 — the GPU-class path for real GPUs: 64×64 workgroup tiles staged in workgroup
 //                memory, straight from the stored tensors (scalar / vec4 stores of C); see the last section.
 // Design notes and measured GFLOP/s: src/ops/matmul.ts; benchmark: bench/matmul_bench.ts --report.
@@ -179,7 +180,8 @@ struct TexParams {
   cStride: u32,   // elements between batch entries of C
   nOff: u32,      // first column of C (index into the bias) of this launch
   hasBias: u32,   // 1: add bias[nOff + column] (a runtime flag: it only touches the epilogue)
-  act: u32,       // mm_tex4: 1 also stores GELU(C) into tg4 (the fused linear + GELU; 0 for mm_tex)
+  act: u32,       // mm_tex4: 1 also stores GELU(C) into tg4 (the fused linear + GELU); 2 stores GELU(C) into
+                  // C instead of C (tg4 unused); 0 for mm_tex
   pad1: u32,
 }
 
@@ -377,14 +379,18 @@ fn mm_tex(@builtin(global_invocation_id) gid: vec3u) {
 // mm_tex4: mm_tex with vec4 output stores, for ldc, cBase and nCount multiples of 4 (every 4-column group of
 // C is then 16-byte aligned and wholly inside or outside the launch).
 // With act = 1 it also stores GELU of every stored value into tg4 at the same index (bias + GELU fused
-// into the epilogue: the host appends kernels/gelu.wgsl's norm_cdf4, the very GELU of gelu.forward).
+// into the epilogue: the host appends kernels/gelu.wgsl's norm_cdf4, the very GELU of gelu.forward); with
+// act = 2 it stores only GELU of the value, into C (tg4 is then unused).
 @group(0) @binding(3) var<storage, read_write> tc4: array<vec4f>;   // (batch, M, N / 4)
 @group(0) @binding(4) var<storage, read_write> tg4: array<vec4f>;   // (batch, M, N / 4) GELU(C), or unused
 @group(0) @binding(5) var<uniform> tp4_u: array<TexParams, 2>;      // element 0 (see UNIFORMS)
 
 fn store_v4(o: u32, v: vec4f) {
-  tc4[o] = v;
-  if (tp.act != 0u) { tg4[o] = v * norm_cdf4(v); }
+  // One GELU in the code per store (two copies slowed the whole kernel: 54 -> 34 GFLOP/s on lavapipe).
+  var g = v;
+  if (tp.act != 0u) { g = v * norm_cdf4(v); }
+  tc4[o] = select(v, g, tp.act == 2u);
+  if (tp.act == 1u) { tg4[o] = g; }
 }
 
 // Stores the 12 columns of one row of the tile, skipping rows past mCount and groups past nCount.

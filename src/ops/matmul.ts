@@ -35,7 +35,7 @@
  */
 import { MATMUL_WGSL as src, matmulSubgroupWgsl } from "./matmul_source.ts";
 import { gpu } from "../engine/gpu.ts";
-import { record } from "../engine/tape.ts";
+import { needsGrad, record } from "../engine/tape.ts";
 import { noteFallback } from "../engine/dispatch_trace.ts";
 import { Tensor } from "../engine/tensor.ts";
 import { addInPlace, sumRows } from "./elementwise.ts";
@@ -70,6 +70,11 @@ interface _Gemm extends SharedGemm {
    * `_gemm` reports whether it did in `_actWritten`.
    */
   act?: Tensor | null;
+  /**
+   * Write GELU(out) into out itself instead of the pre-activation, when the path can fuse it (as for
+   * `act`; `_actWritten` reports it). For products nobody differentiates: no pre-activation is stored.
+   */
+  actOnly?: boolean;
 }
 
 /**
@@ -127,7 +132,7 @@ export function matmulPathSettings(): { path: MatmulPath; textureLimit: number; 
 }
 
 /** Runs a GEMM on the GPU and returns its (unrecorded) output. */
-/** Whether the last {@link _gemm} wrote GELU(out) into its `act` tensor (fused epilogue). */
+/** Whether the last {@link _gemm} wrote GELU(out) into its `act` tensor, or into out (`actOnly`). */
 let _actWritten = false;
 /** A 16-byte stand-in bound as mm_tex4's GELU output when there is none (a plain buffer: not a tensor). */
 let _noAct: GPUBuffer | null = null;
@@ -367,7 +372,7 @@ function _gemmTexAll(g: _Gemm, out: Tensor): boolean {
   if (cap === 0) return false;
   const ktot = g.reduce ? g.batch * g.K : g.K;
   if (ktot <= cap) return _gemmTex(g, out);
-  g = { ...g, act: null }; // summed K ranges: GELU needs the whole sum (the caller applies it)
+  g = { ...g, act: null, actOnly: false }; // summed K ranges: GELU needs the whole sum (the caller applies it)
   const parts: _Gemm[] = [];
   if (g.reduce && g.K <= cap) {
     const group = Math.floor(cap / g.K);
@@ -460,6 +465,7 @@ function _gemmTex(g: _Gemm, out: Tensor): boolean {
         const nc = Math.min(nChunk, N - n0);
         const [texB, bStep] = _stage(B, g, z0, zc, n0, nc, pack);
         const act = vec4 ? g.act ?? null : null;
+        const actOnly = vec4 && !!g.actOnly;
         if (vec4 && !act) {
           _noAct ??= gpu().device.createBuffer({
             size: 16,
@@ -468,7 +474,7 @@ function _gemmTex(g: _Gemm, out: Tensor): boolean {
           });
         }
         gpu().dispatch({
-          label: `matmul.${entryPoint}${g.f16 ? "_f16" : ""}${act ? "_gelu" : ""}`,
+          label: `matmul.${entryPoint}${g.f16 ? "_f16" : ""}${act ? "_gelu" : actOnly ? "_gelu_only" : ""}`,
           code: sg ? _subgroupSource(gpu().subgroupWgsl!) : g.f16 ? _srcF16() : src,
           entryPoint,
           inputs: [{ texture: texA }, { texture: texB }, (g.bias ?? g.a).res],
@@ -484,7 +490,7 @@ function _gemmTex(g: _Gemm, out: Tensor): boolean {
             reduce ? 0 : M * N,
             n0,
             g.bias ? 1 : 0,
-            act ? 1 : 0,
+            act ? 1 : actOnly ? 2 : 0,
             0,
           ],
           workgroups: [Math.ceil(nc / wgN), Math.ceil(mc / wgM), zc],
@@ -497,7 +503,7 @@ function _gemmTex(g: _Gemm, out: Tensor): boolean {
     }
   }
   _pinned.clear();
-  _actWritten = vec4 && !!g.act;
+  _actWritten = vec4 && (!!g.act || !!g.actOnly);
   return true;
 }
 
@@ -620,7 +626,7 @@ interface _Bmm {
 function _bmm(
   a: Tensor,
   b: Tensor,
-  s: _Bmm & { bias: Tensor | null; outShape: number[]; act?: Tensor | null },
+  s: _Bmm & { bias: Tensor | null; outShape: number[]; act?: Tensor | null; actOnly?: boolean },
 ): Tensor {
   const fold = s.shared && !s.transA;
   return _gemm({
@@ -640,6 +646,7 @@ function _bmm(
     label: "matmul",
     f16: s.f16,
     act: s.act,
+    actOnly: s.actOnly,
   });
 }
 
@@ -749,12 +756,22 @@ export function linear(x: Tensor, weight: Tensor, bias: Tensor | null = null): T
 /**
  * `gelu(linear(x, weight, bias))` (BERT's intermediate dense + exact GELU) with the GELU in the product's
  * epilogue where the texture path allows (mm_tex4 in one K range: the kernel stores the pre-activation for
- * the backward and its GELU in the same pass), else the separate GELU kernel. Values are gelu.forward's;
- * the backward is GELU's rule then linear's. Differentiable in x, weight and bias.
+ * the backward and its GELU in the same pass; when no input needs a gradient, as in inference, only the
+ * GELU), else the separate GELU kernel. Values are gelu.forward's; the backward is GELU's rule then
+ * linear's. Differentiable in x, weight and bias.
  */
 export function linearGelu(x: Tensor, weight: Tensor, bias: Tensor | null = null): Tensor {
   const s = _linearSpec("linearGelu", x, weight, bias);
   const outShape = [...x.shape.slice(0, -1), s.N];
+  const inputs = bias ? [x, weight, bias] : [x, weight];
+  if (!needsGrad(inputs)) {
+    // Nothing will differentiate it (inference): the epilogue stores GELU in place of the product.
+    const out = _bmm(x, weight, { ...s, bias, outShape, actOnly: true });
+    if (_actWritten) return out;
+    const y = geluForward(out);
+    out.dispose();
+    return y;
+  }
   const fused = Tensor.empty(outShape, "f32", "linear_gelu");
   const pre = _bmm(x, weight, { ...s, bias, outShape, act: fused });
   let y = fused;
@@ -762,7 +779,6 @@ export function linearGelu(x: Tensor, weight: Tensor, bias: Tensor | null = null
     fused.dispose();
     y = geluForward(pre);
   }
-  const inputs = bias ? [x, weight, bias] : [x, weight];
   return record(y, "linear_gelu", inputs, (g) => {
     const dpre = geluBackward(g, pre);
     const [dx, dw] = _bmmBackward(dpre, x, weight, s);

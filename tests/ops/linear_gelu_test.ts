@@ -93,6 +93,34 @@ for (const [name, path, limit, c, fuses] of CASES) {
   });
 }
 
+/** y and the dispatch labels of a forward nobody differentiates (inference), fused or not. */
+async function runInference(c: Case, fused: boolean, seed: number) {
+  return await traceDispatches(() =>
+    tidy(async () => {
+      const rows = c.lead.reduce((a, b) => a * b, 1);
+      const x = Tensor.from(randn(rows * c.K, seed, 1.5), [...c.lead, c.K], "f32", "x");
+      const w = Tensor.from(randn(c.N * c.K, seed + 1, 0.5), [c.N, c.K], "f32", "w");
+      const b = c.bias ? Tensor.from(randn(c.N, seed + 2, 0.5), [c.N], "f32", "b") : null;
+      const y = fused ? linearGelu(x, w, b) : gelu(linear(x, w, b));
+      assertEquals(y.node, null, "an inference output records no tape node");
+      return await y.readF32();
+    })
+  );
+}
+
+for (const [name, path, limit, c, fuses] of CASES) {
+  Deno.test(`linearGelu: without gradients the epilogue stores GELU only, equal to gelu(linear()) — ${name}`, async () => {
+    const ref = await onPath(path, limit, () => runInference(c, false, 5));
+    const got = await onPath(path, limit, () => runInference(c, true, 5));
+    assertEquals(Array.from(got.result), Array.from(ref.result), "y (bit for bit)");
+    const labels = got.labels;
+    // Fused: one product whose epilogue writes GELU in place of C (act = 2), and no GELU pass.
+    assertEquals(labels.some((l) => l.endsWith("_gelu_only")), fuses, labels.join());
+    assert(!labels.some((l) => l.endsWith("_gelu")), labels.join());
+    assertEquals(labels.includes("gelu.forward"), !fuses, labels.join());
+  });
+}
+
 Deno.test("linearGelu: bad shapes are one-line errors naming the op", () => {
   tidy(() => {
     const x = Tensor.from(new Float32Array(6), [2, 3]);
