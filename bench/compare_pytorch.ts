@@ -10,7 +10,9 @@
  * The PyTorch side gets `OPENBLAS_CORETYPE` from the CPU's flags (see {@link openblasCoreType}).
  *
  *   deno run -A bench/compare_pytorch.ts [--rounds 3] [--cases train,infer,demo,matmul] [--lock /tmp/heavy.lock]
- *      [--python python3] [--json FILE]
+ *      [--python python3] [--json FILE] [--per-sync P]
+ *
+ * `--per-sync P`: matmul products per GPU sync on this project's side (default 32; see compare_webgpu.ts).
  * @module
  */
 
@@ -93,6 +95,7 @@ async function main(args: string[]): Promise<void> {
   const rounds = Number(_opt(args, "--rounds", "3"));
   const lock = _opt(args, "--lock", "");
   const cases = _opt(args, "--cases", CASES.join(",")).split(",");
+  const perSync = args.includes("--per-sync") ? ["--per-sync", _opt(args, "--per-sync", "32")] : [];
   const here = new URL(".", import.meta.url).pathname;
   const core = await _coreType();
   const torchEnv: Record<string, string> = core ? { OPENBLAS_CORETYPE: core } : {};
@@ -103,7 +106,7 @@ async function main(args: string[]): Promise<void> {
   };
   for (let round = 0; round < rounds; round++) {
     for (const c of cases) {
-      const a = await _run([Deno.execPath(), "run", "-A", `${here}compare_webgpu.ts`, c], lock);
+      const a = await _run([Deno.execPath(), "run", "-A", `${here}compare_webgpu.ts`, c, ...perSync], lock);
       push(ours, a);
       const b = await _run([python, `${here}ref/bert_ref.py`, c, "--threads", "2"], lock, torchEnv);
       push(theirs, b);

@@ -3,9 +3,12 @@
  * process, printing one JSON line. Cases: `train` (bert-base step 8×64: forward, backward, clip, AdamW),
  * `infer` (bert-base forward 32×64), `demo` (the demo recipe's model — 2 layers × 128 hidden, 2 heads,
  * intermediate 512 — one training step at batch 32 × 32 tokens), `matmul` (A·B at the three BERT-base
- * shapes, 8 products per sync). `--profile` prints the profiler table of the measured iterations.
+ * shapes, `--per-sync` products per sync, default 32: Deno's `onSubmittedWorkDone` and `mapAsync` always
+ * sleep 10 ms after the GPU is done (ext/webgpu's poll loop), a fixed cost per sync that is not the
+ * product's; at 8 per sync it was ~12% of the figure, at 32 it is ~3%, and PyTorch's side times products
+ * back to back). `--profile` prints the profiler table of the measured iterations.
  *
- *   deno run -A bench/compare_webgpu.ts train|infer|demo|matmul [--iters N] [--profile]
+ *   deno run -A bench/compare_webgpu.ts train|infer|demo|matmul [--iters N] [--per-sync P] [--profile]
  * @module
  */
 import { gpu, initGpu } from "../src/engine/gpu.ts";
@@ -49,6 +52,8 @@ async function main(args: string[]): Promise<void> {
     out.tokens_per_s = 32 * 64 / s;
   } else if (kase === "matmul") {
     const rows = [];
+    const perSync = Number(args[args.indexOf("--per-sync") + 1] || 0) || 32;
+    out.products_per_sync = perSync;
     for (const [M, K, N] of [[512, 768, 768], [512, 768, 3072], [512, 3072, 768]]) {
       const rand = (n: number) => Float32Array.from({ length: n }, (_, i) => Math.sin(i * 12.9898) * 0.5);
       const a = Tensor.from(rand(M * K), [M, K], "f32", "bench.a").keep();
@@ -60,11 +65,11 @@ async function main(args: string[]): Promise<void> {
           best,
           await timedSeconds(
             () => {
-              for (let i = 0; i < 8; i++) run();
+              for (let i = 0; i < perSync; i++) run();
             },
             1,
             r === 0 ? 1 : 0,
-          ) / 8,
+          ) / perSync,
         );
       }
       rows.push({ shape: `${M}x${K}x${N}`, gflops: matmulFlops(M, N, K) / best / 1e9 });
