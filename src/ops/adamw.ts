@@ -197,7 +197,15 @@ export class AdamW {
   }
 }
 
-const _PARTIAL_CHUNK = 8192;
+/**
+ * Elements per workgroup of the sum of squares: 8192, or 65536 for a tensor read through a staged copy
+ * (CPU adapters), where each workgroup's reduction through workgroup memory and its barriers cost more than
+ * its loads: 65536 took the clipping norm over bert-base layer shapes from 48-50 to 30-37 ms per 14.2M
+ * parameters (bench/adamw_bench.ts). GPUs keep 8192, for more workgroups.
+ */
+function _partialChunk(t: Tensor): number {
+  return stagesInput(t.byteLength) ? 65536 : 8192;
+}
 const _MAX_PARTIALS_PER_TENSOR = 1024;
 
 interface _SumsqPlan {
@@ -219,12 +227,12 @@ function _sumSquares(tensors: Tensor[]): { partials: Tensor; count: number } {
     if (lists) { // zero outside the listed rows: sum over those only
       const C = t.shape[1], cols = vec4 && C % 4 === 0 ? C / 4 : C;
       return lists.map((rows) => {
-        const wg = Math.min(Math.max(1, Math.ceil(rows.size * C / _PARTIAL_CHUNK)), _MAX_PARTIALS_PER_TENSOR);
+        const wg = Math.min(Math.max(1, Math.ceil(rows.size * C / 8192)), _MAX_PARTIALS_PER_TENSOR);
         return { t, vec4: cols !== C, n: rows.size, wg, chunk: Math.ceil(rows.size / wg), rows, cols };
       });
     }
     const n = vec4 ? t.size / 4 : t.size;
-    const wg = Math.min(Math.max(1, Math.ceil(t.size / _PARTIAL_CHUNK)), _MAX_PARTIALS_PER_TENSOR);
+    const wg = Math.min(Math.max(1, Math.ceil(t.size / _partialChunk(t))), _MAX_PARTIALS_PER_TENSOR);
     return [{ t, vec4, n, wg, chunk: Math.ceil(n / wg), rows: null, cols: 0 }];
   });
   const count = plan.reduce((s, p) => s + p.wg, 0);

@@ -1,6 +1,9 @@
 import { AdamW, clipGradNorm, gradNorm } from "../../src/ops/adamw.ts";
 import { readAll, Tensor, tidy } from "../../src/engine/tensor.ts";
 import { assertClose, randn, setupGpu } from "../_util.ts";
+import { assertEquals } from "../_assert.ts";
+import { traceDispatches } from "../../src/engine/dispatch_trace.ts";
+import { setStagedLoads, stagedLoadsActive } from "../../src/engine/staged_loads.ts";
 import { adamWRefInit, adamWRefStep, globalNormRef } from "../ref/adamw.ts";
 
 await setupGpu();
@@ -82,16 +85,32 @@ Deno.test("AdamW: a parameter without a gradient is skipped and keeps its own st
   b.dispose();
 });
 
-Deno.test("gradNorm: global L2 norm matches float64 over tensors of many sizes", async () => {
-  await tidy(async () => {
-    const data = [1, 7 * 13, 257 * 129, 100_003, 3 * 5 * 17 * 33, 100_004, 12_288].map((n, k) =>
-      randn(n, 50 + k, 0.1 + k)
-    );
-    const norm = gradNorm(data.map((d) => Tensor.from(d, [d.length])));
-    assertClose(await norm.read(), [globalNormRef(data)], NORM, "norm");
-    assertClose(await gradNorm([Tensor.from([3, 4], [2])]).read(), [5], { atol: 0, rtol: 0 }, "3-4-5");
+for (const staged of ["auto", "off"] as const) {
+  // auto on lavapipe: tensors of 64 KiB and more are read from staged copies, 65536 elements per workgroup
+  // (300_004: five workgroups, the last one short); off: buffer loads, 8192 per workgroup.
+  Deno.test(`gradNorm: global L2 norm matches float64 over tensors of many sizes (staged loads ${staged})`, async () => {
+    setStagedLoads(staged);
+    try {
+      await tidy(async () => {
+        const data = [1, 7 * 13, 257 * 129, 100_003, 3 * 5 * 17 * 33, 100_004, 12_288, 300_004].map((n, k) =>
+          randn(n, 50 + k, 0.1 + k)
+        );
+        const { result: norm, staged: stagedLabels } = await traceDispatches(() =>
+          gradNorm(data.map((d) => Tensor.from(d, [d.length])))
+        );
+        assertClose(await norm.read(), [globalNormRef(data)], NORM, "norm");
+        assertEquals(
+          stagedLabels.includes("adamw.sumsq_partial4+staged"),
+          staged === "auto" && stagedLoadsActive(),
+          stagedLabels.join(),
+        );
+        assertClose(await gradNorm([Tensor.from([3, 4], [2])]).read(), [5], { atol: 0, rtol: 0 }, "3-4-5");
+      });
+    } finally {
+      setStagedLoads("auto");
+    }
   });
-});
+}
 
 Deno.test("clipGradNorm: scale is 1 below the threshold and maxNorm/(norm+1e-6) above", async () => {
   await tidy(async () => {
