@@ -198,13 +198,14 @@ export class AdamW {
 }
 
 /**
- * Elements per workgroup of the sum of squares: 8192, or 65536 for a tensor read through a staged copy
- * (CPU adapters), where each workgroup's reduction through workgroup memory and its barriers cost more than
- * its loads: 65536 took the clipping norm over bert-base layer shapes from 48-50 to 30-37 ms per 14.2M
- * parameters (bench/adamw_bench.ts). GPUs keep 8192, for more workgroups.
+ * Elements per workgroup of the sum of squares: 8192, or 65536 for a tensor of at least 4 such chunks read
+ * through a staged copy (CPU adapters), where each workgroup's reduction through workgroup memory and its
+ * barriers cost more than its loads: 65536 took the clipping norm over bert-base layer shapes from 50-52
+ * to 25-40 ms per 14.2M parameters (bench/adamw_bench.ts). GPUs keep 8192, for more workgroups, and so do
+ * smaller tensors, so that every core still gets work.
  */
 function _partialChunk(t: Tensor): number {
-  return stagesInput(t.byteLength) ? 65536 : 8192;
+  return t.size >= 4 * 65536 && stagesInput(t.byteLength) ? 65536 : 8192;
 }
 const _MAX_PARTIALS_PER_TENSOR = 1024;
 
