@@ -43,6 +43,9 @@
 // Invocations per workgroup (row kernels stride over the row by WG; must be a power of two). The host picks
 // it per adapter: 8 (one SIMD group, cheap barriers) on CPU adapters such as lavapipe, 64 on GPUs.
 override WG: u32 = 64u;
+// add_forward_rows4: false skips storing s = a + b (no backward will read it: inference); the host then
+// binds a placeholder for it. The other entry points ignore it (add_forward4 reads s back).
+override SAVE_SUM: bool = true;
 
 struct Params {
   rows: u32,       // R
@@ -575,8 +578,10 @@ fn add_forward_rows4(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups)
   var s = vec4f(0.0);
   for (var c = 0u; c < C4; c++) {
     let v = drop4(ap, af4_a[base + c], base + c) + af4_b[base + c];
-    af4_s[base + c] = v; // the backward's x; the loops below recompute a + b (texture loads are cheap
-                         // where this path runs, buffer loads are not): the same f32 sums
+    if (SAVE_SUM) {
+      af4_s[base + c] = v; // the backward's x; the loops below recompute a + b (texture loads are cheap
+                           // where this path runs, buffer loads are not): the same f32 sums
+    }
     s += v - shift;
   }
   let m = hsum(s) / f32(ap.cols);

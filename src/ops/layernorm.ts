@@ -6,7 +6,7 @@
  */
 import lnSrc from "../../kernels/layernorm.wgsl" with { type: "text" };
 import { f32, gpu, type ParamValue, type Resource, splitGrid } from "../engine/gpu.ts";
-import { record } from "../engine/tape.ts";
+import { needsGrad, record } from "../engine/tape.ts";
 import { dispatchStaged, stagesInput } from "../engine/staged_loads.ts";
 import { Tensor } from "../engine/tensor.ts";
 import { dropout, dropoutParams, type DropoutSpec } from "./dropout.ts";
@@ -162,19 +162,23 @@ export function addLayerNorm(
   }
   const dropVals: ParamValue[] = dropP && drop!.p > 0 ? [1, ...dropP] : _NO_DROP;
   const y = Tensor.empty(a.shape, "f32", "layernorm.y");
-  const sum = Tensor.empty(a.shape, "f32", "layernorm.sum"); // (..., C): a + b, the backward's x
+  const f = _forwardLaunch(rows);
+  // Without a backward (inference) the vec4 rows kernel does not store a + b: a placeholder is bound.
+  const saveSum = f.kind !== "_rows" || C % 4 !== 0 || needsGrad([a, b, weight, bias]);
+  const sum = Tensor.empty(saveSum ? a.shape : [4], "f32", "layernorm.sum"); // (..., C): a + b, the backward's x
   const mean = Tensor.empty([rows], "f32", "layernorm.mean");
   const rstd = Tensor.empty([rows], "f32", "layernorm.rstd");
-  const f = _forwardLaunch(rows);
   dispatchStaged({
-    label: `layernorm.add${dropVals === _NO_DROP ? "" : "_dropout"}_forward${f.kind}`,
+    label: `layernorm.add${dropVals === _NO_DROP ? "" : "_dropout"}_forward${f.kind}${
+      saveSum ? "" : "_nosum"
+    }`,
     code: src,
     entryPoint: `add_forward${f.kind}${C % 4 === 0 ? "4" : ""}`,
     inputs: [_res4(a), _res4(b), _res4(weight), _res4(bias)],
     outputs: [_res4(y), _res4(sum), mean.res, rstd.res],
     params: _params(rows, C, eps, 0, 0, dropVals),
     workgroups: f.workgroups,
-    constants: { WG: f.wg },
+    constants: saveSum ? { WG: f.wg } : { WG: f.wg, SAVE_SUM: 0 },
   }, ..._staged(a, C % 4 === 0 ? ["af4_a", "af4_b"] : [], ["af4_w", "af4_bias"]));
   return record(
     y,

@@ -127,6 +127,36 @@ Deno.test("addLayerNorm: bitwise equal to layerNorm(add(a, b)) forward and backw
   }
 });
 
+Deno.test("addLayerNorm without gradients: the rows kernel skips storing a + b, bitwise the same y", async () => {
+  try {
+    for (const path of ["rows", "workgroup"] as const) {
+      setLayerNormPath(path);
+      for (const [k, shape] of SHAPES.entries()) {
+        const x = inputs(shape, 400 + k);
+        const trained = await runGpu(x, shape, true, 1e-5);
+        const { result: y, labels } = await traceDispatches(() =>
+          tidy(() =>
+            addLayerNorm(
+              Tensor.from(x.a, shape),
+              Tensor.from(x.b, shape),
+              Tensor.from(x.w, [x.C]),
+              Tensor.from(x.bias, [x.C]),
+              1e-5,
+            ).read()
+          )
+        );
+        assertClose(y, trained.y, EXACT, `y [${shape}] ${path}`);
+        // only the vec4 rows kernel (C % 4 == 0) has the variant; the others store a + b as before
+        const skips = path === "rows" && x.C % 4 === 0;
+        const kind = path === "rows" ? "_rows" : "";
+        assert(labels.includes(`layernorm.add_forward${kind}${skips ? "_nosum" : ""}`), `${path}: ${labels}`);
+      }
+    }
+  } finally {
+    setLayerNormPath("auto");
+  }
+});
+
 Deno.test("addLayerNorm: backward equals central finite differences of the float64 forward", async () => {
   for (const shape of [[5, 13], [3, 36]]) {
     const x = inputs(shape, 200 + shape[1]);
