@@ -24,14 +24,20 @@ interface Case {
   bias: boolean;
 }
 
+/** x, weight and (when the case has one) bias of a case, from `seed`. */
+function operands(c: Case, seed: number) {
+  const rows = c.lead.reduce((a, b) => a * b, 1);
+  const x = Tensor.from(randn(rows * c.K, seed, 1.5), [...c.lead, c.K], "f32", "x");
+  const w = Tensor.from(randn(c.N * c.K, seed + 1, 0.5), [c.N, c.K], "f32", "w");
+  const b = c.bias ? Tensor.from(randn(c.N, seed + 2, 0.5), [c.N], "f32", "b") : null;
+  return { x, w, b };
+}
+
 /** y, dx, dw, db and the dispatch labels of one forward + backward, fused or not. */
 async function run(c: Case, fused: boolean, seed: number) {
   return await traceDispatches(() =>
     tidy(async () => {
-      const rows = c.lead.reduce((a, b) => a * b, 1);
-      const x = Tensor.from(randn(rows * c.K, seed, 1.5), [...c.lead, c.K], "f32", "x");
-      const w = Tensor.from(randn(c.N * c.K, seed + 1, 0.5), [c.N, c.K], "f32", "w");
-      const b = c.bias ? Tensor.from(randn(c.N, seed + 2, 0.5), [c.N], "f32", "b") : null;
+      const { x, w, b } = operands(c, seed);
       for (const t of [x, w, b]) if (t) t.requiresGrad = true;
       const y = fused ? linearGelu(x, w, b) : gelu(linear(x, w, b));
       const out = await y.readF32();
@@ -97,10 +103,7 @@ for (const [name, path, limit, c, fuses] of CASES) {
 async function runInference(c: Case, fused: boolean, seed: number) {
   return await traceDispatches(() =>
     tidy(async () => {
-      const rows = c.lead.reduce((a, b) => a * b, 1);
-      const x = Tensor.from(randn(rows * c.K, seed, 1.5), [...c.lead, c.K], "f32", "x");
-      const w = Tensor.from(randn(c.N * c.K, seed + 1, 0.5), [c.N, c.K], "f32", "w");
-      const b = c.bias ? Tensor.from(randn(c.N, seed + 2, 0.5), [c.N], "f32", "b") : null;
+      const { x, w, b } = operands(c, seed);
       const y = fused ? linearGelu(x, w, b) : gelu(linear(x, w, b));
       assertEquals(y.node, null, "an inference output records no tape node");
       return await y.readF32();
