@@ -142,13 +142,14 @@ export async function initProcessGroup(opts: InitProcessGroupOptions = {}): Prom
   const info = detectLaunch();
   if (!info.underMpi || info.size === 1) return new LocalGroup();
   const { MpiGroup } = await import("./mpi.ts");
+  const dir = _env("WEBGPU_NER_LAUNCH_DIR");
   const group = MpiGroup.init({
     timeoutSeconds: opts.timeoutSeconds ?? collectiveTimeoutSeconds(),
     library: opts.library ?? _env("WEBGPU_NER_LIBMPI"),
     localRank: info.localRank,
+    launchDir: dir,
   });
   // Tell `deno task launch` which pid is which rank, so it can name a rank that dies.
-  const dir = _env("WEBGPU_NER_LAUNCH_DIR");
   if (dir) {
     try {
       const me = { rank: group.rank, pid: Deno.pid, host: group.processorName() };

@@ -166,6 +166,21 @@ async function _ranksByPid(dir: string): Promise<Map<number, { rank: number; hos
   return out;
 }
 
+/** Messages ranks left in the launch folder when they aborted the job (`abort-<rank>.txt`), by rank. */
+async function _abortMessages(dir: string): Promise<string[]> {
+  const out: [number, string][] = [];
+  try {
+    for await (const e of Deno.readDir(dir)) {
+      const m = /^abort-(\d+)\.txt$/.exec(e.name);
+      if (!m) continue;
+      try {
+        out.push([Number(m[1]), (await Deno.readTextFile(`${dir}/${e.name}`)).trim()]);
+      } catch { /* unreadable: the forwarded stderr is all there is */ }
+    }
+  } catch { /* no folder */ }
+  return out.sort((a, b) => a[0] - b[0]).map(([, msg]) => msg).filter((msg) => msg);
+}
+
 /**
  * Explains a failed job from mpiexec's output: which rank died (and how) or which collective timed out.
  * `ranks` maps registered pids to ranks.
@@ -232,12 +247,19 @@ export async function main(argv: string[]): Promise<number> {
     }
   };
   await Promise.all([pump(child.stdout, Deno.stdout, 0), pump(child.stderr, Deno.stderr, 1)]);
-  const tail = tails.join("\n");
   const status = await child.status;
   try {
     Deno.removeSignalListener("SIGINT", onSigint);
   } catch { /* unsupported */ }
   const ranks = await _ranksByPid(launchDir);
+  // mpiexec may tear down a rank's output forwarding before its last line arrives: repeat what an aborting
+  // rank left in the folder unless the forwarded stderr already carried it.
+  for (const msg of await _abortMessages(launchDir)) {
+    if (tails[1].includes(msg)) continue;
+    console.error(msg);
+    tails[1] += `\n${msg}`;
+  }
+  const tail = tails.join("\n");
   await Deno.remove(launchDir, { recursive: true }).catch(() => {});
   if (status.code === 0) return 0;
   const why = explainFailure(tail, ranks);

@@ -96,6 +96,11 @@ export interface MpiInitOptions {
   library?: string;
   /** Rank on this host, from the launcher. */
   localRank?: number;
+  /**
+   * The launcher's folder (`WEBGPU_NER_LAUNCH_DIR`): {@link MpiGroup.abort} also writes its message there,
+   * because mpiexec may kill the rank's output forwarding before the last stderr line gets through.
+   */
+  launchDir?: string;
 }
 
 let _active: MpiGroup | null = null;
@@ -111,9 +116,18 @@ export class MpiGroup implements ProcessGroup {
   #lib: _Lib;
   #tail: Promise<unknown> = Promise.resolve();
   #finalized = false;
+  #launchDir: string | undefined;
 
-  private constructor(lib: _Lib, rank: number, size: number, localRank: number, timeoutSeconds: number) {
+  private constructor(
+    lib: _Lib,
+    rank: number,
+    size: number,
+    localRank: number,
+    timeoutSeconds: number,
+    launchDir?: string,
+  ) {
     this.#lib = lib;
+    this.#launchDir = launchDir;
     this.rank = rank;
     this.size = size;
     this.localRank = localRank;
@@ -151,7 +165,7 @@ export class MpiGroup implements ProcessGroup {
     const r = new Int32Array(1), s = new Int32Array(1);
     lib.symbols.MPI_Comm_rank(MPI_COMM_WORLD, r);
     lib.symbols.MPI_Comm_size(MPI_COMM_WORLD, s);
-    _active = new MpiGroup(lib, r[0], s[0], opts.localRank ?? r[0], opts.timeoutSeconds);
+    _active = new MpiGroup(lib, r[0], s[0], opts.localRank ?? r[0], opts.timeoutSeconds, opts.launchDir);
     return _active;
   }
 
@@ -275,6 +289,11 @@ export class MpiGroup implements ProcessGroup {
   /** Prints the message and calls `MPI_Abort`, which ends every rank of the job. */
   abort(message: string, code = 1): never {
     console.error(message);
+    if (this.#launchDir) {
+      try {
+        Deno.writeTextFileSync(`${this.#launchDir}/abort-${this.rank}.txt`, message);
+      } catch { /* the stderr line above is the fallback */ }
+    }
     this.#lib.symbols.MPI_Abort(MPI_COMM_WORLD, code);
     Deno.exit(code); // MPI_Abort does not return; this is a safety net
   }

@@ -1,6 +1,7 @@
 // Run by tests/dist/mpi_test.ts on 2 ranks (deno task launch --script): checks every collective of the
-// MPI group and the host helpers, then prints one JSON line per rank. With HANG_RANK set, that rank
-// sleeps instead of joining the first all-reduce (the other one must time out and abort the job).
+// MPI group and the host helpers, then prints one JSON line per rank. With --hang, rank 1
+// sleeps instead of joining the first all-reduce (the other one must time out and abort the job). With
+// --lost-stderr, rank 0 leaves an abort note in the launch folder and exits without printing it.
 import { initProcessGroup } from "../../src/dist/group.ts";
 import { gatherHost, padAcrossProcesses } from "../../src/dist/collectives.ts";
 import { MpiError } from "../../src/dist/mpi.ts";
@@ -9,6 +10,15 @@ const g = await initProcessGroup();
 const fail = (what: string) => {
   throw new Error(`rank ${g.rank}: ${what}`);
 };
+if (Deno.args.includes("--lost-stderr")) {
+  // An abort whose stderr line mpiexec dropped: only the launch folder's note says what happened.
+  if (g.rank === 0) {
+    const note = "rank 0: MPI_Bcast (1 × Float32Array from rank 1) did not complete within 5 s: test";
+    Deno.writeTextFileSync(`${Deno.env.get("WEBGPU_NER_LAUNCH_DIR")}/abort-0.txt`, note);
+    Deno.exit(70);
+  }
+  await new Promise((r) => setTimeout(r, 600_000));
+}
 if (Deno.args.includes("--hang")) {
   if (g.rank === 1) await new Promise((r) => setTimeout(r, 600_000));
   await g.allReduce(new Float32Array(8));
